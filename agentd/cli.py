@@ -1,0 +1,235 @@
+"""The `agentd` command line: argument parsing and mapping of errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from agentd import __version__
+from agentd.errors import AgentdError, ExitCode
+from agentd.lock import LockState, ProfileLock, break_lock, inspect_lock
+from agentd.log import configure_logging, get_logger
+from agentd.profile import LoadedProfile, load_profile
+from agentd.redaction import redact
+from agentd.settings import Settings, load_settings, resolve_profile_path
+from agentd.shutdown import install_raising_handlers
+from agentd.vocabulary import AutomationMode
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+log = get_logger("cli")
+
+
+def _print(text: str = "") -> None:
+    print(redact(text))
+
+
+# --- validate ---------------------------------------------------------------------------
+
+
+def _summary(loaded: LoadedProfile) -> dict[str, object]:
+    profile = loaded.profile
+    modes = {m.value: 0 for m in AutomationMode}
+    for repo in profile.repositories:
+        modes[profile.automation_mode(repo).value] += 1
+    return {
+        "profile_id": profile.id,
+        "source": str(loaded.source),
+        "owner": profile.profile.owner,
+        "owner_type": profile.profile.owner_type,
+        "mutation_mode": profile.mutation_mode().value,
+        "repositories": len(profile.repositories),
+        "repositories_by_mode": modes,
+        "warnings": [w.render() for w in loaded.warnings],
+    }
+
+
+def cmd_validate(args: argparse.Namespace, _settings: Settings) -> int:
+    loaded = load_profile(Path(args.path))
+    summary = _summary(loaded)
+    if args.json:
+        _print(json.dumps({"valid": True, **summary}, indent=2))
+        return ExitCode.OK
+    modes = {m.value: 0 for m in AutomationMode}
+    for repo in loaded.profile.repositories:
+        modes[loaded.profile.automation_mode(repo).value] += 1
+    _print(
+        f"profile {summary['profile_id']!r} is valid: owner {summary['owner']} "
+        f"({summary['owner_type']}), mutation_mode {summary['mutation_mode']}, "
+        f"{summary['repositories']} repositories "
+        f"({', '.join(f'{n} {m}' for m, n in modes.items() if n)})"
+    )
+    for warning in loaded.warnings:
+        _print(f"  warning: {warning.render()}")
+    return ExitCode.OK
+
+
+# --- lock -------------------------------------------------------------------------------
+
+
+def _load_for(args: argparse.Namespace, settings: Settings) -> LoadedProfile:
+    return load_profile(resolve_profile_path(args.profile, settings))
+
+
+def cmd_lock_status(args: argparse.Namespace, settings: Settings) -> int:
+    profile = _load_for(args, settings).profile
+    inspection = inspect_lock(profile.lock_path())
+    if args.json:
+        _print(json.dumps(inspection.to_json(), indent=2))
+        return ExitCode.OK
+    _print(f"lock {inspection.path}: {inspection.state.value}")
+    if inspection.record:
+        _print(f"  holder: {inspection.record.describe()}")
+    if inspection.why_stale:
+        _print(f"  stale because: {inspection.why_stale}")
+    return ExitCode.OK
+
+
+def cmd_lock_break(args: argparse.Namespace, settings: Settings) -> int:
+    profile = _load_for(args, settings).profile
+    removed = break_lock(profile.lock_path(), force=args.force)
+    if removed.state is LockState.ABSENT:
+        _print(f"no lock at {removed.path}; nothing to break")
+    else:
+        holder = removed.record.describe() if removed.record else "unreadable record"
+        _print(f"removed {removed.state.value} lock {removed.path} ({holder})")
+    return ExitCode.OK
+
+
+# --- stubs for later issues ---------------------------------------------------------------
+
+
+def _not_built(name: str) -> Handler:
+    def handler(_args: argparse.Namespace, _settings: Settings) -> int:
+        print(f"agentd {name}: not built yet in this version of agentd", file=sys.stderr)
+        return ExitCode.USAGE
+
+    return handler
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate the contract and take the lock; the remediation engine arrives later."""
+    loaded = _load_for(args, settings)
+    profile = loaded.profile
+    install_raising_handlers()
+    with ProfileLock(
+        profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds
+    ) as lock:
+        if lock.recovery:
+            log.warning(
+                "recovered a stale lock",
+                extra={"lock_recovery": lock.recovery.to_json()},
+            )
+        print(
+            f"agentd run: profile {profile.id!r} validated and locked; the remediation "
+            "engine is not built yet in this version of agentd",
+            file=sys.stderr,
+        )
+    return ExitCode.USAGE
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def _add_profile_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        required=True,
+        help="profile id (looked up in AGENTD_PROFILES_DIR) or path to a profile.yaml",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentd",
+        description="Drain GitHub security alerts across pre-cloned repositories.",
+    )
+    parser.add_argument("--version", action="version", version=f"agentd {__version__}")
+    parser.add_argument(
+        "--log-format", choices=["auto", "human", "json"], help="default: AGENTD_LOG_FORMAT or auto"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = sub.add_parser("validate", help="check a profile's schema offline")
+    validate.add_argument("path", help="path to a profile.yaml")
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.set_defaults(handler=cmd_validate)
+
+    lock = sub.add_parser("lock", help="inspect or break a profile's run lock")
+    lock_sub = lock.add_subparsers(dest="lock_command", metavar="ACTION", required=True)
+    status = lock_sub.add_parser("status", help="show whether the lock is absent, active or stale")
+    _add_profile_arg(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_lock_status)
+    brk = lock_sub.add_parser("break", help="remove a stale lock (a live one needs --force)")
+    _add_profile_arg(brk)
+    brk.add_argument("--force", action="store_true", help="also remove a live holder's lock")
+    brk.set_defaults(handler=cmd_lock_break)
+
+    run = sub.add_parser("run", help="one locked remediation pass for a profile")
+    _add_profile_arg(run)
+    run.add_argument("--mutation-mode", choices=["report_only", "pull_request", "auto_merge"])
+    run.add_argument("--dry-run", action="store_true", help="plan and report; change nothing")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.set_defaults(handler=cmd_run)
+
+    discover = sub.add_parser("discover", help="validate everything without mutating")
+    _add_profile_arg(discover)
+    discover.add_argument("--json", action="store_true")
+    discover.set_defaults(handler=_not_built("discover"))
+
+    report = sub.add_parser("report", help="show run reports from the history store")
+    report.add_argument("--profile")
+    report.add_argument("--run")
+    report.add_argument(
+        "--format", choices=["table", "json", "markdown", "weekly"], default="table"
+    )
+    report.set_defaults(handler=_not_built("report"))
+
+    daemon = sub.add_parser("daemon", help="run every profile on its schedule")
+    daemon.set_defaults(handler=_not_built("daemon"))
+
+    demo = sub.add_parser("demo", help="a complete offline pass against the bundled simulator")
+    demo.set_defaults(handler=_not_built("demo"))
+
+    _add_sim_parser(sub)
+    return parser
+
+
+def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("sim", help="the bundled GitHub simulator")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="ACTION", required=True)
+    serve = sim_sub.add_parser("serve", help="materialize a scenario and serve its API")
+    try:
+        from agentd.simulator import cli as sim_cli  # noqa: PLC0415 - optional part
+    except ImportError:
+        serve.set_defaults(handler=_not_built("sim serve"))
+        return
+    sim_cli.add_arguments(serve)
+
+    def handler(args: argparse.Namespace, _settings: Settings) -> int:
+        return int(sim_cli.serve(args))
+
+    serve.set_defaults(handler=handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(
+            args.log_format or settings.log_format,
+            "DEBUG" if args.verbose else settings.log_level,
+        )
+        handler: Handler = args.handler
+        return int(handler(args, settings))
+    except AgentdError as exc:
+        print(f"agentd: error: {redact(str(exc))}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("agentd: interrupted", file=sys.stderr)
+        return 130
