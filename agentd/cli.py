@@ -109,6 +109,17 @@ def _not_built(name: str) -> Handler:
     return handler
 
 
+def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.discover import render_table, run_discover  # noqa: PLC0415 - heavy imports
+
+    report = run_discover(_load_for(args, settings), settings)
+    if args.json:
+        _print(json.dumps(report.to_json(), indent=2))
+    else:
+        _print(render_table(report))
+    return ExitCode.OK
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Validate the contract and take the lock; the remediation engine arrives later."""
     loaded = _load_for(args, settings)
@@ -179,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover = sub.add_parser("discover", help="validate everything without mutating")
     _add_profile_arg(discover)
     discover.add_argument("--json", action="store_true")
-    discover.set_defaults(handler=_not_built("discover"))
+    discover.set_defaults(handler=cmd_discover)
 
     report = sub.add_parser("report", help="show run reports from the history store")
     report.add_argument("--profile")

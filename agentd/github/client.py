@@ -1,0 +1,372 @@
+"""The one HTTP client agentd uses to talk to GitHub's REST API.
+
+Responsibilities, in the order a request meets them:
+1. the mutation policy (a refused mutation is never sent),
+2. the rate-limit budget (below `min_rate_limit_remaining` nothing more is sent),
+3. conditional requests from the persistent cache (a 304 costs no rate limit),
+4. bounded retries (tenacity) for 5xx, dropped connections and secondary rate limits,
+   honouring `retry-after`; non-idempotent requests are retried only where that is safe,
+5. rate-limit accounting from the `x-ratelimit-*` headers of every response.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from agentd import __version__
+from agentd.errors import RateLimitedError
+from agentd.github.auth import Token
+from agentd.github.cache import CachedResponse, ConditionalCache
+from agentd.log import get_logger
+from agentd.mutation import MutationKind, MutationPolicy, classify_request
+from agentd.redaction import redact
+
+API_VERSION = "2022-11-28"
+PER_PAGE = 100
+log = get_logger("github")
+
+_NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# POSTs that are idempotent by the API's own semantics (adding labels is a set union).
+_SAFE_POST = re.compile(r"/issues/\d+/labels$")
+
+
+class GitHubHTTPError(Exception):
+    """A non-success answer from GitHub, with its status and message."""
+
+    def __init__(self, method: str, url: str, status: int, body: Any) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.body = body
+        self.message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        errors = body.get("errors") if isinstance(body, dict) else None
+        self.errors: list[Any] = errors if isinstance(errors, list) else []
+        super().__init__(redact(f"{method} {_path_of(url)} → {status} {self.message}".strip()))
+
+    def error_messages(self) -> list[str]:
+        return [str(e.get("message", "")) for e in self.errors if isinstance(e, dict)]
+
+
+class TransientError(Exception):
+    """A fault that retries did not cure (or that could not be retried safely)."""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+@dataclass
+class RateLimitState:
+    limit: int | None = None
+    remaining: int | None = None
+    used: int | None = None
+    reset: int | None = None
+    resource: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        def number(name: str) -> int | None:
+            value = headers.get(f"x-ratelimit-{name}")
+            return int(value) if value is not None and value.isdigit() else None
+
+        with self._lock:
+            if (remaining := number("remaining")) is not None:
+                self.remaining = remaining
+            self.limit = number("limit") or self.limit
+            self.used = number("used") if number("used") is not None else self.used
+            self.reset = number("reset") or self.reset
+            self.resource = headers.get("x-ratelimit-resource", self.resource)
+
+    def snapshot(self) -> dict[str, int | str | None]:
+        with self._lock:
+            return {
+                "limit": self.limit,
+                "remaining": self.remaining,
+                "used": self.used,
+                "reset": self.reset,
+            }
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    data: Any
+    headers: Mapping[str, str]
+    from_cache: bool = False
+
+    def next_url(self) -> str | None:
+        match = _NEXT_LINK.search(self.headers.get("link", ""))
+        return match.group(1) if match else None
+
+
+MutationObserver = Callable[[MutationKind, str, str, int | None, str | None], None]
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+class GitHubClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: Token,
+        policy: MutationPolicy,
+        *,
+        cache: ConditionalCache | None = None,
+        min_rate_limit_remaining: int = 0,
+        max_retry_wait_seconds: float = 120.0,
+        max_attempts: int = 6,
+        timeout_seconds: float = 30.0,
+        max_connections: int = 16,
+        observer: MutationObserver | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.policy = policy
+        self.cache = cache
+        self.min_rate_limit_remaining = min_rate_limit_remaining
+        self.max_retry_wait_seconds = max_retry_wait_seconds
+        self.max_attempts = max_attempts
+        self.observer = observer
+        self.rate = RateLimitState()
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._http = httpx.Client(
+            headers={
+                "Authorization": f"Bearer {token.reveal()}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": f"agentd/{__version__}",
+            },
+            timeout=timeout_seconds,
+            limits=httpx.Limits(max_connections=max_connections),
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"GitHubClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- public API ---------------------------------------------------------------------
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        if path.startswith(("http://", "https://")):
+            url = path
+        else:
+            url = urljoin(self.base_url, path.lstrip("/"))
+        if params:
+            query = urlencode({k: v for k, v in params.items() if v is not None})
+            url += ("&" if "?" in url else "?") + query
+        return url
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> ApiResponse:
+        return self.request("GET", self.url(path, params))
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.get(path, params).data
+
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, items_key: str | None = None
+    ) -> Iterator[Any]:
+        """Every item of a list endpoint, following `Link: rel="next"` (page or cursor)."""
+        url: str | None = self.url(path, {"per_page": PER_PAGE, **(params or {})})
+        while url:
+            response = self.request("GET", url)
+            items = response.data[items_key] if items_key else response.data
+            if not isinstance(items, list):
+                raise GitHubHTTPError("GET", url, response.status, {"message": "not a list"})
+            yield from items
+            url = response.next_url()
+
+    def post(self, path: str, body: Mapping[str, Any], what: str = "") -> ApiResponse:
+        return self.request("POST", self.url(path), body, what)
+
+    def patch(self, path: str, body: Mapping[str, Any], what: str = "") -> ApiResponse:
+        return self.request("PATCH", self.url(path), body, what)
+
+    def put(self, path: str, body: Mapping[str, Any], what: str = "") -> ApiResponse:
+        return self.request("PUT", self.url(path), body, what)
+
+    def delete(self, path: str, what: str = "") -> ApiResponse:
+        return self.request("DELETE", self.url(path), None, what)
+
+    def request(
+        self, method: str, url: str, body: Mapping[str, Any] | None = None, what: str = ""
+    ) -> ApiResponse:
+        kind = classify_request(method, _path_of(url))
+        if kind is not None:
+            self.policy.check(kind, what or f"{method} {_path_of(url)}")
+        self._check_budget(url)
+        try:
+            response = self._with_retries(method, url, body)
+        except GitHubHTTPError as exc:
+            self._observe(kind, method, url, exc.status, None)
+            raise
+        except TransientError:
+            self._observe(kind, method, url, None, None)
+            raise
+        self._observe(
+            kind, method, url, response.status, response.headers.get("x-github-request-id")
+        )
+        return response
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _observe(
+        self,
+        kind: MutationKind | None,
+        method: str,
+        url: str,
+        status: int | None,
+        request_id: str | None,
+    ) -> None:
+        if kind is not None and self.observer is not None:
+            self.observer(kind, method, _path_of(url), status, request_id)
+
+    def _check_budget(self, url: str) -> None:
+        if _path_of(url).endswith("/rate_limit"):
+            return
+        remaining = self.rate.remaining
+        if remaining is not None and remaining < self.min_rate_limit_remaining:
+            raise RateLimitedError(
+                f"rate_limited: {remaining} API requests left, below the budget floor "
+                f"budget.min_rate_limit_remaining={self.min_rate_limit_remaining}",
+                "let the limit reset (the next scheduled run will continue) or lower the floor",
+            )
+
+    def _retry_allowed(self, method: str, url: str, exc: BaseException) -> bool:
+        if not isinstance(exc, _Retryable):
+            return False
+        if exc.args[0] == "secondary_rate_limit" or exc.args[0] == "connect":
+            return True  # GitHub refused it, or it never left: safe for any method
+        return method != "POST" or bool(_SAFE_POST.search(_path_of(url)))
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.wait is not None:
+            return exc.wait
+        return float(min(8.0, 0.25 * 2 ** (state.attempt_number - 1)))
+
+    def _with_retries(self, method: str, url: str, body: Mapping[str, Any] | None) -> ApiResponse:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_attempts)
+            | stop_after_delay(self.max_retry_wait_seconds),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: self._retry_allowed(method, url, exc)),
+            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "retrying GitHub request",
+                extra={
+                    "method": method,
+                    "path": _path_of(url),
+                    "attempt": state.attempt_number,
+                    "why": str(state.outcome.exception()) if state.outcome else "",
+                },
+            ),
+        )
+        try:
+            return retrying(self._send_once, method, url, body)
+        except _Retryable as exc:
+            raise TransientError(
+                f"{method} {_path_of(url)} failed after retries: {exc.args[0]}"
+            ) from None
+
+    def _send_once(self, method: str, url: str, body: Mapping[str, Any] | None) -> ApiResponse:
+        cached = self.cache.load(url) if self.cache is not None and method == "GET" else None
+        headers: dict[str, str] = {}
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        with self._count_lock:
+            self.request_count += 1
+        try:
+            response = self._http.request(method, url, json=body, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _Retryable("connect") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection dropped ({type(exc).__name__})") from exc
+        self.rate.update(response.headers)
+        if response.status_code == 304 and cached is not None:
+            return ApiResponse(304, _json(cached.body), _cached_headers(cached), from_cache=True)
+        self._raise_for_limits(method, url, response)
+        if response.status_code in _RETRY_STATUSES:
+            raise _Retryable(f"server error {response.status_code}")
+        data = _json(response.text) if response.content else None
+        if response.status_code >= 400:
+            raise GitHubHTTPError(method, url, response.status_code, data)
+        if method == "GET" and self.cache is not None and response.status_code == 200:
+            self.cache.store(
+                CachedResponse(
+                    url=url,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                    link=response.headers.get("link"),
+                    body=response.text,
+                )
+            )
+        return ApiResponse(response.status_code, data, response.headers)
+
+    def _raise_for_limits(self, method: str, url: str, response: httpx.Response) -> None:
+        if response.status_code not in (403, 429):
+            return
+        data = _json(response.text) if response.content else None
+        message = str(data.get("message", "")) if isinstance(data, dict) else ""
+        retry_after = response.headers.get("retry-after")
+        if "secondary rate limit" in message.lower() or retry_after is not None:
+            wait = float(retry_after) if retry_after and retry_after.isdigit() else 60.0
+            if wait > self.max_retry_wait_seconds:
+                raise RateLimitedError(
+                    f"rate_limited: secondary rate limit asks to wait {int(wait)}s",
+                    "the next run will continue",
+                )
+            raise _Retryable("secondary_rate_limit", wait)
+        if response.headers.get("x-ratelimit-remaining") == "0":
+            reset = response.headers.get("x-ratelimit-reset", "")
+            when = (
+                time.strftime("%H:%M:%SZ", time.gmtime(int(reset))) if reset.isdigit() else "later"
+            )
+            raise RateLimitedError(
+                f"rate_limited: GitHub's primary rate limit is exhausted (resets at {when}); "
+                f"{method} {_path_of(url)} was refused",
+                "wait for the reset; agentd stopped instead of acting on partial state",
+            )
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"message": text[:200]}
+
+
+def _cached_headers(cached: CachedResponse) -> dict[str, str]:
+    return {"link": cached.link} if cached.link else {}

@@ -1,0 +1,293 @@
+"""Typed views of the GitHub resources agentd reads (only the fields it uses).
+
+Unknown fields are ignored; missing optional fields get safe defaults. A secret-scanning
+alert's `secret` is registered with the redactor the moment the model is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentd.redaction import REDACTOR
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Account(Model):
+    login: str
+    id: int = 0
+    type: str = "User"
+
+
+class Permissions(Model):
+    admin: bool = False
+    maintain: bool = False
+    push: bool = False
+    triage: bool = False
+    pull: bool = False
+
+
+class FeatureStatus(Model):
+    status: str = "disabled"
+
+
+class SecurityAndAnalysis(Model):
+    advanced_security: FeatureStatus | None = None
+    code_security: FeatureStatus | None = None
+    secret_scanning: FeatureStatus | None = None
+    secret_scanning_push_protection: FeatureStatus | None = None
+    dependabot_security_updates: FeatureStatus | None = None
+
+
+class Repository(Model):
+    id: int
+    name: str
+    full_name: str
+    owner: Account
+    default_branch: str = "main"
+    archived: bool = False
+    private: bool = False
+    html_url: str = ""
+    permissions: Permissions | None = None
+    security_and_analysis: SecurityAndAnalysis | None = None
+
+
+class RepositoryRef(Model):
+    name: str
+    full_name: str = ""
+
+
+class Package(Model):
+    ecosystem: str
+    name: str
+
+
+class PatchedVersion(Model):
+    identifier: str
+
+
+class Vulnerability(Model):
+    package: Package
+    severity: str = "unknown"
+    vulnerable_version_range: str
+    first_patched_version: PatchedVersion | None = None
+
+
+class Reference(Model):
+    url: str
+
+
+class SecurityAdvisory(Model):
+    ghsa_id: str
+    cve_id: str | None = None
+    summary: str = ""
+    severity: str = "unknown"
+    vulnerabilities: list[Vulnerability] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    withdrawn_at: str | None = None
+
+    @property
+    def html_url(self) -> str:
+        return f"https://github.com/advisories/{self.ghsa_id}"
+
+
+class Dependency(Model):
+    package: Package
+    manifest_path: str
+    scope: str | None = None
+    relationship: str | None = None
+
+
+class DependabotAlert(Model):
+    number: int
+    state: str
+    dependency: Dependency
+    security_advisory: SecurityAdvisory
+    security_vulnerability: Vulnerability
+    html_url: str = ""
+    dismissed_reason: str | None = None
+    fixed_at: str | None = None
+    repository: RepositoryRef | None = None
+
+
+class CodeScanningRule(Model):
+    id: str | None = None
+    name: str | None = None
+    severity: str | None = None
+    security_severity_level: str | None = None
+    description: str = ""
+
+
+class Message(Model):
+    text: str = ""
+
+
+class Location(Model):
+    path: str = ""
+    start_line: int | None = None
+    end_line: int | None = None
+    start_column: int | None = None
+    end_column: int | None = None
+
+
+class Instance(Model):
+    ref: str = ""
+    commit_sha: str = ""
+    message: Message | None = None
+    location: Location | None = None
+
+
+class Tool(Model):
+    name: str | None = None
+
+
+class CodeScanningAlert(Model):
+    number: int
+    state: str | None = None
+    rule: CodeScanningRule
+    tool: Tool | None = None
+    most_recent_instance: Instance | None = None
+    html_url: str = ""
+    repository: RepositoryRef | None = None
+
+
+class SecretScanningAlert(Model):
+    number: int
+    state: str | None = None
+    secret_type: str | None = None
+    secret_type_display_name: str | None = None
+    secret: str | None = Field(default=None, repr=False)
+    resolution: str | None = None
+    validity: str | None = None
+    html_url: str = ""
+    repository: RepositoryRef | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _register_secret(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("secret"), str):
+            REDACTOR.register(data["secret"])
+        return data
+
+
+class SecretLocation(Model):
+    type: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Label(Model):
+    name: str
+
+
+class BranchRef(Model):
+    ref: str
+    sha: str
+    label: str = ""
+    repo: RepositoryRef | None = None
+
+
+class PullRequest(Model):
+    number: int
+    state: str
+    title: str = ""
+    body: str | None = None
+    user: Account | None = None
+    head: BranchRef
+    base: BranchRef
+    html_url: str = ""
+    draft: bool = False
+    merged: bool = False
+    mergeable: bool | None = None
+    mergeable_state: str | None = None
+    merge_commit_sha: str | None = None
+    labels: list[Label] = Field(default_factory=list)
+
+
+class PullFile(Model):
+    filename: str
+    status: str = "modified"
+    additions: int = 0
+    deletions: int = 0
+    previous_filename: str | None = None
+
+
+class Comment(Model):
+    id: int
+    body: str = ""
+    user: Account | None = None
+
+
+class CommitRef(Model):
+    sha: str
+
+
+class Branch(Model):
+    name: str
+    commit: CommitRef
+    protected: bool = False
+    protection: dict[str, Any] | None = None
+
+
+class StatusCheck(Model):
+    context: str
+
+
+class RequiredStatusChecks(Model):
+    contexts: list[str] = Field(default_factory=list)
+    checks: list[StatusCheck] = Field(default_factory=list)
+
+    def names(self) -> set[str]:
+        return set(self.contexts) | {check.context for check in self.checks}
+
+
+class BranchProtection(Model):
+    required_status_checks: RequiredStatusChecks | None = None
+
+
+class BranchRule(Model):
+    type: str
+    parameters: dict[str, Any] | None = None
+
+    def required_checks(self) -> set[str]:
+        if self.type != "required_status_checks" or not self.parameters:
+            return set()
+        checks = self.parameters.get("required_status_checks") or []
+        return {str(c["context"]) for c in checks if isinstance(c, dict) and "context" in c}
+
+
+class CheckRun(Model):
+    name: str
+    status: str
+    conclusion: str | None = None
+    head_sha: str = ""
+
+
+class CommitStatus(Model):
+    context: str
+    state: str
+
+
+class CombinedStatus(Model):
+    state: str
+    sha: str = ""
+    statuses: list[CommitStatus] = Field(default_factory=list)
+
+
+class GitObject(Model):
+    type: str
+    sha: str
+
+
+class GitRef(Model):
+    ref: str
+    object: GitObject
+
+
+class GitTag(Model):
+    tag: str = ""
+    sha: str = ""
+    object: GitObject

@@ -1,0 +1,286 @@
+"""Git, hardened for untrusted repositories (SPEC §4.1, §4.2).
+
+Every git call runs with an environment built from scratch (no system or global config, a
+private HOME, no terminal prompts) and with every repository-configurable command switched
+off on the command line: hooks, fsmonitor, ssh command, credential helpers, pagers and
+editors, and the filter / diff / merge drivers the repository's config defines. The GitHub
+token reaches git only through an askpass helper that reads it from git's environment; it
+is never in argv or a URL.
+
+All edits happen in a worktree per unit under the state directory, created from the freshly
+fetched remote base; the operator's checkout (branch, index, working tree) is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentd.github.auth import Token
+from agentd.log import get_logger
+from agentd.mutation import MutationKind, MutationPolicy
+from agentd.redaction import redact
+
+log = get_logger("git")
+GIT_TIMEOUT_SECONDS = 600
+AGENT_IDENTITY = {"name": "agentd", "email": "agentd@users.noreply.github.com"}
+
+# Config keys whose values are commands git would run, per repository configuration.
+_COMMAND_KEYS = re.compile(
+    r"^(filter\.[^\n]+\.(clean|smudge|process)|diff\.[^\n]+\.(textconv|command)|"
+    r"merge\.[^\n]+\.driver|credential\..*|core\.(fsmonitor|sshcommand|hookspath|askpass|"
+    r"editor|pager|gitproxy|alternaterefscommand)|remote\.[^\n]+\.(uploadpack|receivepack|proxy)|"
+    r"uploadpack\..*|http\..*\.proxy|gpg\..*program|sequence\.editor|protocol\..*)$",
+    re.IGNORECASE,
+)
+_ASKPASS = """#!/bin/sh
+# agentd git askpass: the token lives only in git's environment, never in this file.
+case "$1" in
+  Username*) printf '%s\\n' x-access-token ;;
+  *) printf '%s\\n' "$AGENTD_GIT_TOKEN" ;;
+esac
+"""
+
+
+class GitError(Exception):
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        self.returncode = returncode
+        self.stderr = redact(stderr.strip())
+        shown = " ".join(a for a in argv if not a.startswith("-c"))
+        super().__init__(f"git {shown} failed ({returncode}): {self.stderr[-500:]}")
+
+
+class PushRejectedError(GitError):
+    """The remote refused the push (lease lost, or the branch moved)."""
+
+
+@dataclass(frozen=True)
+class GitEnvironment:
+    """Everything a git process gets: a scrubbed environment and a private home."""
+
+    home: Path
+    askpass: Path
+    token: Token | None = None
+
+    @classmethod
+    def create(cls, state_dir: Path, token: Token | None = None) -> GitEnvironment:
+        base = state_dir / "git"
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=base))
+        askpass = base / "askpass.sh"
+        if not askpass.exists() or askpass.read_text() != _ASKPASS:
+            askpass.write_text(_ASKPASS, encoding="utf-8")
+        askpass.chmod(0o700)
+        return cls(home, askpass, token)
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_ATTR_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": str(self.askpass),
+            "SSH_ASKPASS": str(self.askpass),
+            "GIT_AUTHOR_NAME": AGENT_IDENTITY["name"],
+            "GIT_AUTHOR_EMAIL": AGENT_IDENTITY["email"],
+            "GIT_COMMITTER_NAME": AGENT_IDENTITY["name"],
+            "GIT_COMMITTER_EMAIL": AGENT_IDENTITY["email"],
+            "GIT_PROTOCOL_FROM_USER": "0",
+        }
+        if "SSH_AUTH_SOCK" in os.environ:
+            env["SSH_AUTH_SOCK"] = os.environ["SSH_AUTH_SOCK"]
+        if self.token is not None:
+            env["AGENTD_GIT_TOKEN"] = self.token.reveal()
+        return env
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_SAFE_FLAGS = (
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.sshCommand=ssh",
+    "-c", "core.pager=cat",
+    "-c", "core.editor=true",
+    "-c", "core.attributesFile=/dev/null",
+    "-c", "core.askPass=",
+    "-c", "credential.helper=",
+    "-c", "protocol.ext.allow=never",
+    "-c", "protocol.file.allow=always",
+    "-c", "commit.gpgSign=false",
+    "-c", "tag.gpgSign=false",
+    "-c", "advice.detachedHead=false",
+    "-c", "init.defaultBranch=main",
+    "-c", "safe.directory=*",
+)  # fmt: skip
+
+
+class Git:
+    """Runs git for one repository (the operator's clone, or a worktree of it)."""
+
+    def __init__(self, repo: Path, environment: GitEnvironment) -> None:
+        self.repo = repo
+        self.environment = environment
+        self._overrides: tuple[str, ...] | None = None
+
+    def _command_overrides(self) -> tuple[str, ...]:
+        """Neutralise every command-valued key the repository's own config defines."""
+        if self._overrides is None:
+            listed = self._run(["config", "--null", "--list"], overrides=(), check=False)
+            flags: list[str] = []
+            for entry in listed.stdout.split("\0"):
+                key = entry.split("\n", 1)[0]
+                if key and _COMMAND_KEYS.match(key):
+                    flags += ["-c", f"{key}="]
+                    if key.lower().startswith("filter.") and not key.lower().endswith(".required"):
+                        flags += ["-c", f"{key.rsplit('.', 1)[0]}.required=false"]
+            self._overrides = tuple(flags)
+        return self._overrides
+
+    def _run(
+        self,
+        args: Sequence[str],
+        overrides: Sequence[str] | None = None,
+        check: bool = True,
+        input_text: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        flags = self._command_overrides() if overrides is None else overrides
+        argv = ["git", *_SAFE_FLAGS, *flags, "-C", str(self.repo), *args]
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env={**self.environment.env(), **(extra_env or {})},
+            input=input_text,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+            stdin=None if input_text is not None else subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise GitError(args, result.returncode, result.stderr)
+        return result
+
+    def run(self, *args: str, check: bool = True) -> str:
+        return self._run(args, check=check).stdout
+
+    # --- queries ------------------------------------------------------------------------
+
+    def is_repository(self) -> bool:
+        if not self.repo.is_dir():
+            return False
+        result = self._run(["rev-parse", "--git-dir"], overrides=(), check=False)
+        return result.returncode == 0
+
+    def rev_parse(self, ref: str) -> str | None:
+        result = self._run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], check=False)
+        return result.stdout.strip() or None
+
+    def remote_branch_sha(self, branch: str, remote: str = "origin") -> str | None:
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}")
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{branch}":
+                return sha
+        return None
+
+    def changed_files(self) -> list[str]:
+        out = self._run(["status", "--porcelain=v1", "-z", "--untracked-files=all"]).stdout
+        files = []
+        entries = iter(out.split("\0"))
+        for entry in entries:
+            if not entry:
+                continue
+            status, path = entry[:2], entry[3:]
+            files.append(path)
+            if "R" in status or "C" in status:
+                next(entries, None)
+        return sorted(files)
+
+    def show_file(self, ref: str, path: str) -> bytes | None:
+        result = subprocess.run(
+            ["git", *_SAFE_FLAGS, *self._command_overrides(), "-C", str(self.repo), "cat-file",
+             "blob", f"{ref}:{path}"],
+            capture_output=True,
+            env=self.environment.env(),
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )  # fmt: skip
+        return result.stdout if result.returncode == 0 else None
+
+    # --- network ----------------------------------------------------------------------------
+
+    def fetch(self, *refspecs: str, remote: str = "origin") -> None:
+        self.run("fetch", "--quiet", "--no-tags", "--prune", remote, *refspecs)
+
+    def fetch_branch(self, branch: str, remote: str = "origin") -> str | None:
+        """Fetch one remote branch into refs/remotes; its sha, or None if it does not exist."""
+        sha = self.remote_branch_sha(branch, remote)
+        if sha is not None:
+            self.run(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                remote,
+                f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+            )
+        return sha
+
+    def push_branch(
+        self,
+        branch: str,
+        expected_sha: str | None,
+        policy: MutationPolicy,
+        protected: Sequence[str],
+        remote: str = "origin",
+    ) -> None:
+        """Push HEAD to `branch`, compare-and-set against `expected_sha` (None: must not exist).
+
+        Refuses to push to any branch in `protected` (the base and default branches).
+        """
+        if branch in protected or not branch:
+            raise GitError(["push", branch], 1, f"refusing to push to protected branch {branch!r}")
+        policy.check(MutationKind.PUSH, f"push {branch}")
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected_sha or ''}"
+        result = self._run(
+            ["push", "--quiet", "--no-verify", lease, remote, f"HEAD:refs/heads/{branch}"],
+            check=False,
+        )
+        if result.returncode != 0:
+            error_type = (
+                PushRejectedError
+                if "rejected" in result.stderr or "stale info" in result.stderr
+                else GitError
+            )
+            raise error_type(["push", branch], result.returncode, result.stderr)
+
+    # --- worktrees ---------------------------------------------------------------------------
+
+    def add_worktree(self, path: Path, commit: str) -> Git:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.run("worktree", "add", "--quiet", "--detach", str(path), commit)
+        return Git(path, self.environment)
+
+    def remove_worktree(self, path: Path) -> None:
+        self._run(["worktree", "remove", "--force", str(path)], check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        self._run(["worktree", "prune"], check=False)
+
+    def commit_all(self, message: str, paths: Sequence[str]) -> str:
+        self.run("add", "--", *paths)
+        self._run(["commit", "--quiet", "--no-verify", "-F", "-"], input_text=message)
+        sha = self.rev_parse("HEAD")
+        if sha is None:
+            raise GitError(["commit"], 1, "no commit was created")
+        return sha

@@ -1,0 +1,191 @@
+"""What GitHub knows about a profile's repositories: metadata, scanning coverage, alerts.
+
+For an organisation, open alerts of each class come from one paginated organisation
+stream; a repository absent from a stream is probed on its own, so that "disabled", "no
+analysis" and "zero alerts" are told apart — coverage is never reported as zero alerts.
+For a user, every repository is read on its own. Independent reads run concurrently.
+
+A rate-limit stop aborts the whole inventory: agentd never acts on (or presents) a partial
+picture as complete. Other failures are recorded per repository and class as
+`unavailable`, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from typing import Any, TypeVar
+
+from agentd.github.api import GitHubAPI
+from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.github.models import (
+    CodeScanningAlert,
+    DependabotAlert,
+    Repository,
+    SecretScanningAlert,
+)
+from agentd.log import get_logger
+from agentd.vocabulary import AlertClass
+
+log = get_logger("inventory")
+T = TypeVar("T")
+R = TypeVar("R")
+Alert = DependabotAlert | CodeScanningAlert | SecretScanningAlert
+
+
+class Coverage(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    NO_ANALYSIS = "no_analysis"
+    UNAVAILABLE = "unavailable"  # could not be read (permissions, repeated faults)
+
+
+@dataclass
+class ClassInventory:
+    coverage: Coverage
+    alerts: list[Any] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def open_count(self) -> int | None:
+        return len(self.alerts) if self.coverage is Coverage.ENABLED else None
+
+
+@dataclass
+class RepoInventory:
+    name: str
+    metadata: Repository | None = None
+    error: str = ""
+    classes: dict[AlertClass, ClassInventory] = field(default_factory=dict)
+
+    def alerts(self, alert_class: AlertClass) -> list[Any]:
+        entry = self.classes.get(alert_class)
+        return entry.alerts if entry else []
+
+
+@dataclass
+class Inventory:
+    repos: dict[str, RepoInventory]
+    used_org_endpoints: bool
+
+    def open_counts(self) -> dict[str, int]:
+        totals = {c.value: 0 for c in AlertClass}
+        for repo in self.repos.values():
+            for alert_class, entry in repo.classes.items():
+                totals[alert_class.value] += len(entry.alerts)
+        return totals
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:
+    """Map in threads; the first exception (e.g. a rate-limit stop) propagates."""
+    items = list(items)
+    if len(items) <= 1 or max_workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="agentd-read") as pool:
+        return list(pool.map(fn, items))
+
+
+_LISTERS: dict[AlertClass, Callable[[GitHubAPI, str | None], Iterable[Any]]] = {
+    AlertClass.DEPENDABOT: lambda api, repo: api.dependabot_alerts(repo),
+    AlertClass.CODE_SCANNING: lambda api, repo: api.code_scanning_alerts(repo),
+    AlertClass.SECRET_SCANNING: lambda api, repo: api.secret_scanning_alerts(repo),
+}
+
+
+def _coverage_error(alert_class: AlertClass, exc: GitHubHTTPError) -> ClassInventory:
+    """Map GitHub's coverage answers (facts §1 to §3) onto a coverage state."""
+    message = exc.message.lower()
+    if "not accessible" in message or "saml" in message or exc.status == 401:
+        return ClassInventory(Coverage.UNAVAILABLE, detail=exc.message)
+    if alert_class is AlertClass.CODE_SCANNING:
+        if exc.status == 404 and "no analysis" in message:
+            return ClassInventory(Coverage.NO_ANALYSIS, detail=exc.message)
+        if exc.status == 403:
+            return ClassInventory(Coverage.DISABLED, detail=exc.message)
+    if alert_class is AlertClass.SECRET_SCANNING and exc.status == 404 and "disabled" in message:
+        return ClassInventory(Coverage.DISABLED, detail=exc.message)
+    if (
+        alert_class is AlertClass.DEPENDABOT
+        and exc.status == 403
+        and ("disabled" in message or "not available" in message)
+    ):
+        return ClassInventory(Coverage.DISABLED, detail=exc.message)
+    return ClassInventory(Coverage.UNAVAILABLE, detail=f"HTTP {exc.status}: {exc.message}")
+
+
+def _read_repo_class(api: GitHubAPI, repo: str, alert_class: AlertClass) -> ClassInventory:
+    try:
+        alerts = list(_LISTERS[alert_class](api, repo))
+    except GitHubHTTPError as exc:
+        return _coverage_error(alert_class, exc)
+    except TransientError as exc:
+        return ClassInventory(Coverage.UNAVAILABLE, detail=str(exc))
+    return ClassInventory(Coverage.ENABLED, alerts)
+
+
+def _org_stream(api: GitHubAPI, alert_class: AlertClass) -> dict[str, list[Any]] | None:
+    """Open alerts of one class for the whole organisation, by repository; None if the
+    organisation endpoint cannot be used (then every repository is read on its own)."""
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    try:
+        for alert in _LISTERS[alert_class](api, None):
+            if alert.repository is not None:
+                grouped[alert.repository.name].append(alert)
+    except (GitHubHTTPError, TransientError) as exc:
+        log.info(
+            "organisation alert endpoint unavailable; reading repositories one by one",
+            extra={"alert_class": alert_class.value, "why": str(exc)},
+        )
+        return None
+    return grouped
+
+
+def _read_metadata(api: GitHubAPI, repo: str) -> RepoInventory:
+    try:
+        return RepoInventory(repo, metadata=api.repository(repo))
+    except GitHubHTTPError as exc:
+        return RepoInventory(repo, error=f"HTTP {exc.status}: {exc.message}")
+    except TransientError as exc:
+        return RepoInventory(repo, error=str(exc))
+
+
+def collect_inventory(
+    api: GitHubAPI,
+    repos: Sequence[str],
+    alert_classes: Sequence[AlertClass],
+    max_workers: int = 8,
+) -> Inventory:
+    """Metadata, coverage and open alerts for `repos`. Raises RateLimitedError."""
+    use_org = api.owner_type == "org"
+    tasks: list[Callable[[], Any]] = [partial(_read_metadata, api, r) for r in repos]
+    if use_org:
+        tasks += [partial(_org_stream, api, c) for c in alert_classes]
+    results = parallel_map(lambda task: task(), tasks, max_workers)
+    inventory = Inventory({r.name: r for r in results[: len(repos)]}, use_org)
+    streams: dict[AlertClass, dict[str, list[Any]] | None] = (
+        dict(zip(alert_classes, results[len(repos) :], strict=True)) if use_org else {}
+    )
+
+    probes: list[tuple[str, AlertClass]] = []
+    for name, repo in inventory.repos.items():
+        if repo.error:
+            continue
+        for alert_class in alert_classes:
+            stream = streams.get(alert_class)
+            if stream is not None and name in stream:
+                repo.classes[alert_class] = ClassInventory(Coverage.ENABLED, stream[name])
+            else:
+                probes.append((name, alert_class))
+
+    def probe(item: tuple[str, AlertClass]) -> ClassInventory:
+        return _read_repo_class(api, *item)
+
+    for (name, alert_class), entry in zip(
+        probes, parallel_map(probe, probes, max_workers), strict=True
+    ):
+        inventory.repos[name].classes[alert_class] = entry
+    return inventory
