@@ -34,9 +34,10 @@ AGENT_IDENTITY = {"name": "agentd", "email": "agentd@users.noreply.github.com"}
 # Config keys whose values are commands git would run, per repository configuration.
 _COMMAND_KEYS = re.compile(
     r"^(filter\.[^\n]+\.(clean|smudge|process)|diff\.[^\n]+\.(textconv|command)|"
-    r"merge\.[^\n]+\.driver|credential\..*|core\.(fsmonitor|sshcommand|hookspath|askpass|"
-    r"editor|pager|gitproxy|alternaterefscommand)|remote\.[^\n]+\.(uploadpack|receivepack|proxy)|"
-    r"uploadpack\..*|http\..*\.proxy|gpg\..*program|sequence\.editor|protocol\..*)$",
+    r"merge\.[^\n]+\.driver|credential\.([^\n]+\.)?helper|core\.(fsmonitor|sshcommand|"
+    r"hookspath|askpass|editor|pager|gitproxy|alternaterefscommand)|"
+    r"remote\.[^\n]+\.(uploadpack|receivepack|proxy)|uploadpack\.packobjectshook|"
+    r"http\.([^\n]+\.)?proxy|gpg\.([^\n]+\.)?program|sequence\.editor)$",
     re.IGNORECASE,
 )
 _ASKPASS = """#!/bin/sh
