@@ -10,13 +10,13 @@ from pathlib import Path
 
 from agentd import __version__
 from agentd.errors import AgentdError, ExitCode
-from agentd.lock import LockState, ProfileLock, break_lock, inspect_lock
+from agentd.lock import LockState, break_lock, inspect_lock
 from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, load_profile
 from agentd.redaction import redact
 from agentd.settings import Settings, load_settings, resolve_profile_path
-from agentd.shutdown import install_raising_handlers
-from agentd.vocabulary import AutomationMode
+from agentd.shutdown import install_flag_handlers
+from agentd.vocabulary import AutomationMode, MutationMode
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 log = get_logger("cli")
@@ -121,24 +121,23 @@ def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate the contract and take the lock; the remediation engine arrives later."""
+    from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
+    from agentd.run import RunOptions, execute_run  # noqa: PLC0415
+
     loaded = _load_for(args, settings)
-    profile = loaded.profile
-    install_raising_handlers()
-    with ProfileLock(
-        profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds
-    ) as lock:
-        if lock.recovery:
-            log.warning(
-                "recovered a stale lock",
-                extra={"lock_recovery": lock.recovery.to_json()},
-            )
-        print(
-            f"agentd run: profile {profile.id!r} validated and locked; the remediation "
-            "engine is not built yet in this version of agentd",
-            file=sys.stderr,
-        )
-    return ExitCode.USAGE
+    install_flag_handlers()
+    options = RunOptions(
+        mutation_mode=MutationMode(args.mutation_mode) if args.mutation_mode else None,
+        dry_run=args.dry_run,
+    )
+    summary = execute_run(loaded, settings, options)
+    if args.json:
+        _print(json.dumps(summary.to_json(), indent=2))
+    else:
+        _print(render_summary(summary))
+    if summary.rate_limited:
+        return ExitCode.TEMPFAIL
+    return ExitCode.UNITS_FAILED if summary.has_failures else ExitCode.OK
 
 
 # --- parser ---------------------------------------------------------------------------------

@@ -188,6 +188,13 @@ class Git:
         result = self._run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], check=False)
         return result.stdout.strip() or None
 
+    def tree_of(self, ref: str) -> str | None:
+        result = self._run(["rev-parse", "--verify", "--quiet", f"{ref}^{{tree}}"], check=False)
+        return result.stdout.strip() or None
+
+    def parent_of(self, ref: str) -> str | None:
+        return self.rev_parse(f"{ref}~1")
+
     def remote_branch_sha(self, branch: str, remote: str = "origin") -> str | None:
         out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}")
         for line in out.splitlines():

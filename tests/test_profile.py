@@ -1,5 +1,4 @@
 """The profile contract (SPEC §3): valid profiles load, invalid ones fail closed with exit 78."""
-# ruff: noqa: E501  (the table of invalid cases reads best one case per line)
 
 from __future__ import annotations
 

@@ -1,0 +1,155 @@
+"""The merge pass: the review gate, then a merge pinned to the head sha (SPEC §10).
+
+`merged` is reported only when GitHub's merge API answered that it merged. A head that
+moved (409) is re-evaluated by the next iteration, never forced; a refusal (405) is a
+`branch_protection_block`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentd.gate import (
+    ChecksState,
+    ProtectionUnreadableError,
+    diff_problems,
+    evaluate_checks,
+    required_checks,
+)
+from agentd.github.client import GitHubHTTPError
+from agentd.github.models import PullRequest
+from agentd.mutation import MutationKind
+from agentd.runcontext import RunContext
+from agentd.stamp import StampError, parse_stamp
+from agentd.vocabulary import ReasonCode, UnitResult
+
+MERGEABLE_POLLS = 4
+MERGEABLE_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a PR must wait for a person even if everything else is green."""
+
+    reason: ReasonCode | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    repo: str
+    base: str
+    number: int
+    key: str
+    expected_files: Sequence[str]
+    verification_passed: bool
+    branch: str | None = None  # agent-managed: the head must be exactly this branch
+    head_prefix: str | None = None  # adopted native PRs: the head must start with this
+    hold: Hold | None = None
+    commit_title: str = ""
+
+
+def _fresh_pull(ctx: RunContext, repo: str, number: int) -> PullRequest:
+    pull = ctx.api.pull(repo, number)
+    for _ in range(MERGEABLE_POLLS):
+        if pull.mergeable is not None or pull.state != "open":
+            break
+        time.sleep(MERGEABLE_POLL_SECONDS)  # GitHub computes mergeability asynchronously
+        pull = ctx.api.pull(repo, number)
+    return pull
+
+
+def _identity_problem(request: MergeRequest, pull: PullRequest) -> str | None:
+    if pull.state != "open":
+        return f"PR #{pull.number} is {pull.state}"
+    try:
+        stamp = parse_stamp(pull.body)
+    except StampError as exc:
+        return f"PR stamp is not valid: {exc}"
+    if stamp is None or stamp.remediation_key != request.key:
+        return "PR stamp does not carry this unit's remediation key"
+    if request.branch is not None and pull.head.ref != request.branch:
+        return f"PR head {pull.head.ref} is not the unit's branch {request.branch}"
+    if request.head_prefix is not None and not pull.head.ref.startswith(request.head_prefix):
+        return f"PR head {pull.head.ref} does not start with {request.head_prefix}"
+    if pull.base.ref != request.base:
+        return f"PR base {pull.base.ref} is not {request.base}"
+    return None
+
+
+def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> UnitResult:
+    if not ctx.policy.allows(MutationKind.MERGE):
+        return UnitResult.opened_pr(
+            detail=f"mutation mode {ctx.policy.mode.value}: a person merges"
+        )
+    if request.hold is not None:
+        return UnitResult.opened_pr(request.hold.reason, request.hold.detail)
+    if not request.verification_passed:
+        return UnitResult.blocked(ReasonCode.VERIFICATION_FAILED, "verification did not pass")
+    pull = _fresh_pull(ctx, request.repo, request.number)
+    problem = _identity_problem(request, pull)
+    if problem:
+        return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, problem)
+    try:
+        required = required_checks(ctx.api, request.repo, request.base)
+    except ProtectionUnreadableError as exc:
+        return UnitResult.blocked(ReasonCode.AUTH_INSUFFICIENT, str(exc))
+    verdict = evaluate_checks(ctx.api, request.repo, pull.head.sha, required)
+    if verdict.state is ChecksState.RED:
+        return UnitResult.blocked(ReasonCode.CHECKS_RED, verdict.detail)
+    if verdict.state is ChecksState.PENDING:
+        return UnitResult.opened_pr(ReasonCode.CHECKS_PENDING, verdict.detail)
+    if verdict.state is ChecksState.NONE:
+        return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, verdict.detail)
+    files = ctx.api.pull_files(request.repo, request.number)
+    patterns = ctx.profile.profile.verification.secret_redaction_patterns
+    problems = diff_problems(files, request.expected_files, patterns)
+    if problems:
+        return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, "; ".join(problems))
+    if pull.mergeable is False:
+        return UnitResult.opened_pr(
+            ReasonCode.BRANCH_PROTECTION_BLOCK,
+            "GitHub reports a merge conflict; the next run rebuilds the branch on the current base",
+        )
+    if not ctx.budget.take_merge():
+        return UnitResult.opened_pr(
+            ReasonCode.POLICY_BLOCKED,
+            f"budget.max_merges ({ctx.budget.max_merges}) reached this run",
+        )
+    return _merge(ctx, request, pull, verdict.detail)
+
+
+def _merge(ctx: RunContext, request: MergeRequest, pull: PullRequest, checks: str) -> UnitResult:
+    method = ctx.profile.profile.defaults.merge_method
+    title = request.commit_title or pull.title
+    try:
+        answer = ctx.api.merge_pull(
+            request.repo,
+            pull.number,
+            sha=pull.head.sha,
+            method=method,
+            title=f"{title} (#{pull.number})",
+        )
+    except GitHubHTTPError as exc:
+        if exc.status == 409:
+            return UnitResult.opened_pr(
+                detail=f"the head moved before the merge ({exc.message}); re-evaluated, not forced"
+            )
+        if exc.status == 405:
+            return UnitResult.blocked(
+                ReasonCode.BRANCH_PROTECTION_BLOCK, f"GitHub refused the merge: {exc.message}"
+            )
+        if exc.status in (401, 403):
+            return UnitResult.blocked(
+                ReasonCode.AUTH_INSUFFICIENT, f"merge not permitted: {exc.message}"
+            )
+        return UnitResult.blocked(
+            ReasonCode.BRANCH_PROTECTION_BLOCK, f"merge refused ({exc.status}): {exc.message}"
+        )
+    if answer.get("merged") is not True:
+        return UnitResult.blocked(
+            ReasonCode.BRANCH_PROTECTION_BLOCK, "the merge API did not confirm a merge"
+        )
+    return UnitResult.merged(f"merged {pull.head.sha[:12]} by {method}; {checks}")

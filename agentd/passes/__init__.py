@@ -1,0 +1,1 @@
+"""The remediation passes: Dependabot, code scanning, secret scanning, reconcile."""

@@ -1,0 +1,105 @@
+"""Publishing a verified change: commit, compare-and-set push, PR create/update.
+
+Shared by every pass that opens agent-managed PRs. The branch always holds exactly one
+commit on top of the freshly fetched base. An existing branch whose single commit already
+has the same tree is reused without a push (no churn); otherwise the branch is
+force-pushed with a lease on the sha last seen, so a concurrent writer makes the push fail
+instead of being overwritten — and then agentd looks again rather than failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentd.github.models import PullRequest
+from agentd.gitops import PushRejectedError
+from agentd.log import get_logger
+from agentd.prs import PullRequestOutcome, ensure_pull_request, find_open_pr
+from agentd.runcontext import RunContext, Workspace
+
+log = get_logger("publish")
+PUSH_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Published:
+    pull: PullRequest
+    head_sha: str
+    pushed: bool  # a new commit reached the branch
+    created: bool  # the PR was created by this call
+    updated: bool
+
+
+class BudgetExhaustedError(Exception):
+    pass
+
+
+def _reusable(ws: Workspace, remote_sha: str | None, tree: str | None) -> bool:
+    if remote_sha is None or tree is None:
+        return False
+    return (
+        ws.operator.parent_of(remote_sha) == ws.start_sha
+        and ws.operator.tree_of(remote_sha) == tree
+    )
+
+
+def push_change(
+    ws: Workspace, ctx: RunContext, branch: str, protected: Sequence[str]
+) -> tuple[str, bool]:
+    """Make `branch` hold the worktree's HEAD (or an identical commit); return (sha, pushed)."""
+    head = ws.tree.rev_parse("HEAD")
+    tree = ws.tree.tree_of("HEAD")
+    if head is None:
+        raise PushRejectedError(["push", branch], 1, "worktree has no HEAD commit")
+    for attempt in range(PUSH_ATTEMPTS):
+        remote_sha = ws.operator.fetch_branch(branch)
+        if _reusable(ws, remote_sha, tree):
+            assert remote_sha is not None  # noqa: S101 - narrowed by _reusable
+            return remote_sha, False
+        try:
+            ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected)
+            return head, True
+        except PushRejectedError:
+            if attempt == PUSH_ATTEMPTS - 1:
+                raise
+            log.info("push lost a race; looking again", extra={"branch": branch})
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def publish(
+    ctx: RunContext,
+    ws: Workspace,
+    *,
+    repo: str,
+    branch: str,
+    base: str,
+    protected: Sequence[str],
+    title: str,
+    body: str,
+) -> Published:
+    """Push the worktree's commit and create or update the branch's PR."""
+    existing = find_open_pr(ctx.api, repo, branch)
+    if existing is None and not ctx.budget.take_new_pr():
+        raise BudgetExhaustedError(
+            f"budget.max_new_prs ({ctx.budget.max_new_prs}) reached this run"
+        )
+    try:
+        sha, pushed = push_change(ws, ctx, branch, protected)
+        outcome: PullRequestOutcome = ensure_pull_request(
+            ctx.api,
+            repo,
+            branch=branch,
+            base=base,
+            title=title,
+            body=body,
+            labels=ctx.profile.profile.defaults.pr_labels,
+            existing=existing,
+        )
+    except BaseException:
+        if existing is None:
+            ctx.budget.give_back_new_pr()
+        raise
+    if existing is None and not outcome.created:
+        ctx.budget.give_back_new_pr()  # adopted after a race: no new PR was opened
+    return Published(outcome.pull, sha, pushed, outcome.created, outcome.updated)

@@ -1,0 +1,96 @@
+"""Agent-managed pull requests: compare-and-set create/update, never two per key (SPEC §6).
+
+Before creating work agentd looks up an open PR for the unit's branch. If one exists it is
+updated; if creation loses a race (422 "already exists", or an ambiguous failure of the
+create call) agentd looks again and adopts what it finds instead of failing or creating a
+second one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentd.github.api import GitHubAPI
+from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.github.models import PullRequest
+from agentd.log import get_logger
+
+log = get_logger("prs")
+LOOKUP_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class PullRequestOutcome:
+    pull: PullRequest
+    created: bool
+    updated: bool
+
+
+def find_open_pr(api: GitHubAPI, repo: str, branch: str) -> PullRequest | None:
+    """The open PR whose head is `branch` in the owner's repository (oldest first)."""
+    matches = [p for p in api.pulls(repo, head_branch=branch) if p.head.ref == branch]
+    if len(matches) > 1:
+        log.warning(
+            "more than one open PR for one branch; using the oldest",
+            extra={"repo": repo, "branch": branch, "numbers": [p.number for p in matches]},
+        )
+    return min(matches, key=lambda p: p.number) if matches else None
+
+
+def _already_exists(exc: GitHubHTTPError) -> bool:
+    return exc.status == 422 and any(
+        "already exists" in message for message in [exc.message, *exc.error_messages()]
+    )
+
+
+def _adopt_after_race(api: GitHubAPI, repo: str, branch: str) -> PullRequest | None:
+    for attempt in range(LOOKUP_ATTEMPTS):
+        found = find_open_pr(api, repo, branch)
+        if found is not None:
+            return found
+        time.sleep(0.2 * (attempt + 1))
+    return None
+
+
+def ensure_pull_request(
+    api: GitHubAPI,
+    repo: str,
+    *,
+    branch: str,
+    base: str,
+    title: str,
+    body: str,
+    labels: Sequence[str],
+    existing: PullRequest | None = None,
+) -> PullRequestOutcome:
+    """Create the unit's PR, or bring the existing one up to date."""
+    created = False
+    pull = existing or find_open_pr(api, repo, branch)
+    if pull is None:
+        try:
+            pull = api.create_pull(repo, head=branch, base=base, title=title, body=body)
+            created = True
+        except GitHubHTTPError as exc:
+            if not _already_exists(exc):
+                raise
+            pull = _adopt_after_race(api, repo, branch)
+            if pull is None:
+                raise
+        except TransientError:
+            pull = _adopt_after_race(api, repo, branch)
+            if pull is None:
+                raise
+    updated = False
+    if not created and ((pull.body or "") != body or pull.title != title):
+        pull = api.update_pull(repo, pull.number, title=title, body=body)
+        updated = True
+    missing = [
+        label
+        for label in labels
+        if label not in {existing_label.name for existing_label in pull.labels}
+    ]
+    if missing:
+        api.add_labels(repo, pull.number, missing)
+    return PullRequestOutcome(pull, created, updated)

@@ -1,0 +1,247 @@
+"""Per-run reports (SPEC §12): one JSONL record per unit, plus `latest.json`.
+
+`{state_dir}/runs/{profile_id}/{UTC timestamp}.jsonl` holds each remediation unit's final
+state for the run; `latest.json` beside it summarises the run. Both are written atomically
+and pass through the redactor, so no secret value can reach them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentd import __version__
+from agentd.redaction import redact
+from agentd.vocabulary import (
+    AlertClass,
+    Outcome,
+    Provenance,
+    PRSource,
+    ReasonCode,
+    UnitPass,
+    UnitResult,
+)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class UnitRecord:
+    """Everything SPEC §12 asks of one unit's report line."""
+
+    repository: str
+    base: str
+    target_id: str
+    remediation_key: str
+    alert_class: AlertClass
+    result: UnitResult
+    unit_pass: UnitPass = UnitPass.REMEDIATION
+    pr_source: PRSource | None = None
+    pr_url: str | None = None
+    pr_number: int | None = None
+    rule_id: str | None = None
+    alert_number: int | None = None
+    alert_numbers: list[int] = field(default_factory=list)
+    triage_state: str | None = None
+    advisory_ids: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    platform_constraints: list[str] = field(default_factory=list)
+    manual_follow_up: list[str] = field(default_factory=list)
+    verification_provenance: Provenance = Provenance.NOT_RUN
+    verification: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.result.outcome
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "repository": self.repository,
+            "base": self.base,
+            "target_id": self.target_id,
+            "remediation_key": self.remediation_key,
+            "alert_class": self.alert_class.value,
+            "rule_id": self.rule_id,
+            "alert_number": self.alert_number,
+            "alert_numbers": self.alert_numbers,
+            "triage_state": self.triage_state,
+            "advisory_ids": self.advisory_ids,
+            "pr_source": self.pr_source.value if self.pr_source else None,
+            "pass": self.unit_pass.value,
+            "outcome": self.result.outcome.value,
+            "reason_code": self.result.reason.value if self.result.reason else None,
+            "remaining_blocker": (
+                self.result.remaining_blocker.value if self.result.remaining_blocker else None
+            ),
+            "detail": self.result.detail,
+            "pr_url": self.pr_url,
+            "pr_number": self.pr_number,
+            "changes": self.changes,
+            "platform_constraints": self.platform_constraints,
+            "manual_follow_up": self.manual_follow_up,
+            "verification_provenance": self.verification_provenance.value,
+            "verification": self.verification,
+            "notes": self.notes,
+        }
+        return data
+
+
+@dataclass
+class RunSummary:
+    profile_id: str
+    owner: str
+    mutation_mode: str
+    dry_run: bool
+    generated_at: str
+    finished_at: str = ""
+    repositories_by_mode: dict[str, int] = field(default_factory=dict)
+    open_alerts_by_class: dict[str, int] = field(default_factory=dict)
+    open_alerts_at_start: dict[str, int] = field(default_factory=dict)
+    lock_recovery: dict[str, Any] | None = None
+    stopped: str | None = None  # why promotion stopped early (rate_limited, SIGTERM), if it did
+    iterations: dict[str, int] = field(default_factory=dict)
+    units: list[UnitRecord] = field(default_factory=list)
+    remaining_open_alerts: list[dict[str, Any]] = field(default_factory=list)
+    rate_limit: dict[str, Any] = field(default_factory=dict)
+    agent_version: str = __version__
+    report_path: str = ""
+
+    def outcome_counts(self) -> dict[str, int]:
+        counts = {o.value: 0 for o in Outcome}
+        for unit in self.units:
+            counts[unit.outcome.value] += 1
+        return counts
+
+    def reason_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for unit in self.units:
+            if unit.result.reason is not None:
+                counts[unit.result.reason.value] = counts.get(unit.result.reason.value, 0) + 1
+        return counts
+
+    @property
+    def has_failures(self) -> bool:
+        return any(u.outcome is Outcome.FAILED for u in self.units)
+
+    @property
+    def rate_limited(self) -> bool:
+        return any(u.result.reason is ReasonCode.RATE_LIMITED for u in self.units) or (
+            self.stopped == ReasonCode.RATE_LIMITED.value
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "units"}
+        data["units"] = [u.to_json() for u in self.units]
+        data["outcomes"] = self.outcome_counts()
+        data["reasons"] = self.reason_counts()
+        return data
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def runs_dir(state_dir: Path, profile_id: str) -> Path:
+    return state_dir / "runs" / profile_id
+
+
+def write_run_report(state_dir: Path, summary: RunSummary) -> Path:
+    """Write the JSONL unit records and `latest.json`; return the JSONL path."""
+    directory = runs_dir(state_dir, summary.profile_id)
+    stamp = summary.generated_at.replace(":", "").replace("-", "").replace("+0000", "Z")
+    jsonl = directory / f"{stamp}.jsonl"
+    summary.report_path = str(jsonl)
+    lines = [redact(json.dumps(unit.to_json(), sort_keys=True)) for unit in summary.units]
+    _write_atomic(jsonl, "".join(f"{line}\n" for line in lines))
+    _write_atomic(directory / "latest.json", redact(json.dumps(summary.to_json(), indent=2)) + "\n")
+    return jsonl
+
+
+def read_latest(state_dir: Path, profile_id: str) -> dict[str, Any] | None:
+    path = runs_dir(state_dir, profile_id) / "latest.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_SECTIONS = (
+    (Outcome.MERGED, "Merged"),
+    (Outcome.OPENED_PR, "Waiting for review or checks"),
+    (Outcome.BLOCKED, "Blocked — needs a person"),
+    (Outcome.FAILED, "Failed"),
+    (Outcome.SKIPPED, "Skipped"),
+)
+
+
+def _unit_line(unit: UnitRecord) -> list[str]:
+    from agentd.advice import advice_for  # noqa: PLC0415 - advice imports the vocabulary only
+
+    where = f"{unit.repository}/{unit.target_id}" if unit.target_id != "*" else unit.repository
+    what = unit.alert_class.value.replace("_", " ")
+    if unit.rule_id:
+        what += f" {unit.rule_id}"
+    if unit.alert_number:
+        what += f" #{unit.alert_number}"
+    reason = unit.result.reason or unit.result.remaining_blocker
+    head = f"  - {where} [{what}]" + (f" ({reason.value})" if reason else "")
+    lines = [head]
+    lines += [f"      {change}" for change in unit.changes[:6]]
+    if unit.pr_url:
+        lines.append(f"      PR: {unit.pr_url}")
+    detail = unit.result.detail.strip().splitlines()
+    if detail:
+        lines.append(f"      {detail[0][:300]}")
+    if unit.outcome in (Outcome.BLOCKED, Outcome.FAILED) or (
+        unit.outcome is Outcome.OPENED_PR and unit.result.remaining_blocker
+    ):
+        advice = advice_for(unit.result.reason or unit.result.remaining_blocker)
+        if advice:
+            lines.append(f"      what to do: {advice}")
+    lines += [f"      follow-up: {action}" for action in unit.manual_follow_up]
+    return lines
+
+
+def render_summary(summary: RunSummary) -> str:
+    """The report a person wants to read: what merged, what waits and why, what to do."""
+    counts = summary.outcome_counts()
+    lines = [
+        f"agentd run for profile {summary.profile_id} (owner {summary.owner}), "
+        f"mode {summary.mutation_mode}{' (dry run)' if summary.dry_run else ''}",
+        f"  started {summary.generated_at}, finished {summary.finished_at}",
+        "  units: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        if summary.units
+        else "  units: none",
+        "  open alerts at start: "
+        + (", ".join(f"{c} {n}" for c, n in summary.open_alerts_at_start.items()) or "none")
+        + "; now: "
+        + (", ".join(f"{c} {n}" for c, n in summary.open_alerts_by_class.items()) or "none"),
+    ]
+    if summary.lock_recovery:
+        lines.append(f"  recovered a stale lock: {summary.lock_recovery.get('reason')}")
+    if summary.stopped:
+        lines.append(f"  promotion stopped early: {summary.stopped}")
+    for outcome, title in _SECTIONS:
+        units = [u for u in summary.units if u.outcome is outcome]
+        if units:
+            lines += ["", f"{title} ({len(units)}):"]
+            for unit in sorted(units, key=lambda u: (u.repository, u.target_id, u.remediation_key)):
+                lines += _unit_line(unit)
+    if summary.report_path:
+        lines += ["", f"report: {summary.report_path}"]
+    return redact("\n".join(lines))

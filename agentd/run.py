@@ -1,0 +1,260 @@
+"""One locked run of a profile (SPEC §5).
+
+validate → lock → Dependabot loop (rediscover after every merge, stop when an iteration
+opens nothing and merges nothing) → code scanning → secret scanning → reconcile → report →
+release the lock. Repositories run in parallel up to `max_parallel_repos`; one
+repository's failure never stops the others. A rate-limit stop ends promotion for the
+whole run: what is left is reported `rate_limited`, nothing acts on partial state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agentd.environment import load_allowed_environment
+from agentd.errors import ContractError, RateLimitedError
+from agentd.github.auth import Token, acquire_token
+from agentd.gitops import GitEnvironment
+from agentd.inventory import Inventory, RepoInventory, collect_inventory, parallel_map
+from agentd.lock import ProfileLock
+from agentd.log import get_logger
+from agentd.mutation import MutationPolicy
+from agentd.passes import dependabot
+from agentd.passes.dependabot import UnitOutcome
+from agentd.passes.reconcile import reconcile
+from agentd.profile import LoadedProfile, Profile, Repository
+from agentd.redaction import REDACTOR
+from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
+from agentd.runcontext import Budget, RunContext
+from agentd.session import open_client, state_dir
+from agentd.settings import Settings
+from agentd.shutdown import STOP, StopFlag
+from agentd.units import remediation_key
+from agentd.vocabulary import AlertClass, AutomationMode, MutationMode, ReasonCode, UnitResult
+
+log = get_logger("run")
+MAX_ITERATIONS = 8
+
+RepoProcessor = Callable[[RunContext, Repository, RepoInventory], list[UnitOutcome]]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    mutation_mode: MutationMode | None = None
+    dry_run: bool = False
+
+
+def check_runtime_contract(profile: Profile) -> None:
+    missing = [
+        tool
+        for tool in ("git", *profile.profile.runtime.required_tools)
+        if shutil.which(tool) is None
+    ]
+    # Tools a target needs are checked per target at verification time; git and gh are the run's own.
+    own = [tool for tool in missing if tool in ("git", "gh")]
+    if own:
+        raise ContractError(
+            f"required tools not installed: {', '.join(sorted(set(own)))}",
+            "install them (e.g. apt-get install git gh) on the host that runs agentd",
+        )
+
+
+def execute_run(
+    loaded: LoadedProfile,
+    settings: Settings,
+    options: RunOptions,
+    environ: Mapping[str, str] | None = None,
+    token: Token | None = None,
+    stop: StopFlag = STOP,
+) -> RunSummary:
+    profile = loaded.profile
+    environ = dict(os.environ if environ is None else environ)
+    check_runtime_contract(profile)
+    REDACTOR.register_patterns(profile.profile.verification.secret_redaction_patterns)
+    token = token or acquire_token(profile.profile.auth.github_host, environ)
+    allowed = load_allowed_environment(profile, environ)
+    mode = options.mutation_mode or profile.mutation_mode()
+    policy = MutationPolicy(mode, options.dry_run)
+    state = state_dir(profile, settings)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    summary = RunSummary(
+        profile_id=profile.id,
+        owner=profile.profile.owner,
+        mutation_mode=policy.mode.value,
+        dry_run=options.dry_run,
+        generated_at=utc_now(),
+        repositories_by_mode=_modes(profile),
+    )
+    with ProfileLock(
+        profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds
+    ) as lock:
+        if lock.recovery is not None:
+            summary.lock_recovery = lock.recovery.to_json()
+            log.warning("recovered a stale lock", extra={"lock_recovery": summary.lock_recovery})
+        api = open_client(profile, settings, policy, token=token)
+        git_env = GitEnvironment.create(state, token)
+        ctx = RunContext(
+            profile=profile,
+            api=api,
+            policy=policy,
+            git_env=git_env,
+            state_dir=state,
+            allowed_env=allowed,
+            budget=Budget(profile.profile.budget.max_new_prs, profile.profile.budget.max_merges),
+            run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}",
+            stop=stop,
+        )
+        try:
+            _run_passes(ctx, summary)
+        finally:
+            summary.rate_limit = api.client.rate.snapshot()
+            summary.finished_at = utc_now()
+            write_run_report(state, summary)
+            git_env.cleanup()
+            api.client.close()
+    return summary
+
+
+def _modes(profile: Profile) -> dict[str, int]:
+    counts = {m.value: 0 for m in AutomationMode}
+    for repo in profile.repositories:
+        counts[profile.automation_mode(repo).value] += 1
+    return counts
+
+
+def _run_passes(ctx: RunContext, summary: RunSummary) -> None:
+    supported = ctx.profile.profile.supported_alert_classes
+    passes: list[tuple[AlertClass, RepoProcessor]] = []
+    if AlertClass.DEPENDABOT in supported:
+        passes.append((AlertClass.DEPENDABOT, dependabot.process_repository))
+    last: dict[AlertClass, Inventory] = {}
+    records: dict[str, UnitRecord] = {}
+    try:
+        for alert_class, processor in passes:
+            last[alert_class] = _exhaust(ctx, summary, alert_class, processor, records)
+            if ctx.stop.requested:
+                summary.stopped = f"stopped by signal {ctx.stop.signal_number}"
+                break
+        if not ctx.stop.requested:
+            for record in reconcile(ctx, last.get(AlertClass.DEPENDABOT)):
+                records[record.remediation_key] = record
+    except RateLimitedError as exc:
+        summary.stopped = ReasonCode.RATE_LIMITED.value
+        log.warning("rate limited: promotion stopped", extra={"why": str(exc)})
+        records[f"{ctx.profile.profile.owner}:run:rate_limited"] = UnitRecord(
+            repository="*",
+            base="*",
+            target_id="*",
+            remediation_key=f"{ctx.profile.profile.owner}:run:rate_limited",
+            alert_class=AlertClass.DEPENDABOT,
+            result=UnitResult.blocked(ReasonCode.RATE_LIMITED, str(exc)),
+        )
+    summary.units = list(records.values())
+    for alert_class, inventory in last.items():
+        summary.open_alerts_by_class[alert_class.value] = inventory.open_counts()[alert_class.value]
+        summary.remaining_open_alerts += _remaining(inventory, alert_class, records)
+
+
+def _exhaust(
+    ctx: RunContext,
+    summary: RunSummary,
+    alert_class: AlertClass,
+    processor: RepoProcessor,
+    records: dict[str, UnitRecord],
+) -> Inventory:
+    """Repeat discover → remediate → merge until an iteration opens nothing and merges nothing."""
+    repos = list(ctx.profile.repositories)
+    inventory = Inventory({}, False)
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        inventory = collect_inventory(
+            ctx.api, [r.repo for r in repos], [alert_class], max_workers=8
+        )
+        if iteration == 1:
+            summary.open_alerts_at_start[alert_class.value] = inventory.open_counts()[
+                alert_class.value
+            ]
+        outcomes = _process_repositories(ctx, repos, inventory, processor, alert_class)
+        for outcome in outcomes:
+            records[outcome.record.remediation_key] = outcome.record
+        summary.iterations[alert_class.value] = iteration
+        if ctx.stop.requested or not any(o.opened or o.merged for o in outcomes):
+            break
+        log.info(
+            "iteration changed something; rediscovering",
+            extra={"alert_class": alert_class.value, "iteration": iteration},
+        )
+    return inventory
+
+
+def _process_repositories(
+    ctx: RunContext,
+    repos: Sequence[Repository],
+    inventory: Inventory,
+    processor: RepoProcessor,
+    alert_class: AlertClass,
+) -> list[UnitOutcome]:
+    def one(repo: Repository) -> list[UnitOutcome]:
+        if ctx.stop.requested:
+            return []
+        try:
+            return processor(ctx, repo, inventory.repos[repo.repo])
+        except RateLimitedError:
+            raise
+        except Exception as exc:  # one repository's fault never stops the others
+            log.exception("repository failed", extra={"repo": repo.repo})
+            key = remediation_key(ctx.profile.profile.owner, repo.repo, alert_class, "?", "*")
+            return [
+                UnitOutcome(
+                    UnitRecord(
+                        repository=repo.repo,
+                        base="?",
+                        target_id="*",
+                        remediation_key=key,
+                        alert_class=alert_class,
+                        result=UnitResult.failed(
+                            ReasonCode.VERIFICATION_UNAVAILABLE, f"internal error: {exc}"
+                        ),
+                    )
+                )
+            ]
+
+    workers = ctx.profile.profile.runtime.max_parallel_repos
+    return [o for outcomes in parallel_map(one, repos, workers) for o in outcomes]
+
+
+def _remaining(
+    inventory: Inventory, alert_class: AlertClass, records: dict[str, UnitRecord]
+) -> list[dict[str, object]]:
+    by_repo: dict[str, list[UnitRecord]] = {}
+    for record in records.values():
+        by_repo.setdefault(record.repository, []).append(record)
+    remaining = []
+    for name, repo in inventory.repos.items():
+        for alert in repo.alerts(alert_class):
+            why = next(
+                (
+                    r.result.reason.value
+                    if r.result.reason
+                    else (
+                        r.result.remaining_blocker.value
+                        if r.result.remaining_blocker
+                        else r.result.outcome.value
+                    )
+                    for r in by_repo.get(name, [])
+                    if alert.number in r.alert_numbers
+                ),
+                "no unit",
+            )
+            remaining.append(
+                {
+                    "repository": name,
+                    "alert_class": alert_class.value,
+                    "number": alert.number,
+                    "why": why,
+                }
+            )
+    return remaining

@@ -1,0 +1,92 @@
+"""What every pass of one run shares: the API, policy, git environment, budget, worktrees."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentd.environment import AllowedEnvironment
+from agentd.github.api import GitHubAPI
+from agentd.gitops import Git, GitEnvironment
+from agentd.mutation import MutationPolicy
+from agentd.profile import Profile, Repository
+from agentd.shutdown import STOP, StopFlag
+from agentd.units import key_short
+
+
+@dataclass
+class Budget:
+    """Blast-radius limits for one run (SPEC §3 `budget`)."""
+
+    max_new_prs: int
+    max_merges: int
+    new_prs: int = 0
+    merges: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take_new_pr(self) -> bool:
+        with self._lock:
+            if self.new_prs >= self.max_new_prs:
+                return False
+            self.new_prs += 1
+            return True
+
+    def give_back_new_pr(self) -> None:
+        with self._lock:
+            self.new_prs = max(0, self.new_prs - 1)
+
+    def take_merge(self) -> bool:
+        with self._lock:
+            if self.merges >= self.max_merges:
+                return False
+            self.merges += 1
+            return True
+
+
+@dataclass(frozen=True)
+class Workspace:
+    operator: Git  # the operator's clone (only fetched, never edited)
+    tree: Git  # the unit's worktree
+    path: Path
+    start_sha: str
+
+
+@dataclass
+class RunContext:
+    profile: Profile
+    api: GitHubAPI
+    policy: MutationPolicy
+    git_env: GitEnvironment
+    state_dir: Path
+    allowed_env: AllowedEnvironment
+    budget: Budget
+    run_id: str
+    stop: StopFlag = STOP
+
+    def git_for(self, repo: Repository) -> Git:
+        return Git(Path(repo.local_path), self.git_env)
+
+    @contextmanager
+    def worktree(
+        self, repo: Repository, base: str, key: str, ref: str | None = None
+    ) -> Iterator[Workspace]:
+        """A fresh worktree at `ref` (default: the just-fetched remote base), always removed."""
+        operator = self.git_for(repo)
+        if self.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
+            operator.fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
+        start = operator.rev_parse(ref or f"refs/remotes/origin/{base}")
+        if start is None:
+            raise WorkspaceError(f"cannot resolve {ref or 'origin/' + base} in {repo.local_path}")
+        path = self.state_dir / "worktrees" / self.run_id / f"{repo.repo}-{key_short(key)}"
+        tree = operator.add_worktree(path, start)
+        try:
+            yield Workspace(operator, tree, path, start)
+        finally:
+            operator.remove_worktree(path)
+
+
+class WorkspaceError(Exception):
+    pass
