@@ -1,0 +1,1 @@
+"""Deterministic fixes for code-scanning rules, one module per rule (SPEC §8)."""
