@@ -23,8 +23,8 @@ from agentd.inventory import Inventory, RepoInventory, collect_inventory, parall
 from agentd.lock import ProfileLock
 from agentd.log import get_logger
 from agentd.mutation import MutationPolicy
-from agentd.passes import dependabot
-from agentd.passes.dependabot import UnitOutcome
+from agentd.passes import code_scanning, dependabot, secret_scanning
+from agentd.passes.common import UnitOutcome
 from agentd.passes.reconcile import reconcile
 from agentd.profile import LoadedProfile, Profile, Repository
 from agentd.redaction import REDACTOR
@@ -131,6 +131,10 @@ def _run_passes(ctx: RunContext, summary: RunSummary) -> None:
     passes: list[tuple[AlertClass, RepoProcessor]] = []
     if AlertClass.DEPENDABOT in supported:
         passes.append((AlertClass.DEPENDABOT, dependabot.process_repository))
+    if AlertClass.CODE_SCANNING in supported:
+        passes.append((AlertClass.CODE_SCANNING, code_scanning.process_repository))
+    if AlertClass.SECRET_SCANNING in supported:
+        passes.append((AlertClass.SECRET_SCANNING, secret_scanning.process_repository))
     last: dict[AlertClass, Inventory] = {}
     records: dict[str, UnitRecord] = {}
     try:
@@ -181,7 +185,9 @@ def _exhaust(
         for outcome in outcomes:
             records[outcome.record.remediation_key] = outcome.record
         summary.iterations[alert_class.value] = iteration
-        if ctx.stop.requested or not any(o.opened or o.merged for o in outcomes):
+        # Secret-scanning PRs are never merged: one pass is all there is to do.
+        done = alert_class is AlertClass.SECRET_SCANNING
+        if done or ctx.stop.requested or not any(o.opened or o.merged for o in outcomes):
             break
         log.info(
             "iteration changed something; rediscovering",

@@ -19,6 +19,13 @@ from agentd.gitops import GitError
 from agentd.inventory import Coverage, RepoInventory
 from agentd.log import get_logger
 from agentd.merge import Hold, MergeRequest, merge_if_allowed
+from agentd.passes.common import (
+    UnitOutcome,
+    record_verification,
+    resolve_base,
+    verify_target,
+    why_failed,
+)
 from agentd.passes.dependabot_plan import (
     UnitPlan,
     group_by_target,
@@ -35,7 +42,7 @@ from agentd.units import branch_name, remediation_key
 from agentd.updaters import UpdateContext, UpdateResult
 from agentd.updaters.base import UnsafePathError
 from agentd.updaters.pip import is_requirements_file
-from agentd.verify import Sandbox, VerificationResult, run_verification, scrubbed_env
+from agentd.verify import VerificationResult, scrubbed_env
 from agentd.vocabulary import (
     AlertClass,
     AutomationMode,
@@ -63,13 +70,6 @@ _BLOCKING = {
 }
 
 
-@dataclass
-class UnitOutcome:
-    record: UnitRecord
-    opened: bool = False  # a PR was created or a new commit pushed
-    merged: bool = False
-
-
 @dataclass(frozen=True)
 class UnitSpec:
     repo: Repository
@@ -82,13 +82,6 @@ class UnitSpec:
 
 
 # --- entry point ----------------------------------------------------------------------
-
-
-def resolve_base(ctx: RunContext, repo: Repository, inventory: RepoInventory) -> str | None:
-    configured = repo.default_base_branch or ctx.profile.profile.defaults.default_base_branch
-    if configured != "auto":
-        return configured
-    return inventory.metadata.default_branch if inventory.metadata else None
 
 
 def process_repository(
@@ -250,11 +243,11 @@ def _apply_and_publish(
     hold = _merge_hold(ctx, plan, update)
     if isinstance(hold, UnitResult):
         return _finish(record, hold)
-    verification = _verify(ctx, spec, ws.path)
-    _record_verification(record, verification)
+    verification = verify_target(ctx, spec.target, ws.path)
+    record_verification(record, verification)
     if not verification.passed:
         return _finish(
-            record, UnitResult.blocked(ReasonCode.VERIFICATION_FAILED, _why_failed(verification))
+            record, UnitResult.blocked(ReasonCode.VERIFICATION_FAILED, why_failed(verification))
         )
     changed = sorted(set(update.changed_files))
     if not changed or ws.tree.changed_files() == []:
@@ -389,8 +382,8 @@ def _adopt(
                 f"native PR #{pull.number} left alone: still vulnerable: {'; '.join(survivors)}"
             )
             return None
-        verification = _verify(ctx, spec, ws.path)
-    _record_verification(record, verification)
+        verification = verify_target(ctx, spec.target, ws.path)
+    record_verification(record, verification)
     record.pr_source, record.pr_url, record.pr_number = (
         PRSource.NATIVE_DEPENDABOT,
         pull.html_url,
@@ -464,39 +457,6 @@ def _read(context: UpdateContext, path: str) -> bytes | None:
         return file.read_bytes() if file.is_file() else None
     except OSError:
         return None
-
-
-def _verify(ctx: RunContext, spec: UnitSpec, worktree: Path) -> VerificationResult:
-    settings = ctx.profile.profile.verification
-    workdir = (worktree / spec.target.verification_workdir).resolve()
-    if worktree.resolve() not in (workdir, *workdir.parents):
-        workdir = worktree
-    sandbox = Sandbox(settings.sandbox, writable=(worktree,), hidden=(ctx.state_dir,))
-    if settings.sandbox == "bwrap":
-        sandbox = Sandbox("bwrap", writable=(worktree,), hidden=(ctx.state_dir,))
-    return run_verification(
-        spec.target.argv(),
-        workdir=workdir,
-        allowed_env=ctx.allowed_env.values,
-        timeout=float(spec.target.verification_timeout_seconds or settings.default_timeout_seconds),
-        sandbox=sandbox,
-        redaction_patterns=settings.secret_redaction_patterns,
-    )
-
-
-def _why_failed(verification: VerificationResult) -> str:
-    failed = verification.failure()
-    if failed is None:
-        return "verification did not pass"
-    if failed.not_run_reason:
-        return f"verification could not run {failed.command}: {failed.not_run_reason}"
-    how = "timed out, process group killed" if failed.timed_out else f"exit {failed.exit_code}"
-    return f"verification failed: {failed.command} ({how})\n{failed.output_tail[-1500:]}"
-
-
-def _record_verification(record: UnitRecord, verification: VerificationResult) -> None:
-    record.verification_provenance = verification.provenance
-    record.verification = verification.to_json()
 
 
 def _problem_result(plan: UnitPlan) -> UnitResult:

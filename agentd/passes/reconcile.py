@@ -13,7 +13,7 @@ from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import DependabotAlert, PullRequest
 from agentd.inventory import Coverage, Inventory
 from agentd.log import get_logger
-from agentd.passes.dependabot import resolve_base
+from agentd.passes.common import resolve_base
 from agentd.passes.dependabot_plan import group_by_target, safe_manifest_path
 from agentd.profile import Repository
 from agentd.report import UnitRecord
