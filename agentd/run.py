@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from agentd.audit import AuditLog
 from agentd.environment import load_allowed_environment
 from agentd.errors import ContractError, RateLimitedError
 from agentd.github.auth import Token, acquire_token
@@ -95,7 +96,9 @@ def execute_run(
         if lock.recovery is not None:
             summary.lock_recovery = lock.recovery.to_json()
             log.warning("recovered a stale lock", extra={"lock_recovery": summary.lock_recovery})
-        api = open_client(profile, settings, policy, token=token)
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
+        audit = AuditLog(state / "audit" / f"{profile.id}.jsonl", profile.id, run_id)
+        api = open_client(profile, settings, policy, token=token, observer=audit.api_mutation)
         git_env = GitEnvironment.create(state, token)
         ctx = RunContext(
             profile=profile,
@@ -105,8 +108,9 @@ def execute_run(
             state_dir=state,
             allowed_env=allowed,
             budget=Budget(profile.profile.budget.max_new_prs, profile.profile.budget.max_merges),
-            run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}",
+            run_id=run_id,
             stop=stop,
+            audit=audit,
         )
         try:
             _run_passes(ctx, summary)

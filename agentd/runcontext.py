@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentd.audit import AuditLog, unit_key
 from agentd.environment import AllowedEnvironment
 from agentd.github.api import GitHubAPI
 from agentd.gitops import Git, GitEnvironment
@@ -65,6 +66,7 @@ class RunContext:
     budget: Budget
     run_id: str
     stop: StopFlag = STOP
+    audit: AuditLog | None = None
 
     def git_for(self, repo: Repository) -> Git:
         return Git(Path(repo.local_path), self.git_env)
@@ -83,7 +85,8 @@ class RunContext:
         path = self.state_dir / "worktrees" / self.run_id / f"{repo.repo}-{key_short(key)}"
         tree = operator.add_worktree(path, start)
         try:
-            yield Workspace(operator, tree, path, start)
+            with unit_key(key.removesuffix(":native")):
+                yield Workspace(operator, tree, path, start)
         finally:
             operator.remove_worktree(path)
 

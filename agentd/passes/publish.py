@@ -44,6 +44,11 @@ def _reusable(ws: Workspace, remote_sha: str | None, tree: str | None) -> bool:
     )
 
 
+def _audit_push(ctx: RunContext, ws: Workspace, branch: str, sha: str, result: str) -> None:
+    if ctx.audit is not None:
+        ctx.audit.push(ws.operator.repo.name, branch, sha, result)
+
+
 def push_change(
     ws: Workspace, ctx: RunContext, branch: str, protected: Sequence[str]
 ) -> tuple[str, bool]:
@@ -59,11 +64,14 @@ def push_change(
             return remote_sha, False
         try:
             ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected)
-            return head, True
         except PushRejectedError:
+            _audit_push(ctx, ws, branch, head, "rejected")
             if attempt == PUSH_ATTEMPTS - 1:
                 raise
             log.info("push lost a race; looking again", extra={"branch": branch})
+            continue
+        _audit_push(ctx, ws, branch, head, "ok")
+        return head, True
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -9,6 +9,7 @@ touched.
 from __future__ import annotations
 
 from agentd import depfiles
+from agentd.audit import unit_key
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import DependabotAlert, PullRequest
 from agentd.inventory import Coverage, Inventory
@@ -126,8 +127,9 @@ def _close(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -
         f"agentd is closing this pull request: {_EXPLAIN[reason]} (`{reason.value}`). "
         "Nothing else needs to happen; a new alert would get a new pull request."
     )
-    ctx.api.create_comment(repo.repo, pull.number, comment)
-    ctx.api.update_pull(repo.repo, pull.number, state="closed")
+    with unit_key(stamp.remediation_key):
+        ctx.api.create_comment(repo.repo, pull.number, comment)
+        ctx.api.update_pull(repo.repo, pull.number, state="closed")
     return UnitRecord(
         repository=repo.repo,
         base=stamp.base_branch,
