@@ -127,7 +127,7 @@ GHP = "ghp_" + "C" * 36
         (
             "app/settings.py",
             f'"""Settings."""\nKEY = "{AWS}"\n',
-            f'"""Settings."""\nimport os\nKEY = os.environ["AWS_ACCESS_KEY_ID"]\n',
+            '"""Settings."""\nimport os\nKEY = os.environ["AWS_ACCESS_KEY_ID"]\n',
         ),
         (
             "src/client.ts",
