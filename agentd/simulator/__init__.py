@@ -1,0 +1,105 @@
+"""A local GitHub: the REST endpoints agentd uses, over real bare git repositories.
+
+    with Simulator(scenario, workdir) as sim:
+        sim.api_url, sim.clone_path("api"), sim.admin.requests()
+
+The project's main test fixture and the engine of `agentd demo` (SPEC §14).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from agentd.simulator.admin import Admin
+from agentd.simulator.http import Traffic
+from agentd.simulator.scenario import Scenario, ScenarioError, load_scenario
+from agentd.simulator.server import SimulatorServer
+from agentd.simulator.world import World
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+class Simulator:
+    def __init__(
+        self,
+        scenario: Path | dict[str, Any] | Scenario,
+        workdir: Path,
+        *,
+        latency_ms: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if isinstance(scenario, Scenario):
+            parsed, base = scenario, None
+        else:
+            parsed, base = load_scenario(scenario)
+        self.scenario = parsed
+        self.workdir = workdir
+        self.world = World(parsed, workdir, base)
+        self.traffic = Traffic(parsed.rate_limit.limit, parsed.rate_limit.used)
+        self.traffic.latency_ms = latency_ms
+        self.admin = Admin(self.world, self.traffic)
+        self._address = (host, port)
+        self._server: SimulatorServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def api_url(self) -> str:
+        return self.world.api_url
+
+    @property
+    def owner(self) -> str:
+        return self.scenario.owner.login
+
+    def clone_path(self, repo: str) -> Path:
+        return self.workdir / "clones" / repo
+
+    def remote_path(self, repo: str) -> Path:
+        return self.workdir / "remotes" / f"{repo}.git"
+
+    def start(self) -> Simulator:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._server = SimulatorServer(self._address, self.world, self.traffic, self.admin)
+        host, port = self._server.server_address[:2]
+        self.world.api_url = f"http://{host!s}:{port}"
+        self.world.materialize()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="github-simulator", daemon=True
+        )
+        self._thread.start()
+        self._write_manifest()
+        return self
+
+    def _write_manifest(self) -> None:
+        manifest = {
+            "api_url": self.api_url,
+            "owner": self.owner,
+            "owner_type": self.scenario.owner.type,
+            "remotes": {name: str(self.remote_path(name)) for name in self.world.repos},
+            "clones": {name: str(self.clone_path(name)) for name in self.world.repos},
+        }
+        (self.workdir / "sim.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+__all__ = ["SCENARIOS", "Scenario", "ScenarioError", "Simulator", "load_scenario"]

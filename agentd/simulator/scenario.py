@@ -1,0 +1,162 @@
+"""The simulator's scenario format: an owner, its repositories, and how GitHub behaves.
+
+See docs/simulator.md for a commented example. Validation is strict (unknown keys are
+errors) so a typo in a test scenario fails loudly instead of silently changing behaviour.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Owner(Strict):
+    login: str
+    type: Literal["org", "user"] = "org"
+
+
+class Viewer(Strict):
+    login: str = "agentd-bot"
+    id: int = 1001
+
+
+class Auth(Strict):
+    tokens: list[str] | None = None  # None: any ghp_/github_pat_ token is accepted
+    fine_grained: bool = False
+
+
+class RateLimit(Strict):
+    limit: int = 5000
+    used: int = 0
+
+
+class Features(Strict):
+    dependabot_alerts: Literal["enabled", "disabled"] = "enabled"
+    code_scanning: Literal["enabled", "disabled", "no_analysis"] = "enabled"
+    secret_scanning: Literal["enabled", "disabled"] = "enabled"
+
+
+class Permissions(Strict):
+    admin: bool = False
+    maintain: bool = False
+    push: bool = True
+    triage: bool = True
+    pull: bool = True
+
+
+class Check(Strict):
+    name: str
+    outcome: Literal["success", "failure", "pending", "pending_then_success"] = "success"
+    polls: int = 1  # for pending_then_success: reads of a sha's checks before it succeeds
+    kind: Literal["check_run", "status"] = "check_run"
+
+
+class Protection(Strict):
+    required_checks: list[str] = Field(default_factory=list)
+    readable: bool = True
+
+
+class Ruleset(Strict):
+    name: str = "default"
+    required_checks: list[str] = Field(default_factory=list)
+    enforcement: Literal["active", "evaluate", "disabled"] = "active"
+
+
+class Commit(Strict):
+    message: str = "update"
+    files: dict[str, str] = Field(default_factory=dict)
+    delete: list[str] = Field(default_factory=list)
+
+
+class Branch(Strict):
+    files: dict[str, str] = Field(default_factory=dict)
+    from_dir: str | None = None
+
+
+class DependabotPR(Strict):
+    branch: str
+    title: str
+    body: str = ""
+    files: dict[str, str]
+    labels: list[str] = Field(default_factory=lambda: ["dependencies", "security"])
+
+
+class SecretSettings(Strict):
+    validity: Literal["active", "inactive", "unknown"] = "unknown"
+    resolution: Literal["false_positive", "wont_fix", "revoked", "used_in_tests"] | None = None
+
+
+MergeMethod = Literal["merge", "squash", "rebase"]
+
+
+def _all_merge_methods() -> list[MergeMethod]:
+    return ["merge", "squash", "rebase"]
+
+
+class Repository(Strict):
+    name: str
+    default_branch: str = "main"
+    private: bool = True
+    archived: bool = False
+    permissions: Permissions = Field(default_factory=Permissions)
+    features: Features = Field(default_factory=Features)
+    code_scanning_disabled_message: str = "Code scanning is not enabled for this repository."
+    files: dict[str, str] = Field(default_factory=dict)
+    from_dir: str | None = None
+    history: list[Commit] = Field(default_factory=list)
+    branches: dict[str, Branch] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    protection: Protection | None = None
+    rulesets: list[Ruleset] = Field(default_factory=list)
+    delete_branch_on_merge: bool = False
+    allowed_merge_methods: list[MergeMethod] = Field(default_factory=_all_merge_methods)
+    secrets: dict[str, SecretSettings] = Field(default_factory=dict)
+    dependabot_prs: list[DependabotPR] = Field(default_factory=list)
+
+
+class ActionTag(Strict):
+    annotated: bool = True
+
+
+class ActionRepository(Strict):
+    repo: str  # owner/name
+    tags: dict[str, ActionTag] = Field(default_factory=dict)
+
+
+class Scenario(Strict):
+    owner: Owner
+    viewer: Viewer = Field(default_factory=Viewer)
+    auth: Auth = Field(default_factory=Auth)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    advisory_dir: str | None = None
+    extra_advisory_dirs: list[str] = Field(default_factory=list)
+    repositories: list[Repository] = Field(default_factory=list)
+    action_repositories: list[ActionRepository] = Field(default_factory=list)
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def load_scenario(source: Path | dict[str, Any]) -> tuple[Scenario, Path | None]:
+    """The scenario and the directory relative paths in it are resolved against."""
+    base: Path | None = None
+    if isinstance(source, Path):
+        base = source.parent
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ScenarioError(f"cannot read scenario {source}: {exc}") from None
+    else:
+        data = source
+    try:
+        return Scenario.model_validate(data), base
+    except ValidationError as exc:
+        raise ScenarioError(f"invalid scenario: {exc}") from None

@@ -1,0 +1,295 @@
+"""The HTTP server: authentication, rate limits, faults, ETags, routing, the admin API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from agentd.simulator import api, shapes
+from agentd.simulator.admin import Admin
+from agentd.simulator.http import MUTATING, HttpError, Request, Response, Traffic, encode, etag_of
+from agentd.simulator.world import World
+
+SUPPORTED_VERSIONS = ("2022-11-28", "2026-03-10")
+_TOKEN = re.compile(r"^(?:token|bearer)\s+(\S+)$", re.IGNORECASE)
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, address: tuple[str, int], world: World, traffic: Traffic, admin: Admin
+    ) -> None:
+        super().__init__(address, Handler)
+        self.world = world
+        self.traffic = traffic
+        self.admin = admin
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: SimulatorServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _request(self) -> Request:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        address = self.server.server_address
+        host = self.headers.get("Host") or f"{address[0]!s}:{address[1]}"
+        return Request(
+            method=self.command,
+            path=split.path.rstrip("/") or "/",
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers={k: v for k, v in self.headers.items()},
+            body=body,
+            raw_body=raw,
+            base_url=f"http://{host}",
+        )
+
+    def _send(self, response: Response, request: Request, request_id: str = "") -> None:
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        payload = encode(response.body)
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header(
+            "X-GitHub-Api-Version-Selected",
+            request.headers.get("X-GitHub-Api-Version", "2022-11-28"),
+        )
+        if request_id:
+            self.send_header("X-GitHub-Request-Id", request_id)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _handle(self) -> None:
+        request = self._request()
+        if request.path.startswith("/_sim"):
+            self._send(self.server.admin.handle(request), request)
+            return
+        response, request_id = self._api(request)
+        self._send(response, request, request_id)
+
+    # --- the API pipeline -----------------------------------------------------------------
+
+    def _api(self, request: Request) -> tuple[Response, str]:
+        _world, traffic = self.server.world, self.server.traffic
+        if traffic.latency_ms:
+            time.sleep(traffic.latency_ms / 1000)
+        found = api.match(request.method, request.path)
+        request.route = found[0].name if found else "?"
+        try:
+            response = self._authorized(request, found)
+        except HttpError as exc:
+            response = Response(exc.status, exc.body, exc.headers)
+        request_id = traffic.record(request, response.status if not response.drop else 0)
+        return response, request_id
+
+    def _authorized(
+        self, request: Request, found: tuple[api.Route, dict[str, str]] | None
+    ) -> Response:
+        world, traffic = self.server.world, self.server.traffic
+        version = request.headers.get("X-GitHub-Api-Version")
+        if version and version not in SUPPORTED_VERSIONS:
+            raise HttpError(
+                400,
+                shapes.error(
+                    f"API version '{version}' is not supported.", "/overview/api-versions", 400
+                ),
+            )
+        token = self._token(request)
+        bucket = traffic.bucket(token)
+        scopes = (
+            {}
+            if world.scenario.auth.fine_grained
+            else {
+                "X-OAuth-Scopes": "repo, security_events, workflow",
+                "X-Accepted-OAuth-Scopes": "repo",
+            }
+        )
+        fault = traffic.take_fault(request)
+        if fault is not None:
+            faulted = self._fault(fault, request, found, bucket)
+            if faulted is not None:
+                faulted.headers.update(bucket.headers())
+                return faulted
+        if request.path == "/rate_limit":
+            return Response(200, self._rate_limit_body(bucket), {**bucket.headers(), **scopes})
+        if bucket.remaining <= 0:
+            raise HttpError(
+                403,
+                shapes.error(
+                    f"API rate limit exceeded for user ID {world.scenario.viewer.id}. If you reach out to GitHub Support for help, please include the request ID.",
+                    "/overview/rate-limits-for-the-rest-api",
+                    403,
+                ),
+                bucket.headers(),
+            )
+        if found is None:
+            raise HttpError(404, shapes.error("Not Found", "", 404), bucket.headers())
+        route, params = found
+        if request.method in MUTATING and self._archived(params):
+            raise HttpError(
+                403,
+                shapes.error("Repository was archived so is read-only.", "", 403),
+                bucket.headers(),
+            )
+        try:
+            response = route.handler(world, request, params)
+        except HttpError as exc:
+            bucket.used += 1
+            exc.headers.update(bucket.headers())
+            raise
+        return self._finish(request, response, bucket, scopes)
+
+    def _finish(
+        self, request: Request, response: Response, bucket: Any, scopes: dict[str, str]
+    ) -> Response:
+        if request.method == "GET" and response.status == 200:
+            etag = etag_of(encode(response.body) + response.headers.get("Link", "").encode())
+            response.headers["ETag"] = etag
+            response.headers["Last-Modified"] = time.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(0)
+            )
+            response.headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
+            if etag in (request.headers.get("If-None-Match") or ""):
+                return Response(304, None, {"ETag": etag, **bucket.headers(), **scopes})
+        bucket.used += 1
+        response.headers.update(bucket.headers())
+        response.headers.update(scopes)
+        return response
+
+    def _archived(self, params: dict[str, str]) -> bool:
+        state = self.server.world.repo(params.get("owner", ""), params.get("repo", ""))
+        return bool(state and state.config.archived)
+
+    def _token(self, request: Request) -> str:
+        header = request.headers.get("Authorization", "")
+        match = _TOKEN.match(header.strip())
+        if not match:
+            raise HttpError(
+                401,
+                shapes.error(
+                    "Requires authentication", "/overview/authenticating-to-the-rest-api", 401
+                ),
+            )
+        token = match.group(1)
+        allowed = self.server.world.scenario.auth.tokens
+        valid = (
+            token in allowed if allowed is not None else token.startswith(("ghp_", "github_pat_"))
+        )
+        if not valid:
+            raise HttpError(
+                401,
+                shapes.error("Bad credentials", "/overview/authenticating-to-the-rest-api", 401),
+            )
+        request.token = token
+        return token
+
+    def _rate_limit_body(self, bucket: Any) -> dict[str, Any]:
+        core = {
+            "limit": bucket.limit,
+            "used": bucket.used,
+            "remaining": bucket.remaining,
+            "reset": bucket.reset,
+        }
+        other = {"limit": 5000, "used": 0, "remaining": 5000, "reset": bucket.reset}
+        return {
+            "resources": {
+                "core": core,
+                "search": {**other, "limit": 30, "remaining": 30},
+                "graphql": other,
+            },
+            "rate": core,
+        }
+
+    def _fault(self, fault: Any, request: Request, found: Any, bucket: Any) -> Response | None:
+        world = self.server.world
+        if fault.kind == "drop":
+            return Response(0, drop=True)
+        if fault.kind == "status":
+            return Response(
+                fault.status,
+                shapes.error(
+                    "Server Error" if fault.status >= 500 else "Injected fault", "", fault.status
+                ),
+            )
+        if fault.kind == "secondary":
+            return Response(
+                403,
+                shapes.error(
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                    "/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                    403,
+                ),
+                {"retry-after": str(fault.retry_after)},
+            )
+        if fault.kind == "primary_exhaust":
+            bucket.used = bucket.limit
+            return None
+        if fault.kind == "merge_409":
+            return Response(
+                409,
+                shapes.error(
+                    "Head branch was modified. Review and try the merge again.", api.DOC_MERGE, 409
+                ),
+            )
+        if fault.kind == "pr_create_race" and found is not None:
+            state = world.repo(found[1]["owner"], found[1]["repo"])
+            if state is not None and isinstance(request.body, dict):
+                with contextlib.suppress(HttpError):
+                    api.create_pull_checked(world, state, request.body)
+                branch = str(request.body.get("head", "")).split(":")[-1]
+                return Response(
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [
+                            {
+                                "resource": "PullRequest",
+                                "code": "custom",
+                                "message": f"A pull request already exists for {world.scenario.owner.login}:{branch}.",
+                            }
+                        ],
+                        "documentation_url": f"{shapes.DOCS}{api.DOC_PULLS}",
+                        "status": "422",
+                    },
+                )
+        return None
