@@ -23,7 +23,7 @@ from agentd.github.models import PullRequest
 from agentd.mutation import MutationKind
 from agentd.runcontext import RunContext
 from agentd.stamp import StampError, parse_stamp
-from agentd.vocabulary import ReasonCode, UnitResult
+from agentd.vocabulary import Outcome, ReasonCode, UnitResult
 
 MERGEABLE_POLLS = 4
 MERGEABLE_POLL_SECONDS = 0.5
@@ -79,7 +79,24 @@ def _identity_problem(request: MergeRequest, pull: PullRequest) -> str | None:
     return None
 
 
-def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> UnitResult:
+@dataclass(frozen=True)
+class MergeOutcome:
+    result: UnitResult
+    reevaluate: bool = False  # the head moved under us: look again in the next iteration
+
+    @property
+    def merged(self) -> bool:
+        return self.result.outcome is Outcome.MERGED
+
+
+def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> MergeOutcome:
+    result = _gate_and_merge(ctx, request)
+    if isinstance(result, MergeOutcome):
+        return result
+    return MergeOutcome(result)
+
+
+def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | MergeOutcome:
     if not ctx.policy.allows(MutationKind.MERGE):
         return UnitResult.opened_pr(
             detail=f"mutation mode {ctx.policy.mode.value}: a person merges"
@@ -121,7 +138,9 @@ def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> UnitResult:
     return _merge(ctx, request, pull, verdict.detail)
 
 
-def _merge(ctx: RunContext, request: MergeRequest, pull: PullRequest, checks: str) -> UnitResult:
+def _merge(
+    ctx: RunContext, request: MergeRequest, pull: PullRequest, checks: str
+) -> UnitResult | MergeOutcome:
     method = ctx.profile.profile.defaults.merge_method
     title = request.commit_title or pull.title
     try:
@@ -134,8 +153,11 @@ def _merge(ctx: RunContext, request: MergeRequest, pull: PullRequest, checks: st
         )
     except GitHubHTTPError as exc:
         if exc.status == 409:
-            return UnitResult.opened_pr(
-                detail=f"the head moved before the merge ({exc.message}); re-evaluated, not forced"
+            return MergeOutcome(
+                UnitResult.opened_pr(
+                    detail=f"the head moved before the merge ({exc.message}); re-evaluated, not forced"
+                ),
+                reevaluate=True,
             )
         if exc.status == 405:
             return UnitResult.blocked(

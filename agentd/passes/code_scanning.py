@@ -266,15 +266,15 @@ def _remediate(ctx: RunContext, unit: RuleUnit, ws: Workspace, record: UnitRecor
         published.pull.number,
     )
     record.unit_pass = UnitPass.MERGE
-    result = merge_if_allowed(ctx, MergeRequest(
+    merge = merge_if_allowed(ctx, MergeRequest(
         repo=unit.repo.repo, base=unit.base, number=published.pull.number, key=unit.key,
         expected_files=changed, verification_passed=True, branch=unit.branch, hold=hold, commit_title=title,
     ))  # fmt: skip
-    record.result = result
+    record.result = merge.result
     return UnitOutcome(
         record,
-        opened=published.created or published.pushed,
-        merged=result.outcome.value == "merged",
+        opened=published.created or published.pushed or merge.reevaluate,
+        merged=merge.merged,
     )
 
 

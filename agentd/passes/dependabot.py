@@ -271,15 +271,15 @@ def _apply_and_publish(
     record.pr_source = PRSource.AGENT_MANAGED
     record.pr_url, record.pr_number = published.pull.html_url, published.pull.number
     record.unit_pass = UnitPass.MERGE
-    result = merge_if_allowed(ctx, MergeRequest(
+    merge = merge_if_allowed(ctx, MergeRequest(
         repo=spec.repo.repo, base=spec.base, number=published.pull.number, key=spec.key,
         expected_files=changed, verification_passed=True, branch=spec.branch, hold=hold,
         commit_title=title,
     ))  # fmt: skip
     return UnitOutcome(
-        _with_result(record, result),
-        opened=published.created or published.pushed,
-        merged=result.outcome.value == "merged",
+        _with_result(record, merge.result),
+        opened=published.created or published.pushed or merge.reevaluate,
+        merged=merge.merged,
     )
 
 
@@ -414,14 +414,14 @@ def _adopt(
     record.notes.append(
         f"adopted native Dependabot PR #{pull.number} (verified on its head; never pushed to)"
     )
-    result = merge_if_allowed(ctx, MergeRequest(
+    merge = merge_if_allowed(ctx, MergeRequest(
         repo=spec.repo.repo, base=spec.base, number=pull.number, key=spec.key, expected_files=files,
         verification_passed=True,
         head_prefix=ctx.profile.profile.defaults.native_dependabot_head_branch_prefix,
         hold=hold, commit_title=pull.title,
     ))  # fmt: skip
     return UnitOutcome(
-        _with_result(record, result), opened=False, merged=result.outcome.value == "merged"
+        _with_result(record, merge.result), opened=merge.reevaluate, merged=merge.merged
     )
 
 

@@ -184,7 +184,7 @@ class World:
                         name,
                         f"work on {name}",
                         self._files(branch.files, branch.from_dir),
-                        parent=f"refs/heads/{default}^0",
+                        parent=f"refs/heads/{default}",
                     )
                 )
         for pr in repo.dependabot_prs:
@@ -193,7 +193,7 @@ class World:
                     pr.branch,
                     f"{pr.title}\n\nSigned-off-by: dependabot[bot] <support@github.com>",
                     {p: c.encode() for p, c in pr.files.items()},
-                    parent=f"refs/heads/{default}^0",
+                    parent=f"refs/heads/{default}",
                     author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"),
                 )
             )
