@@ -16,6 +16,7 @@ import yaml
 from support import require_tool
 
 from agentd.simulator import Simulator
+from agentd.vocabulary import ReasonCode
 
 TOKEN = "ghp_" + "T0kenCanary" + "x" * 25
 PYTHON = sys.executable
@@ -65,7 +66,24 @@ class E2E:
             summary = json.loads(result.stdout)
         except ValueError:
             summary = {}
+        self.check_honesty(summary)
         return result, summary
+
+    def check_honesty(self, summary: dict[str, Any]) -> None:
+        """Every unit speaks the closed vocabulary, and `merged` only where GitHub merged."""
+        reasons = {r.value for r in ReasonCode}
+        for unit in summary.get("units", []):
+            if unit["outcome"] in ("blocked", "skipped", "failed"):
+                assert unit["reason_code"] in reasons, unit
+            else:
+                assert unit["reason_code"] is None, unit
+            if unit["outcome"] == "merged":
+                pull = next(
+                    p
+                    for p in self.sim.admin.pulls(unit["repository"])
+                    if p["number"] == unit["pr_number"]
+                )
+                assert pull["merged"], unit
 
     def units(self, summary: dict[str, Any], **match: Any) -> list[dict[str, Any]]:
         return [u for u in summary.get("units", []) if all(u.get(k) == v for k, v in match.items())]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import base_profile, run_agentd, write_profile
+from support import base_profile, require_tool, run_agentd, write_profile
 
 from agentd.errors import LockContendedError
 from agentd.lock import LockRecord, LockState, ProfileLock, inspect_lock
@@ -72,7 +72,10 @@ def _write_record(path: Path, **overrides: object) -> None:
 def test_second_process_gets_lock_contended_exit_75(
     profile_path: Path, holder: subprocess.Popen[str]
 ) -> None:
-    result = run_agentd("run", "--profile", str(profile_path))
+    require_tool("gh")
+    # A valid PAT and an API nobody answers: the lock must stop the run before any request.
+    env = {"GH_TOKEN": "ghp_" + "L" * 36, "AGENTD_API_URL": "http://127.0.0.1:9"}
+    result = run_agentd("run", "--profile", str(profile_path), env=env)
     assert result.returncode == 75, result.stderr
     assert "lock_contended" in result.stderr
     assert f"pid {holder.pid}" in result.stderr
@@ -112,24 +115,27 @@ def test_sigterm_to_the_holder_releases_the_lock(
     assert not _lock_path(profile_path).exists()
 
 
-def test_dead_pid_lock_is_recovered_and_reported(profile_path: Path) -> None:
-    lock = _lock_path(profile_path)
-    dead = _dead_pid()
-    _write_record(lock, pid=dead)
-    status = run_agentd("lock", "status", "--profile", str(profile_path))
-    assert "stale" in status.stdout
-    assert f"holder pid {dead} is no longer running" in status.stdout
-    result = run_agentd("run", "--profile", str(profile_path))
-    assert "lock_contended" not in result.stderr
-    recovery = [
-        json.loads(line)
-        for line in result.stderr.splitlines()
-        if line.startswith("{") and "lock_recovery" in line
-    ]
-    assert recovery, result.stderr
-    assert recovery[0]["lock_recovery"]["previous_holder"]["pid"] == dead
-    assert "no longer running" in recovery[0]["lock_recovery"]["reason"]
-    assert not lock.exists()  # released again when the run ended
+def test_dead_pid_lock_is_recovered_and_reported(tmp_path: Path) -> None:
+    from e2e import e2e
+
+    scenario = {
+        "owner": {"login": "acme-org"},
+        "repositories": [{"name": "api", "files": {"README.md": "hi"}}],
+    }
+    with e2e(tmp_path, scenario, [{"repo": "api"}], mode="report_only") as env:
+        lock = env.sim.workdir / "clones" / ".github-security-agent.e2e.lock"
+        dead = _dead_pid()
+        _write_record(lock, pid=dead)
+        status = env.agentd("lock", "status", "--profile", str(env.profile_path))
+        assert "stale" in status.stdout
+        assert f"holder pid {dead} is no longer running" in status.stdout
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert summary["lock_recovery"]["previous_holder"]["pid"] == dead
+        assert "no longer running" in summary["lock_recovery"]["reason"]
+        latest = json.loads((env.state_dir / "runs" / "e2e" / "latest.json").read_text())
+        assert latest["lock_recovery"]["previous_holder"]["pid"] == dead
+        assert not lock.exists()  # released again when the run ended
 
 
 def test_lock_older_than_ttl_is_recovered_even_if_pid_lives(tmp_path: Path) -> None:
