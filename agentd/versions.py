@@ -17,160 +17,228 @@ from typing import Any
 
 import semver
 from packaging.version import InvalidVersion
-from packaging.version import Version as Pep440
+from packaging.version import Version as Pep440Version
 
-MAX_TEXT = 256
+MAX_VERSION_LENGTH = 128
+MAX_RANGE_LENGTH = 512
+MAX_CLAUSES = 8
 PEP440_ECOSYSTEMS = frozenset({"pip"})
 SEMVER_ECOSYSTEMS = frozenset({"npm", "rust", "go"})
-_OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "=")
-_SEMVER_LOOSE = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*)(?:\.(?P<minor>0|[1-9]\d*))?(?:\.(?P<patch>0|[1-9]\d*))?"
-    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
-)
+SUPPORTED_ECOSYSTEMS = PEP440_ECOSYSTEMS | SEMVER_ECOSYSTEMS
+
+_CLAUSE = re.compile(r"(?P<op><=|>=|==|!=|<|>|=)\s*(?P<version>[^\s<>=,]+)")
+_CANONICAL_OPERATOR = {"==": "="}
 
 
 class VersionError(ValueError):
-    pass
+    """A version string that the ecosystem's rules do not accept."""
 
 
 class RangeError(ValueError):
-    pass
+    """A `vulnerable_version_range` that is not GitHub's comparison syntax."""
 
 
 class UnsupportedEcosystem(ValueError):
-    pass
+    """An ecosystem agentd has no version ordering for."""
 
 
-def _check_text(text: str, what: str, error: type[ValueError]) -> str:
+def _require_supported(ecosystem: str) -> None:
+    if ecosystem not in SUPPORTED_ECOSYSTEMS:
+        raise UnsupportedEcosystem(f"no version ordering for ecosystem {str(ecosystem)[:40]!r}")
+
+
+def _clean_text(text: object, what: str, limit: int, error: type[ValueError]) -> str:
     if not isinstance(text, str):
-        raise error(f"{what} must be text")
-    if len(text) > MAX_TEXT or "\x00" in text or not text.strip():
-        raise error(f"{what} is empty, too long or contains control characters")
-    if any(ord(ch) < 32 for ch in text):
-        raise error(f"{what} contains control characters")
-    return text.strip()
+        raise error(f"{what} must be a string, not {type(text).__name__}")
+    if len(text) > limit:
+        raise error(f"{what} is longer than {limit} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise error(f"{what} {text[:40]!r} contains control characters")
+    clean = text.strip()
+    if not clean:
+        raise error(f"{what} is empty")
+    return clean
 
 
 @total_ordering
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Version:
-    """A version of one ecosystem; comparable only with versions of the same ecosystem."""
+    """A version of one ecosystem, totally ordered within that ecosystem only.
+
+    `key` is the sort key; `line` is the major line (PEP 440: epoch and first release
+    number; semver: the major, or `(0, minor)` under 0.x the way caret ranges treat it).
+    Comparing versions of different ecosystems raises `TypeError`.
+    """
 
     ecosystem: str
     text: str
-    key: Any = field(compare=False, repr=False)
+    key: tuple[Any, ...] = field(repr=False)
+    line: tuple[int, ...] = field(repr=False)
+    is_prerelease: bool = field(repr=False)
 
-    def _other_key(self, other: object) -> Any:
-        if not isinstance(other, Version) or other.ecosystem != self.ecosystem:
-            return NotImplemented
-        return other.key
+    def _comparable_key(self, other: object) -> tuple[Any, ...] | None:
+        if isinstance(other, Version) and other.ecosystem == self.ecosystem:
+            return other.key
+        return None
 
     def __eq__(self, other: object) -> bool:
-        key = self._other_key(other)
-        return NotImplemented if key is NotImplemented else bool(self.key == key)
+        key = self._comparable_key(other)
+        if key is None:
+            return NotImplemented
+        return self.key == key
 
     def __lt__(self, other: object) -> bool:
-        key = self._other_key(other)
-        return NotImplemented if key is NotImplemented else bool(self.key < key)
+        key = self._comparable_key(other)
+        if key is None:
+            return NotImplemented
+        return self.key < key
 
     def __hash__(self) -> int:
-        return hash((self.ecosystem, str(self.key)))
+        return hash((self.ecosystem, self.key))
 
-    @property
-    def is_prerelease(self) -> bool:
-        if self.ecosystem in PEP440_ECOSYSTEMS:
-            return bool(self.key.is_prerelease)
-        return self.key.prerelease is not None
-
-    def line(self) -> tuple[int, ...]:
-        """The major line: PEP 440's first release number; semver's major (minor under 0.x)."""
-        if self.ecosystem in PEP440_ECOSYSTEMS:
-            return (self.key.release[0],)
-        if self.key.major == 0:
-            return (0, self.key.minor)
-        return (self.key.major,)
+    def __str__(self) -> str:
+        return self.text
 
 
-def _semver(text: str) -> semver.Version:
-    body = text[1:] if text[:1] in ("v", "=") else text
-    body = body.removesuffix("+incompatible") if body.endswith("+incompatible") else body
-    match = _SEMVER_LOOSE.match("v" + body if not body.startswith("v") else body)
-    if match is None:
-        raise VersionError(f"not a semantic version: {text!r}")
-    return semver.Version(
-        int(match["major"]),
-        int(match["minor"] or 0),
-        int(match["patch"] or 0),
-        match["pre"],
-        match["build"],
+def _pep440(ecosystem: str, text: str) -> Version:
+    try:
+        parsed = Pep440Version(text)
+    except InvalidVersion:
+        raise VersionError(f"not a PEP 440 version: {text[:60]!r}") from None
+    return Version(
+        ecosystem,
+        text,
+        key=(parsed,),
+        line=(parsed.epoch, parsed.release[0]),
+        is_prerelease=parsed.is_prerelease,
+    )
+
+
+def _strip_semver_prefix(ecosystem: str, text: str) -> str:
+    body = text
+    if ecosystem == "npm":
+        body = body.lstrip("=").lstrip()
+    if body[:1] in ("v", "V"):
+        body = body[1:]
+    return body
+
+
+def _prerelease_key(prerelease: str | None) -> tuple[Any, ...]:
+    """A release sorts after its pre-releases; numeric identifiers sort before alphanumeric."""
+    if prerelease is None:
+        return (1,)
+    parts = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in prerelease.split(".")
+    )
+    return (0, parts)
+
+
+def _semver(ecosystem: str, text: str) -> Version:
+    body = _strip_semver_prefix(ecosystem, text)
+    try:
+        parsed = semver.Version.parse(body, optional_minor_and_patch=True)
+    except (ValueError, TypeError):
+        raise VersionError(f"not a semantic version: {text[:60]!r}") from None
+    prerelease = str(parsed.prerelease) if parsed.prerelease is not None else None
+    major, minor = int(parsed.major), int(parsed.minor)
+    return Version(
+        ecosystem,
+        text,
+        # Build metadata (`+incompatible`, `+build.5`) never takes part in ordering.
+        key=(major, minor, int(parsed.patch), _prerelease_key(prerelease)),
+        line=(0, minor) if major == 0 else (major,),
+        is_prerelease=prerelease is not None,
     )
 
 
 def parse_version(ecosystem: str, text: str) -> Version:
-    clean = _check_text(text, "version", VersionError)
+    """Parse `text` by the rules of `ecosystem` (a GitHub alert ecosystem)."""
+    _require_supported(ecosystem)
+    clean = _clean_text(text, "version", MAX_VERSION_LENGTH, VersionError)
     if ecosystem in PEP440_ECOSYSTEMS:
-        try:
-            return Version(ecosystem, clean, Pep440(clean))
-        except InvalidVersion:
-            raise VersionError(f"not a PEP 440 version: {clean!r}") from None
-    if ecosystem in SEMVER_ECOSYSTEMS:
-        return Version(ecosystem, clean, _semver(clean))
-    raise UnsupportedEcosystem(f"no version ordering for ecosystem {ecosystem!r}")
+        return _pep440(ecosystem, clean)
+    return _semver(ecosystem, clean)
+
+
+def _as_version(ecosystem: str, version: str | Version) -> Version:
+    if isinstance(version, Version):
+        if version.ecosystem != ecosystem:
+            raise VersionError(
+                f"a {version.ecosystem} version cannot be compared with {ecosystem} versions"
+            )
+        return version
+    return parse_version(ecosystem, version)
 
 
 @dataclass(frozen=True)
 class Clause:
+    """One `OP VERSION` comparison of a range; the operator is canonical (`==` → `=`)."""
+
     operator: str
     version: Version
 
     def holds(self, version: Version) -> bool:
-        op = self.operator
-        if op in ("=", "=="):
-            return version == self.version
-        if op == "!=":
-            return version != self.version
-        if op == "<":
-            return version < self.version
-        if op == "<=":
-            return version <= self.version
-        if op == ">":
-            return version > self.version
-        return version >= self.version
+        match self.operator:
+            case "=":
+                return version == self.version
+            case "!=":
+                return version != self.version
+            case "<":
+                return version < self.version
+            case "<=":
+                return version <= self.version
+            case ">":
+                return version > self.version
+            case _:
+                return version >= self.version
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.version.text}"
 
 
 @dataclass(frozen=True)
 class VersionRange:
+    """GitHub's `vulnerable_version_range`: comma-separated clauses that must all hold."""
+
     ecosystem: str
     clauses: tuple[Clause, ...]
 
     @classmethod
     def parse(cls, ecosystem: str, text: str) -> VersionRange:
-        clean = _check_text(text, "version range", RangeError)
-        clauses = []
-        for raw in clean.split(","):
-            part = raw.strip()
-            operator = next((op for op in _OPERATORS if part.startswith(op)), None)
-            if operator is None:
-                raise RangeError(f"range clause {part[:40]!r} has no comparison operator")
-            value = part[len(operator) :].strip()
-            if not value or " " in value:
-                raise RangeError(f"range clause {part[:40]!r} has no single version")
-            try:
-                clauses.append(Clause(operator, parse_version(ecosystem, value)))
-            except VersionError as exc:
-                raise RangeError(f"range {clean[:60]!r}: {exc}") from None
-        return cls(ecosystem, tuple(clauses))
+        _require_supported(ecosystem)
+        clean = _clean_text(text, "version range", MAX_RANGE_LENGTH, RangeError)
+        parts = clean.split(",")
+        if len(parts) > MAX_CLAUSES:
+            raise RangeError(f"version range {clean[:60]!r} has more than {MAX_CLAUSES} clauses")
+        return cls(ecosystem, tuple(_parse_clause(ecosystem, part, clean) for part in parts))
 
     def contains(self, version: str | Version) -> bool:
-        parsed = parse_version(self.ecosystem, version) if isinstance(version, str) else version
+        parsed = _as_version(self.ecosystem, version)
         return all(clause.holds(parsed) for clause in self.clauses)
 
     def __str__(self) -> str:
-        return ", ".join(f"{c.operator} {c.version.text}" for c in self.clauses)
+        return ", ".join(str(clause) for clause in self.clauses)
+
+
+def _parse_clause(ecosystem: str, part: str, whole: str) -> Clause:
+    match = _CLAUSE.fullmatch(part.strip())
+    if match is None:
+        raise RangeError(
+            f"version range {whole[:60]!r}: clause {part.strip()[:40]!r} is not "
+            "'OPERATOR VERSION' (operators: =, ==, !=, <, <=, >, >=)"
+        )
+    operator = _CANONICAL_OPERATOR.get(match["op"], match["op"])
+    try:
+        version = parse_version(ecosystem, match["version"])
+    except VersionError as exc:
+        raise RangeError(f"version range {whole[:60]!r}: {exc}") from None
+    return Clause(operator, version)
 
 
 @dataclass(frozen=True)
 class AdvisoryRange:
+    """One vulnerable range of one advisory for one package."""
+
     advisory_id: str
     vulnerable_version_range: str
     first_patched_version: str | None
@@ -178,14 +246,19 @@ class AdvisoryRange:
 
 @dataclass(frozen=True)
 class FixSelection:
+    """The version to move to (None when there is none) and why."""
+
     version: str | None
     crosses_major: bool
     reason: str
-    applicable: tuple[str, ...]
+    applicable: tuple[str, ...]  # advisory ids whose ranges contain the current version
 
 
-def is_vulnerable(ecosystem: str, version: str, ranges: Iterable[AdvisoryRange]) -> list[str]:
-    parsed = parse_version(ecosystem, version)
+def is_vulnerable(
+    ecosystem: str, version: str | Version, ranges: Iterable[AdvisoryRange]
+) -> list[str]:
+    """The advisory ids (sorted, unique) whose range contains `version`."""
+    parsed = _as_version(ecosystem, version)
     return sorted(
         {
             r.advisory_id
@@ -196,7 +269,14 @@ def is_vulnerable(ecosystem: str, version: str, ranges: Iterable[AdvisoryRange])
 
 
 def same_major_line(ecosystem: str, a: str, b: str) -> bool:
-    return parse_version(ecosystem, a).line() == parse_version(ecosystem, b).line()
+    return parse_version(ecosystem, a).line == parse_version(ecosystem, b).line
+
+
+@dataclass(frozen=True)
+class _ParsedRange:
+    advisory: AdvisoryRange
+    range: VersionRange
+    first_patched: Version | None
 
 
 def select_fix_version(
@@ -207,54 +287,93 @@ def select_fix_version(
 ) -> FixSelection:
     """The smallest version outside every range and ≥ every applicable first patch.
 
-    Applicable ranges are those containing `current`. A first patched version in the
-    current major line is preferred; crossing lines happens only when the applicable
-    ranges offer nothing in the current line.
+    Applicable ranges are those containing `current`. Taking the *smallest* safe version
+    keeps the package in its current major line whenever the applicable ranges offer a
+    patch there: ranges of other lines never raise the floor (urllib3 1.26.5 with 1.x and
+    2.x ranges lands on 1.26.19, not 2.2.2). `available` (published versions), when given,
+    restricts the choice to versions that exist. Pre-releases are only chosen when
+    `current` is itself a pre-release.
     """
     now = parse_version(ecosystem, current)
-    parsed = [(r, VersionRange.parse(ecosystem, r.vulnerable_version_range)) for r in ranges]
-    applicable = [(r, vr) for r, vr in parsed if vr.contains(now)]
-    ids = tuple(sorted({r.advisory_id for r, _ in applicable}))
+    parsed = [_parse_range(ecosystem, r) for r in ranges]
+    applicable = [p for p in parsed if p.range.contains(now)]
+    ids = tuple(sorted({p.advisory.advisory_id for p in applicable}))
     if not applicable:
         return FixSelection(None, False, "current version not vulnerable", ids)
-    unpatched = sorted({r.advisory_id for r, _ in applicable if not r.first_patched_version})
+    unpatched = sorted({p.advisory.advisory_id for p in applicable if p.first_patched is None})
     if unpatched:
         return FixSelection(None, False, f"no patched version for {', '.join(unpatched)}", ids)
-    floor = max(parse_version(ecosystem, r.first_patched_version or "") for r, _ in applicable)
-    candidates = _candidates(ecosystem, now, floor, parsed, available)
-    for candidate in candidates:
-        if any(vr.contains(candidate) for _, vr in parsed):
-            continue
-        return FixSelection(
-            candidate.text,
-            candidate.line() != now.line(),
-            "smallest version outside every advisory range",
-            ids,
-        )
-    return FixSelection(None, False, "no version outside every advisory range is known", ids)
+    floor = max(p.first_patched for p in applicable if p.first_patched is not None)
+    if available is None:
+        chosen, problem = _step_past_ranges(now, floor, parsed)
+    else:
+        chosen, problem = _smallest_available(ecosystem, now, floor, parsed, available)
+    if chosen is None:
+        return FixSelection(None, False, problem, ids)
+    crosses = chosen.line != now.line
+    reason = "smallest version outside every advisory range"
+    if crosses:
+        reason += f"; the advisories offer no patch in the current line of {now.text}"
+    return FixSelection(chosen.text, crosses, reason, ids)
 
 
-def _candidates(
+def _parse_range(ecosystem: str, advisory: AdvisoryRange) -> _ParsedRange:
+    first = advisory.first_patched_version
+    return _ParsedRange(
+        advisory,
+        VersionRange.parse(ecosystem, advisory.vulnerable_version_range),
+        parse_version(ecosystem, first) if first else None,
+    )
+
+
+def _step_past_ranges(
+    now: Version, floor: Version, parsed: Sequence[_ParsedRange]
+) -> tuple[Version | None, str]:
+    """From the floor, move to the first patched version of any range the candidate is in."""
+    candidate = floor
+    for _ in range(len(parsed) + 1):
+        if candidate.is_prerelease and not now.is_prerelease:
+            return (
+                None,
+                f"no patched version: the first patched version {candidate} is a pre-release",
+            )
+        containing = [p for p in parsed if p.range.contains(candidate)]
+        if not containing:
+            return candidate, ""
+        unpatched = sorted({p.advisory.advisory_id for p in containing if p.first_patched is None})
+        if unpatched:
+            return None, (
+                f"no patched version: {candidate} is inside {', '.join(unpatched)}, "
+                "which has no patched version"
+            )
+        following = max(p.first_patched for p in containing if p.first_patched is not None)
+        if following <= candidate:
+            break
+        candidate = following
+    return None, "no patched version outside every advisory range (inconsistent advisory data)"
+
+
+def _smallest_available(
     ecosystem: str,
     now: Version,
     floor: Version,
-    parsed: Sequence[tuple[AdvisoryRange, VersionRange]],
-    available: Sequence[str] | None,
-) -> list[Version]:
-    if available is not None:
-        versions = []
-        for text in available:
-            try:
-                versions.append(parse_version(ecosystem, text))
-            except VersionError:
-                continue
-        allow_pre = now.is_prerelease
-        return sorted(v for v in versions if v >= floor and (allow_pre or not v.is_prerelease))
-    # Without a registry listing, the candidates are the floor and every first patched
-    # version above it (a fix may land inside another advisory's range: step past it).
-    firsts = {
-        parse_version(ecosystem, r.first_patched_version)
-        for r, _ in parsed
-        if r.first_patched_version
-    }
-    return sorted({floor, *(v for v in firsts if v >= floor)})
+    parsed: Sequence[_ParsedRange],
+    available: Sequence[str],
+) -> tuple[Version | None, str]:
+    published = []
+    for text in available:
+        try:
+            published.append(parse_version(ecosystem, text))
+        except VersionError:
+            continue  # registries list odd versions; they are simply not candidates
+    for candidate in sorted(set(published)):
+        if candidate < floor or candidate <= now:
+            continue
+        if candidate.is_prerelease and not now.is_prerelease:
+            continue
+        if not any(p.range.contains(candidate) for p in parsed):
+            return candidate, ""
+    return (
+        None,
+        f"no patched version published: nothing available at or above {floor} is outside every advisory range",
+    )

@@ -1114,7 +1114,7 @@ def check_runs(world: World, request: Request, params: dict[str, str]) -> Respon
                 "details_url": f"{shapes.WEB}/{full}/actions/runs/{run_id}", "status": "completed" if done else "in_progress",
                 "conclusion": outcome if done else None, "started_at": created, "completed_at": shapes.iso() if done else None,
                 "output": {"title": None, "summary": None, "text": None, "annotations_count": 0, "annotations_url": f"{world.api_url}/repos/{full}/check-runs/{run_id}/annotations"},
-                "name": check.name, "check_suite": {"id": run_id}, "app": APP, "pull_requests": [],
+                "name": check.name, "check_suite": {"id": run_id}, "app": {**APP, "owner": shapes.user(world.api_url, "github", 9919, "Organization")}, "pull_requests": [],
             }
         )  # fmt: skip
     chunk, headers = page_slice(request, runs)
