@@ -31,17 +31,37 @@ def sample_scenario() -> dict[str, Any]:
                     "app.py": "print('hi')\n",
                 },
                 "history": [
-                    {"message": "add config", "files": {"config/.env": f"AWS_ACCESS_KEY_ID={AWS_KEY}\n"}},
+                    {
+                        "message": "add config",
+                        "files": {"config/.env": f"AWS_ACCESS_KEY_ID={AWS_KEY}\n"},
+                    },
                     {"message": "remove config", "delete": ["config/.env"]},
                 ],
                 "checks": [{"name": "ci", "outcome": "success"}],
                 "protection": {"required_checks": ["ci"]},
                 "rulesets": [{"name": "main", "required_checks": ["ci"]}],
             },
-            {"name": "web", "files": {"README.md": "web"}, "features": {"code_scanning": "disabled", "secret_scanning": "disabled", "dependabot_alerts": "disabled"}},
-            {"name": "docs", "files": {"README.md": "docs"}, "features": {"code_scanning": "no_analysis"}},
+            {
+                "name": "web",
+                "files": {"README.md": "web"},
+                "features": {
+                    "code_scanning": "disabled",
+                    "secret_scanning": "disabled",
+                    "dependabot_alerts": "disabled",
+                },
+            },
+            {
+                "name": "docs",
+                "files": {"README.md": "docs"},
+                "features": {"code_scanning": "no_analysis"},
+            },
         ],
-        "action_repositories": [{"repo": "third-party-org/setup-thing", "tags": {"v1": {"annotated": True}, "v1.0.0": {"annotated": False}}}],
+        "action_repositories": [
+            {
+                "repo": "third-party-org/setup-thing",
+                "tags": {"v1": {"annotated": True}, "v1.0.0": {"annotated": False}},
+            }
+        ],
     }
 
 
@@ -53,5 +73,8 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
 
 @pytest.fixture
 def client(sim: Simulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.api_url, headers={"Authorization": f"Bearer {TOKEN}", "X-GitHub-Api-Version": "2022-11-28"}) as http:
+    with httpx.Client(
+        base_url=sim.api_url,
+        headers={"Authorization": f"Bearer {TOKEN}", "X-GitHub-Api-Version": "2022-11-28"},
+    ) as http:
         yield http

@@ -21,7 +21,9 @@ models = pytest.importorskip("githubkit_schemas.v2022_11_28.models")
 def rule_union() -> Any:
     from typing import Union
 
-    members = [getattr(models, n) for n in dir(models) if n.startswith("RepositoryRuleDetailedOneof")]
+    members = [
+        getattr(models, n) for n in dir(models) if n.startswith("RepositoryRuleDetailedOneof")
+    ]
     return list[Union[tuple(members)]]  # type: ignore[valid-type]  # noqa: UP007
 
 
@@ -31,7 +33,13 @@ def validate(model: Any, data: Any) -> None:
 
 def push_branch(sim: Simulator, branch: str, content: str) -> None:
     clone = sim.clone_path("api")
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+        "PATH": "/usr/bin:/bin",
+    }
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", branch], check=True, env=env)
     (clone / "requirements.txt").write_text(content)
     subprocess.run(["git", "-C", str(clone), "commit", "-qam", "bump"], check=True, env=env)
@@ -61,43 +69,96 @@ def test_every_endpoint_matches_githubs_schemas(sim: Simulator, client: httpx.Cl
     check("GET", f"/orgs/{owner}/dependabot/alerts", list[models.DependabotAlertWithRepository])
     code = check("GET", f"{repo}/code-scanning/alerts", list[models.CodeScanningAlertItems])
     check("GET", f"{repo}/code-scanning/alerts/{code[0]['number']}", models.CodeScanningAlert)
-    check("GET", f"/orgs/{owner}/code-scanning/alerts", list[models.CodeScanningOrganizationAlertItems])
+    check(
+        "GET",
+        f"/orgs/{owner}/code-scanning/alerts",
+        list[models.CodeScanningOrganizationAlertItems],
+    )
     secrets = check("GET", f"{repo}/secret-scanning/alerts", list[models.SecretScanningAlert])
-    check("GET", f"{repo}/secret-scanning/alerts/{secrets[0]['number']}", models.SecretScanningAlert)
-    check("GET", f"{repo}/secret-scanning/alerts/{secrets[0]['number']}/locations", list[models.SecretScanningLocation])
-    check("GET", f"/orgs/{owner}/secret-scanning/alerts", list[models.OrganizationSecretScanningAlert])
+    check(
+        "GET", f"{repo}/secret-scanning/alerts/{secrets[0]['number']}", models.SecretScanningAlert
+    )
+    check(
+        "GET",
+        f"{repo}/secret-scanning/alerts/{secrets[0]['number']}/locations",
+        list[models.SecretScanningLocation],
+    )
+    check(
+        "GET", f"/orgs/{owner}/secret-scanning/alerts", list[models.OrganizationSecretScanningAlert]
+    )
     check("GET", f"{repo}/branches", list[models.ShortBranch])
     check("GET", f"{repo}/branches/main", models.BranchWithProtection)
     check("GET", f"{repo}/branches/main/protection", models.BranchProtection)
     check("GET", f"{repo}/rules/branches/main", rule_union())
-    check("GET", f"{repo}/commits/main/check-runs", models.ReposOwnerRepoCommitsRefCheckRunsGetResponse200)
+    check(
+        "GET",
+        f"{repo}/commits/main/check-runs",
+        models.ReposOwnerRepoCommitsRefCheckRunsGetResponse200,
+    )
     check("GET", f"{repo}/commits/main/status", models.CombinedCommitStatus)
     check("GET", f"{repo}/commits/main", models.Commit)
     ref = check("GET", "/repos/third-party-org/setup-thing/git/ref/tags/v1", models.GitRef)
-    tag = check("GET", f"/repos/third-party-org/setup-thing/git/tags/{ref['object']['sha']}", models.GitTag)
-    check("GET", f"/repos/third-party-org/setup-thing/git/commits/{tag['object']['sha']}", models.GitCommit)
+    tag = check(
+        "GET", f"/repos/third-party-org/setup-thing/git/tags/{ref['object']['sha']}", models.GitTag
+    )
+    check(
+        "GET",
+        f"/repos/third-party-org/setup-thing/git/commits/{tag['object']['sha']}",
+        models.GitCommit,
+    )
 
     push_branch(sim, "feature", "requests==2.32.4\nurllib3==1.26.19\n")
-    pull = check("POST", f"{repo}/pulls", models.PullRequest, 201, json={"head": "feature", "base": "main", "title": "Bump", "body": "b"})
+    pull = check(
+        "POST",
+        f"{repo}/pulls",
+        models.PullRequest,
+        201,
+        json={"head": "feature", "base": "main", "title": "Bump", "body": "b"},
+    )
     number = pull["number"]
     check("GET", f"{repo}/pulls", list[models.PullRequestSimple])
     check("GET", f"{repo}/pulls/{number}", models.PullRequest)
     check("PATCH", f"{repo}/pulls/{number}", models.PullRequest, json={"body": "updated"})
     check("GET", f"{repo}/pulls/{number}/files", list[models.DiffEntry])
-    comment = check("POST", f"{repo}/issues/{number}/comments", models.IssueComment, 201, json={"body": "hello"})
+    comment = check(
+        "POST", f"{repo}/issues/{number}/comments", models.IssueComment, 201, json={"body": "hello"}
+    )
     check("GET", f"{repo}/issues/{number}/comments", list[models.IssueComment])
-    check("PATCH", f"{repo}/issues/comments/{comment['id']}", models.IssueComment, json={"body": "edited"})
-    check("POST", f"{repo}/issues/{number}/labels", list[models.Label], json={"labels": ["sec-agent"]})
-    check("PUT", f"{repo}/issues/{number}/labels", list[models.Label], json={"labels": ["sec-agent", "x"]})
+    check(
+        "PATCH",
+        f"{repo}/issues/comments/{comment['id']}",
+        models.IssueComment,
+        json={"body": "edited"},
+    )
+    check(
+        "POST", f"{repo}/issues/{number}/labels", list[models.Label], json={"labels": ["sec-agent"]}
+    )
+    check(
+        "PUT",
+        f"{repo}/issues/{number}/labels",
+        list[models.Label],
+        json={"labels": ["sec-agent", "x"]},
+    )
     check("DELETE", f"{repo}/issues/{number}/labels/x", list[models.Label])
     check("GET", f"{repo}/issues/{number}/labels", list[models.Label])
     check("GET", f"{repo}/labels", list[models.Label])
     head = client.get(f"{repo}/pulls/{number}").json()["head"]["sha"]
     check("PUT", f"{repo}/pulls/{number}/merge", models.BasicError, 409, json={"sha": "0" * 40})
-    check("PUT", f"{repo}/pulls/{number}/merge", models.PullRequestMergeResult, json={"sha": head, "merge_method": "squash"})
+    check(
+        "PUT",
+        f"{repo}/pulls/{number}/merge",
+        models.PullRequestMergeResult,
+        json={"sha": head, "merge_method": "squash"},
+    )
 
     # error bodies
-    check("POST", f"{repo}/pulls", models.ValidationError, 422, json={"head": "main", "base": "main", "title": "x"})
+    check(
+        "POST",
+        f"{repo}/pulls",
+        models.ValidationError,
+        422,
+        json={"head": "main", "base": "main", "title": "x"},
+    )
     check("GET", "/repos/acme-org/web/dependabot/alerts", models.BasicError, 403)
     check("GET", "/repos/acme-org/web/code-scanning/alerts", models.BasicError, 403)
     check("GET", "/repos/acme-org/docs/code-scanning/alerts", models.BasicError, 404)
