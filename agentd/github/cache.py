@@ -8,7 +8,7 @@ revalidates: it never serves a body without asking GitHub first.
 Why not an RFC 9111 cache such as hishel: GitHub sends `max-age=60`, under which such a
 cache would serve an alert list from before a merge without asking — the exhaustive loop
 must see the state right after each merge. Endpoints whose bodies carry secret values
-(secret scanning) are never stored, and nothing the redactor recognises as a secret is.
+(secret scanning without `hide_secret=true`) are never stored, and nothing the redactor recognises as a secret is.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class ConditionalCache:
 
     @staticmethod
     def cacheable(url: str) -> bool:
-        return not _NEVER_CACHED.search(url)
+        # Secret-scanning bodies carry the secret unless it was asked to be hidden.
+        return not _NEVER_CACHED.search(url) or "hide_secret=true" in url
 
     def _path(self, url: str) -> Path:
         digest = hashlib.sha256(f"GET {url}".encode()).hexdigest()

@@ -1,0 +1,148 @@
+"""`agentd discover` against the simulator with the real gh binary."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e import TOKEN, e2e
+
+SCENARIO: dict[str, Any] = {
+    "owner": {"login": "acme-org", "type": "org"},
+    "repositories": [
+        {
+            "name": "api",
+            "files": {
+                "requirements.txt": "requests==2.25.0\n",
+                ".env": "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7DISCOVR\n",
+            },
+        },
+        {
+            "name": "web",
+            "files": {"README.md": "x"},
+            "features": {"code_scanning": "disabled", "secret_scanning": "disabled"},
+        },
+        {"name": "docs", "files": {"README.md": "x"}, "features": {"code_scanning": "no_analysis"}},
+    ],
+}
+REPOS = [{"repo": "api"}, {"repo": "web"}, {"repo": "docs"}]
+
+
+def discover(env: Any, **extra_env: str) -> tuple[int, dict[str, Any], str]:
+    result = env.agentd("discover", "--profile", str(env.profile_path), "--json", **extra_env)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        data = {}
+    return result.returncode, data, result.stdout + result.stderr
+
+
+def test_coverage_is_reported_never_as_zero_alerts(tmp_path: Path) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        code, data, output = discover(env)
+        assert code == 0, output[-2000:]
+        repos = {r["repo"]: r for r in data["repos"]}
+        assert repos["api"]["coverage"]["dependabot"] == {
+            "coverage": "enabled",
+            "open_alerts": 3,
+            "detail": "",
+        }
+        assert repos["api"]["coverage"]["secret_scanning"]["open_alerts"] == 1
+        assert repos["web"]["coverage"]["code_scanning"]["coverage"] == "disabled"
+        assert repos["web"]["coverage"]["code_scanning"]["open_alerts"] is None
+        assert repos["web"]["coverage"]["secret_scanning"]["coverage"] == "disabled"
+        assert repos["docs"]["coverage"]["code_scanning"]["coverage"] == "no_analysis"
+        assert data["auth"]["mode"] == "classic_pat"
+        assert data["auth"]["login"] == "agentd-bot"
+        assert data["used_org_endpoints"] is True
+        assert all(c["ok"] for c in data["capabilities"].values()), data["capabilities"]
+        assert data["lock"]["state"] == "absent"
+        assert env.mutating() == []
+        table = env.agentd("discover", "--profile", str(env.profile_path))
+        assert "no analysis" in table.stdout and "disabled" in table.stdout
+
+
+def test_canary_token_never_leaves_gh(tmp_path: Path) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        code, _, output = discover(env, AGENTD_LOG_LEVEL="DEBUG")
+        assert code == 0
+        assert TOKEN not in output
+        for file in env.state_dir.rglob("*"):
+            if file.is_file():
+                assert TOKEN.encode() not in file.read_bytes(), file
+        assert any((env.state_dir / "http-cache").rglob("*.json"))
+        secret = "AKIAIOSFODNN7DISCOVR"
+        for file in env.state_dir.rglob("*"):
+            if file.is_file():
+                assert secret.encode() not in file.read_bytes(), file
+
+
+@pytest.mark.parametrize(
+    ("env_vars", "needle"),
+    [
+        ({"GH_TOKEN": "ghs_" + "a" * 36}, "App installation token"),
+        ({"GH_TOKEN": "gho_" + "a" * 36}, "OAuth app token"),
+        ({"GH_TOKEN": "ghu_" + "a" * 36}, "user-to-server"),
+        (
+            {"GH_TOKEN": "", "GITHUB_ACTIONS": "true", "GITHUB_TOKEN": "ghs_" + "b" * 36},
+            "inside GitHub Actions",
+        ),
+    ],
+)
+def test_non_pat_tokens_are_refused(tmp_path: Path, env_vars: dict[str, str], needle: str) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        code, _, output = discover(env, **env_vars)
+        assert code == 78, output
+        assert needle in output
+        assert "personal access token" in output
+        assert "Traceback" not in output
+        assert env.sim.admin.requests() == []
+
+
+def test_second_discover_is_conditional_and_free(tmp_path: Path) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        discover(env)
+        used_before = env.sim.admin.rate_limit(TOKEN)["used"]
+        env.sim.admin.reset()
+        code, data, _ = discover(env)
+        assert code == 0
+        requests = env.sim.admin.requests()
+        # Coverage answers (403/404) carry no validators; every list that had one is a 304.
+        cached_lists = [r for r in requests if "alerts" in r.route and r.status < 400]
+        assert cached_lists and all(r.status == 304 for r in cached_lists), [
+            (r.path, r.status) for r in cached_lists
+        ]
+        counted = [r for r in requests if r.status != 304 and r.path != "/rate_limit"]
+        assert env.sim.admin.rate_limit(TOKEN)["used"] - used_before == len(counted)
+        assert len(cached_lists) >= 6
+        assert {r["repo"]: r["coverage"]["dependabot"]["open_alerts"] for r in data["repos"]}[
+            "api"
+        ] == 3
+
+
+def test_faults_are_retried_and_the_result_is_complete(tmp_path: Path) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        env.sim.admin.inject("status", count=3, status=502, route="/dependabot/alerts")
+        env.sim.admin.inject("drop", count=1, route="/repos/acme-org/web$")
+        env.sim.admin.inject("secondary", count=1, retry_after=2, route="/code-scanning/alerts")
+        started = time.monotonic()
+        code, data, output = discover(env)
+        assert code == 0, output[-2000:]
+        assert time.monotonic() - started >= 2.0  # retry-after honoured
+        repos = {r["repo"]: r for r in data["repos"]}
+        assert repos["api"]["coverage"]["dependabot"]["open_alerts"] == 3
+        assert repos["web"]["error"] == ""
+        statuses = [r.status for r in env.sim.admin.requests()]
+        assert statuses.count(502) == 3
+
+
+def test_primary_exhaustion_stops_with_75_and_no_partial_inventory(tmp_path: Path) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        env.sim.admin.set_rate_limit(TOKEN, used=4995, limit=5000)
+        code, data, output = discover(env)
+        assert code == 75, output[-2000:]
+        assert "rate_limited" in output
+        assert data == {}
