@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from functools import cmp_to_key
 
@@ -220,7 +221,7 @@ def test_unsupported_ecosystems_are_refused() -> None:
 )  # fmt: skip
 def test_ordering(ecosystem: str, ordered: list[str]) -> None:
     versions = [parse_version(ecosystem, text) for text in ordered]
-    for smaller, larger in zip(versions, versions[1:], strict=False):
+    for smaller, larger in itertools.pairwise(versions):
         assert smaller < larger, (smaller.text, larger.text)
         assert larger > smaller and smaller != larger
     assert [v.text for v in sorted(reversed(versions))] == ordered
