@@ -120,6 +120,14 @@ def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.demo import run_demo  # noqa: PLC0415 - heavy imports
+
+    if not args.verbose:  # the report is the demo's output; routine log lines would bury it
+        configure_logging(args.log_format or settings.log_format, "WARNING")
+    return run_demo()
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
     from agentd.run import RunOptions, execute_run  # noqa: PLC0415
@@ -203,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.set_defaults(handler=_not_built("daemon"))
 
     demo = sub.add_parser("demo", help="a complete offline pass against the bundled simulator")
-    demo.set_defaults(handler=_not_built("demo"))
+    demo.set_defaults(handler=cmd_demo)
 
     _add_sim_parser(sub)
     return parser

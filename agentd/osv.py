@@ -227,6 +227,10 @@ def _text(value: object, what: str) -> str:
     return value
 
 
+def _optional_text(value: object, what: str) -> str:
+    return "" if value is None else _text(value, what)
+
+
 def _list(value: object, what: str) -> list[Any]:
     if value is None:
         return []
@@ -301,8 +305,8 @@ def parse_advisory(data: Mapping[str, Any], source: str) -> Advisory:
         return Advisory(
             ghsa_id=ghsa,
             cve_id=next((a for a in aliases if a.startswith("CVE-")), None),
-            summary=_text(data.get("summary", ""), "summary"),
-            description=_text(data.get("details", ""), "details"),
+            summary=_optional_text(data.get("summary"), "summary"),
+            description=_optional_text(data.get("details"), "details"),
             severity=_severity(specific, vector),
             cvss_vector=vector,
             cwe_ids=tuple(_text(c, "cwe_ids[]") for c in _list(specific.get("cwe_ids"), "cwe_ids")),

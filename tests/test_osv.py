@@ -45,7 +45,9 @@ def osv(**overrides: Any) -> dict[str, Any]:
         "affected": [
             {
                 "package": {"ecosystem": "PyPI", "name": "demo"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]}],
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]}
+                ],
             }
         ],
         "references": [{"type": "WEB", "url": "https://example.com/a"}],
@@ -99,7 +101,7 @@ def test_non_advisory_files_are_skipped(tmp_path: Path) -> None:
 def test_malformed_files_name_the_file(tmp_path: Path, content: str) -> None:
     path = tmp_path / "GHSA-bad0-bad0-bad0.json"
     path.write_text(content)
-    with pytest.raises(AdvisoryError, match="GHSA-bad0-bad0-bad0.json"):
+    with pytest.raises(AdvisoryError, match=r"GHSA-bad0-bad0-bad0\.json"):
         load_advisories(tmp_path)
 
 
@@ -124,7 +126,12 @@ def test_undecodable_file_and_missing_directory(tmp_path: Path) -> None:
         ([{"introduced": "3.1.0"}], [(">= 3.1.0", None)]),
         ([{"introduced": "0"}], [(">= 0", None)]),
         (
-            [{"introduced": "0"}, {"fixed": "1.26.17"}, {"introduced": "2.0.0"}, {"fixed": "2.0.6"}],
+            [
+                {"introduced": "0"},
+                {"fixed": "1.26.17"},
+                {"introduced": "2.0.0"},
+                {"fixed": "2.0.6"},
+            ],
             [("< 1.26.17", "1.26.17"), (">= 2.0.0, < 2.0.6", "2.0.6")],
         ),
         (
@@ -135,7 +142,9 @@ def test_undecodable_file_and_missing_directory(tmp_path: Path) -> None:
         ([], []),
     ],
 )
-def test_events_to_ranges(events: list[dict[str, str]], expected: list[tuple[str, str | None]]) -> None:
+def test_events_to_ranges(
+    events: list[dict[str, str]], expected: list[tuple[str, str | None]]
+) -> None:
     assert events_to_ranges(events) == expected
 
 
@@ -193,7 +202,9 @@ def test_git_ranges_are_skipped_and_version_lists_become_exact_ranges() -> None:
                     {"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}]},
         {"package": {"ecosystem": "npm", "name": "b"}, "versions": ["2.0.0", "2.0.1"]},
     ])  # fmt: skip
-    got = [(v.package, v.vulnerable_version_range) for v in parse_advisory(data, "t").vulnerabilities]
+    got = [
+        (v.package, v.vulnerable_version_range) for v in parse_advisory(data, "t").vulnerabilities
+    ]
     assert got == [("a", "< 1.0.1"), ("b", "= 2.0.0"), ("b", "= 2.0.1")]
 
 
@@ -252,10 +263,15 @@ def test_security_advisory_fields() -> None:
     ]
     assert body["summary"].endswith(" ")  # kept exactly as published
     assert body["severity"] == "medium"
-    assert body["cvss"] == {"vector_string": "CVSS:3.1/AV:N/AC:H/PR:H/UI:N/S:U/C:H/I:N/A:N", "score": 4.4}
+    assert body["cvss"] == {
+        "vector_string": "CVSS:3.1/AV:N/AC:H/PR:H/UI:N/S:U/C:H/I:N/A:N",
+        "score": 4.4,
+    }
     assert body["cvss_severities"]["cvss_v3"] == body["cvss"]
     assert body["cvss_severities"]["cvss_v4"] == {"vector_string": None, "score": 0.0}
-    assert body["cwes"] == [{"cwe_id": "CWE-669", "name": "Incorrect Resource Transfer Between Spheres"}]
+    assert body["cwes"] == [
+        {"cwe_id": "CWE-669", "name": "Incorrect Resource Transfer Between Spheres"}
+    ]
     assert body["vulnerabilities"] == [
         {"package": {"ecosystem": "pip", "name": "urllib3"}, "severity": "medium",
          "vulnerable_version_range": "< 1.26.19", "first_patched_version": {"identifier": "1.26.19"}},
@@ -284,7 +300,9 @@ def test_withdrawn_no_cve_and_severity_from_cvss() -> None:
     )
     advisory = parse_advisory(data, "t")
     body = advisory.to_github_security_advisory()
-    assert body["cve_id"] is None and body["identifiers"] == [{"type": "GHSA", "value": "GHSA-2222-3333-4444"}]
+    assert body["cve_id"] is None and body["identifiers"] == [
+        {"type": "GHSA", "value": "GHSA-2222-3333-4444"}
+    ]
     assert body["withdrawn_at"] == "2024-03-03T00:00:00Z"
     assert body["severity"] == "critical"  # 9.8 with no qualitative severity given
     assert body["cwes"] == [{"cwe_id": "CWE-99999", "name": "CWE-99999"}]
@@ -338,7 +356,9 @@ def test_invalid_cvss_vectors(vector: str) -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=12,
 )
 FIELDS = ["id", "aliases", "summary", "details", "severity", "affected", "references",

@@ -30,6 +30,7 @@ class Simulator:
         workdir: Path,
         *,
         latency_ms: int = 0,
+        advisory_dir: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -37,6 +38,8 @@ class Simulator:
             parsed, base = scenario, None
         else:
             parsed, base = load_scenario(scenario)
+        if advisory_dir is not None:  # overrides the scenario's (default: the packaged data)
+            parsed = parsed.model_copy(update={"advisory_dir": str(advisory_dir.resolve())})
         self.scenario = parsed
         self.workdir = workdir
         self.world = World(parsed, workdir, base)

@@ -13,10 +13,20 @@ from urllib.parse import parse_qsl, urlsplit
 
 from agentd.simulator import api, shapes
 from agentd.simulator.admin import Admin
-from agentd.simulator.http import MUTATING, HttpError, Request, Response, Traffic, encode, etag_of
+from agentd.simulator.http import (
+    MUTATING,
+    HttpError,
+    RateBucket,
+    Request,
+    Response,
+    Traffic,
+    encode,
+    etag_of,
+)
 from agentd.simulator.world import World
 
 SUPPORTED_VERSIONS = ("2022-11-28", "2026-03-10")
+ANONYMOUS_BUCKET = RateBucket(limit=60, used=0)
 _TOKEN = re.compile(r"^(?:token|bearer)\s+(\S+)$", re.IGNORECASE)
 
 
@@ -119,6 +129,8 @@ class Handler(BaseHTTPRequestHandler):
             response = self._authorized(request, found)
         except HttpError as exc:
             response = Response(exc.status, exc.body, exc.headers)
+        if response.status == 401:  # GitHub answers these from the unauthenticated bucket
+            response.headers.update(ANONYMOUS_BUCKET.headers())
         request_id = traffic.record(request, response.status if not response.drop else 0)
         return response, request_id
 
@@ -138,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         bucket = traffic.bucket(token)
         scopes = (
             {}
-            if world.scenario.auth.fine_grained
+            if world.scenario.auth.fine_grained or token.startswith("github_pat_")
             else {
                 "X-OAuth-Scopes": "repo, security_events, workflow",
                 "X-Accepted-OAuth-Scopes": "repo",
@@ -151,7 +163,8 @@ class Handler(BaseHTTPRequestHandler):
                 faulted.headers.update(bucket.headers())
                 return faulted
         if request.path == "/rate_limit":
-            return Response(200, self._rate_limit_body(bucket), {**bucket.headers(), **scopes})
+            body = self._rate_limit_body(bucket, request.headers.get("X-GitHub-Api-Version"))
+            return Response(200, body, {**bucket.headers(), **scopes})
         if bucket.remaining <= 0:
             raise HttpError(
                 403,
@@ -223,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
         request.token = token
         return token
 
-    def _rate_limit_body(self, bucket: Any) -> dict[str, Any]:
+    def _rate_limit_body(self, bucket: Any, version: str | None) -> dict[str, Any]:
         core = {
             "limit": bucket.limit,
             "used": bucket.used,
@@ -231,14 +244,14 @@ class Handler(BaseHTTPRequestHandler):
             "reset": bucket.reset,
         }
         other = {"limit": 5000, "used": 0, "remaining": 5000, "reset": bucket.reset}
-        return {
-            "resources": {
-                "core": core,
-                "search": {**other, "limit": 30, "remaining": 30},
-                "graphql": other,
-            },
-            "rate": core,
+        resources = {
+            "core": core,
+            "search": {**other, "limit": 30, "remaining": 30},
+            "graphql": other,
         }
+        if version == "2026-03-10":  # a breaking change of that version: `rate` is gone
+            return {"resources": resources}
+        return {"resources": resources, "rate": core}
 
     def _fault(self, fault: Any, request: Request, found: Any, bucket: Any) -> Response | None:
         world = self.server.world
