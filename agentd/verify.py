@@ -102,7 +102,7 @@ def _bwrap_argv(
 ) -> list[str]:
     wrapped = [
         "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
-        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",  # noqa: S108 - a private tmpfs inside the sandbox
+        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
     ]  # fmt: skip
     for path in sandbox.hidden:
         wrapped += ["--tmpfs", str(path)]

@@ -14,7 +14,12 @@ def test_demo_runs_offline_and_prints_a_readable_report() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert elapsed < 30, elapsed
     out = result.stdout
-    for heading in ("Merged (", "Waiting for review or checks (", "Blocked — needs a person (", "Skipped ("):
+    for heading in (
+        "Merged (",
+        "Waiting for review or checks (",
+        "Blocked — needs a person (",
+        "Skipped (",
+    ):
         assert heading in out, out
     assert "payments-api/root [dependabot]" in out
     assert "requests 2.25.0 → 2.32.4" in out

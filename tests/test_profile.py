@@ -19,8 +19,14 @@ from agentd.vocabulary import MutationMode
 Mutation = Callable[[dict[str, Any], Path], None]
 
 
+def _compat_source(name: str) -> Path:
+    """The shared upstream file when it sits beside the repository, else the vendored copy."""
+    shared = SHARED / "compat" / name
+    return shared if shared.exists() else REPO_ROOT / "tests" / "fixtures" / "compat" / name
+
+
 def _compat_profile(name: str, tmp_path: Path) -> Path:
-    text = (SHARED / "compat" / name).read_text(encoding="utf-8")
+    text = _compat_source(name).read_text(encoding="utf-8")
     rewritten = text.replace("/absolute/path/to", str(tmp_path / "clones"))
     target = tmp_path / name
     target.write_text(rewritten, encoding="utf-8")
@@ -32,7 +38,7 @@ def _compat_profile(name: str, tmp_path: Path) -> Path:
 )
 def test_upstream_compat_profiles_load_unchanged(name: str, tmp_path: Path) -> None:
     path = _compat_profile(name, tmp_path)
-    original = (SHARED / "compat" / name).read_text(encoding="utf-8")
+    original = _compat_source(name).read_text(encoding="utf-8")
     # Only the placeholder absolute paths were rewritten; every other byte is the same.
     assert (
         path.read_text(encoding="utf-8").replace(str(tmp_path / "clones"), "/absolute/path/to")
@@ -297,3 +303,13 @@ def test_profile_id_lookup_in_profiles_dir(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert "no profile 'nope'" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["upstream-template-profile.yaml", "upstream-acme-org-profile.yaml"]
+)
+def test_vendored_compat_copies_match_shared(name: str) -> None:
+    shared = SHARED / "compat" / name
+    if not shared.exists():
+        pytest.skip("shared/ is not beside this checkout")
+    assert (REPO_ROOT / "tests/fixtures/compat" / name).read_bytes() == shared.read_bytes()

@@ -1,62 +1,86 @@
-"""The shape every dependency-file parser returns."""
+"""The shape every dependency-file parser returns, and safe loaders for their formats.
+
+Lockfiles are untrusted repository content: loaders read data only (no YAML tags, no
+code), cap the size, and turn every decoding problem into `DepfileError`.
+"""
 
 from __future__ import annotations
 
 import json
 import tomllib
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+MAX_DEPFILE_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Dependency:
-    ecosystem: str  # GitHub alert ecosystem: pip | npm | rust | go
-    name: str
+    ecosystem: str  # GitHub alert ecosystem: "pip" | "npm" | "rust" | "go"
+    name: str  # as written (npm scoped names keep their scope)
     version: str
-    manifest_path: str
-    relationship: str  # direct | transitive | unknown
-    scope: str | None = None  # runtime | development | None
+    manifest_path: str  # repo-relative path of the dependency file it came from
+    relationship: str  # "direct" | "transitive" | "unknown"
+    scope: str | None = None  # "runtime" | "development" | None
 
 
 class DepfileError(ValueError):
-    pass
+    """A dependency file that cannot be read; the message names the path."""
 
 
 def text_of(path: str, content: bytes) -> str:
+    if len(content) > MAX_DEPFILE_BYTES:
+        raise DepfileError(f"{path}: larger than {MAX_DEPFILE_BYTES} bytes")
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DepfileError(f"{path}: not UTF-8 text") from None
+    if "\x00" in text:
+        raise DepfileError(f"{path}: contains NUL bytes")
+    return text
 
 
 def load_json(path: str, content: bytes) -> dict[str, Any]:
     try:
         data = json.loads(text_of(path, content))
-    except ValueError as exc:
-        raise DepfileError(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise DepfileError(f"{path}: not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(data, dict):
-        raise DepfileError(f"{path}: expected a JSON object")
+        raise DepfileError(f"{path}: expected a JSON object at the top level")
     return data
 
 
 def load_toml(path: str, content: bytes) -> dict[str, Any]:
     try:
         return tomllib.loads(text_of(path, content))
-    except tomllib.TOMLDecodeError as exc:
-        raise DepfileError(f"{path}: not valid TOML ({exc})") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise DepfileError(f"{path}: not valid TOML ({str(exc)[:200]})") from None
+
+
+class _PlainYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML where every plain scalar stays a string.
+
+    Lockfile versions such as `1.10` must not become the float 1.1, nor `no` a boolean.
+    """
+
+
+_PlainYamlLoader.yaml_implicit_resolvers = {}
 
 
 def load_yaml(path: str, content: bytes) -> dict[str, Any]:
+    text = text_of(path, content)
     try:
-        data = yaml.safe_load(text_of(path, content))
-    except yaml.YAMLError as exc:
+        data = yaml.load(text, Loader=_PlainYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, RecursionError) as exc:
         raise DepfileError(f"{path}: not valid YAML ({str(exc)[:200]})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise DepfileError(f"{path}: expected a YAML mapping")
+        raise DepfileError(f"{path}: expected a YAML mapping at the top level")
     return data
 
 
@@ -66,3 +90,38 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def is_true(value: Any) -> bool:
+    """YAML/JSON/TOML truth as lockfiles write it (`true`, or the string `"true"`)."""
+    return value is True or value == "true"
+
+
+def unique(dependencies: Iterable[Dependency]) -> list[Dependency]:
+    """Drop exact duplicates, keeping the first occurrence's position."""
+    return list(dict.fromkeys(dependencies))
+
+
+def reachable(roots: Iterable[str], edges: Mapping[str, Iterable[str]]) -> set[str]:
+    """Every node reachable from `roots` (roots included) through `edges`."""
+    seen: set[str] = set()
+    queue = deque(roots)
+    while queue:
+        node = queue.popleft()
+        if node in seen:
+            continue
+        seen.add(node)
+        queue.extend(edges.get(node, ()))
+    return seen
+
+
+def scope_of(node: str, runtime: set[str], development: set[str]) -> str | None:
+    if node in runtime:
+        return "runtime"
+    if node in development:
+        return "development"
+    return None

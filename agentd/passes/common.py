@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +80,20 @@ def verify_target(ctx: RunContext, target: Target, worktree: Path) -> Verificati
         workdir=workdir,
         allowed_env=ctx.allowed_env.values,
         timeout=float(target.verification_timeout_seconds or settings.default_timeout_seconds),
-        sandbox=Sandbox(settings.sandbox, writable=(worktree,), hidden=(ctx.state_dir,)),
+        sandbox=Sandbox(settings.sandbox, writable=(worktree,), hidden=sandbox_hidden(ctx)),
         redaction_patterns=settings.secret_redaction_patterns,
     )
+
+
+def sandbox_hidden(ctx: RunContext) -> tuple[Path, ...]:
+    """What a sandboxed command must not see: agentd's state and its user's home (gh's token)."""
+    hidden = [ctx.state_dir]
+    home = Path(os.path.expanduser("~"))
+    if home != Path("/") and home.is_dir():
+        hidden.append(home)
+    if os.environ.get("GH_CONFIG_DIR"):
+        hidden.append(Path(os.environ["GH_CONFIG_DIR"]))
+    return tuple(hidden)
 
 
 def why_failed(verification: VerificationResult) -> str:

@@ -77,8 +77,14 @@ class Simulator:
         self._write_manifest()
         return self
 
-    def _write_manifest(self) -> None:
-        manifest = {
+    def materialize(self) -> dict[str, Any]:
+        """Create the remotes, clones and action repositories and write sim.json; no server."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.world.materialize()
+        return self._write_manifest()
+
+    def _write_manifest(self) -> dict[str, Any]:
+        manifest: dict[str, Any] = {
             "api_url": self.api_url,
             "owner": self.owner,
             "owner_type": self.scenario.owner.type,
@@ -86,6 +92,7 @@ class Simulator:
             "clones": {name: str(self.clone_path(name)) for name in self.world.repos},
         }
         (self.workdir / "sim.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        return manifest
 
     def stop(self) -> None:
         if self._server is not None:
@@ -105,4 +112,16 @@ class Simulator:
         self.stop()
 
 
-__all__ = ["SCENARIOS", "Scenario", "ScenarioError", "Simulator", "load_scenario"]
+def materialize(
+    scenario: Path | dict[str, Any] | Scenario, workdir: Path, api_url: str = ""
+) -> dict[str, Any]:
+    """Lay a scenario out on disk without serving it: WORKDIR/remotes/<repo>.git (bare),
+    WORKDIR/clones/<repo> (origin = the bare repository), WORKDIR/actions/<owner>/<repo>.git
+    and WORKDIR/sim.json, whose `api_url` is the one given. Returns the sim.json content.
+    """
+    simulator = Simulator(scenario, workdir)
+    simulator.world.api_url = api_url
+    return simulator.materialize()
+
+
+__all__ = ["SCENARIOS", "Scenario", "ScenarioError", "Simulator", "load_scenario", "materialize"]

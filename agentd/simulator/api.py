@@ -195,31 +195,52 @@ def _states(request: Request, default: str | None) -> set[str] | None:
     return {s.strip() for s in value.split(",")} if value else None
 
 
+def _csv(request: Request, name: str) -> set[str]:
+    return {v.strip() for v in (request.param(name) or "").split(",")} - {""}
+
+
+def _dependabot_wanted(request: Request, alert: Alert) -> bool:
+    finding: DependencyFinding = alert.finding
+    wanted = {
+        "state": alert.state,
+        "ecosystem": finding.ecosystem,
+        "package": finding.package,
+        "manifest": finding.manifest_path,
+        "severity": finding.advisory.severity,
+    }
+    for name, value in wanted.items():
+        accepted = _csv(request, name)
+        if accepted and value not in accepted:
+            return False
+    return True
+
+
+def _sort_dependabot(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`sort` = created (default) | updated; `direction` = desc (default) | asc."""
+    field = "updated_at" if request.param("sort") == "updated" else "created_at"
+    return sorted(
+        items,
+        key=lambda item: (item[field], item["number"]),
+        reverse=request.param("direction", "desc") != "asc",
+    )
+
+
+def _for_api_version(request: Request, alert_json: dict[str, Any]) -> dict[str, Any]:
+    if request.api_version == "2026-03-10":  # that version removed `cvss` (cvss_severities stay)
+        alert_json["security_advisory"].pop("cvss", None)
+    return alert_json
+
+
 def _dependabot_items(
     world: World, request: Request, state: RepoState, with_repo: bool
 ) -> list[dict[str, Any]]:
     world.refresh(state)
-    states = _states(request, None)
-    ecosystems = set((request.param("ecosystem") or "").split(",")) - {""}
-    packages = set((request.param("package") or "").split(",")) - {""}
-    manifests = set((request.param("manifest") or "").split(",")) - {""}
-    items = []
-    for alert in sorted(
-        state.alerts["dependabot"].values(),
-        key=lambda a: a.number,
-        reverse=request.param("direction", "desc") == "desc",
-    ):
-        finding: DependencyFinding = alert.finding
-        if states and alert.state not in states:
-            continue
-        if ecosystems and finding.ecosystem not in ecosystems:
-            continue
-        if packages and finding.package not in packages:
-            continue
-        if manifests and finding.manifest_path not in manifests:
-            continue
-        items.append(dependabot_json(world, state, alert, with_repo))
-    return items
+    items = [
+        _for_api_version(request, dependabot_json(world, state, alert, with_repo))
+        for alert in state.alerts["dependabot"].values()
+        if _dependabot_wanted(request, alert)
+    ]
+    return _sort_dependabot(request, items)
 
 
 def _dependabot_enabled(state: RepoState) -> None:
@@ -247,7 +268,7 @@ def repo_dependabot_one(world: World, request: Request, params: dict[str, str]) 
     )
     if alert is None:
         raise not_found()
-    return ok(dependabot_json(world, state, alert, False))
+    return ok(_for_api_version(request, dependabot_json(world, state, alert, False)))
 
 
 def _org_or_404(world: World, params: dict[str, str]) -> None:
@@ -265,7 +286,7 @@ def org_dependabot(world: World, request: Request, params: dict[str, str]) -> Re
     for state in world.repos.values():
         if state.config.features.dependabot_alerts == "enabled":
             items += _dependabot_items(world, request, state, True)
-    chunk, headers = cursor_slice(request, items)
+    chunk, headers = cursor_slice(request, _sort_dependabot(request, items))
     return ok(chunk, headers=headers)
 
 
@@ -817,7 +838,7 @@ def merge_pull(world: World, request: Request, params: dict[str, str]) -> Respon
                     message = f"Repository rule violations found\n\n{message}"
                 raise HttpError(405, shapes.error(message, DOC_MERGE, 405))
         merged = world.merge(
-            state, pull, method, data.get("commit_title"), data.get("commit_message")
+            state, pull, method, data.get("commit_title"), data.get("commit_message"), head
         )
         if merged is None:
             raise HttpError(405, shapes.error("Pull Request is not mergeable", DOC_MERGE, 405))

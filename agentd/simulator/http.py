@@ -32,6 +32,15 @@ class Request:
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, default)
 
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A request header, looked up case-insensitively as HTTP defines header names."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
+
+    @property
+    def api_version(self) -> str:
+        return self.header("X-GitHub-Api-Version") or "2022-11-28"
+
 
 @dataclass
 class Response:

@@ -99,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header(
             "X-GitHub-Api-Version-Selected",
-            request.headers.get("X-GitHub-Api-Version", "2022-11-28"),
+            request.api_version,
         )
         if request_id:
             self.send_header("X-GitHub-Request-Id", request_id)
@@ -138,7 +138,7 @@ class Handler(BaseHTTPRequestHandler):
         self, request: Request, found: tuple[api.Route, dict[str, str]] | None
     ) -> Response:
         world, traffic = self.server.world, self.server.traffic
-        version = request.headers.get("X-GitHub-Api-Version")
+        version = request.header("X-GitHub-Api-Version")
         if version and version not in SUPPORTED_VERSIONS:
             raise HttpError(
                 400,
@@ -163,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
                 faulted.headers.update(bucket.headers())
                 return faulted
         if request.path == "/rate_limit":
-            body = self._rate_limit_body(bucket, request.headers.get("X-GitHub-Api-Version"))
+            body = self._rate_limit_body(bucket, request.api_version)
             return Response(200, body, {**bucket.headers(), **scopes})
         if bucket.remaining <= 0:
             raise HttpError(
@@ -202,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
                 "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(0)
             )
             response.headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
-            if etag in (request.headers.get("If-None-Match") or ""):
+            if etag in (request.header("If-None-Match") or ""):
                 return Response(304, None, {"ETag": etag, **bucket.headers(), **scopes})
         bucket.used += 1
         response.headers.update(bucket.headers())
@@ -214,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
         return bool(state and state.config.archived)
 
     def _token(self, request: Request) -> str:
-        header = request.headers.get("Authorization", "")
+        header = request.header("Authorization") or ""
         match = _TOKEN.match(header.strip())
         if not match:
             raise HttpError(
@@ -236,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
         request.token = token
         return token
 
-    def _rate_limit_body(self, bucket: Any, version: str | None) -> dict[str, Any]:
+    def _rate_limit_body(self, bucket: Any, version: str) -> dict[str, Any]:
         core = {
             "limit": bucket.limit,
             "used": bucket.used,

@@ -417,12 +417,22 @@ class World:
     # --- merges ---------------------------------------------------------------------------
 
     def merge(
-        self, state: RepoState, pull: Pull, method: str, title: str | None, message: str | None
+        self,
+        state: RepoState,
+        pull: Pull,
+        method: str,
+        title: str | None,
+        message: str | None,
+        head_sha: str | None = None,
     ) -> str | None:
-        """Merge for real in the bare repository; the new base sha, or None on conflict."""
+        """Merge for real in the bare repository; the new base sha, or None on conflict.
+
+        `head_sha` is the head the caller verified (sha check, required checks): that commit is
+        merged even if a push moved the branch meanwhile, as GitHub's check-and-merge is atomic.
+        """
         with self.lock:
             base_sha = gitstore.branch_sha(state.path, pull.base)
-            head_sha = gitstore.branch_sha(state.path, pull.head)
+            head_sha = head_sha or gitstore.branch_sha(state.path, pull.head)
             if base_sha is None or head_sha is None:
                 return None
             when = int(time.time())

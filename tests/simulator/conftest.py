@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agentd.simulator import Simulator  # noqa: E402
+from agentd.simulator import Simulator
 
 TOKEN = "ghp_" + "s" * 36
 AWS_KEY = "AKIAIOSFODNN7SIMTEST"
