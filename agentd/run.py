@@ -35,7 +35,14 @@ from agentd.session import open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, StopFlag
 from agentd.units import remediation_key
-from agentd.vocabulary import AlertClass, AutomationMode, MutationMode, ReasonCode, UnitResult
+from agentd.vocabulary import (
+    AlertClass,
+    AutomationMode,
+    MutationMode,
+    Outcome,
+    ReasonCode,
+    UnitResult,
+)
 
 log = get_logger("run")
 MAX_ITERATIONS = 8
@@ -187,7 +194,7 @@ def _exhaust(
             ]
         outcomes = _process_repositories(ctx, repos, inventory, processor, alert_class)
         for outcome in outcomes:
-            records[outcome.record.remediation_key] = outcome.record
+            _keep_final(records, outcome.record)
         summary.iterations[alert_class.value] = iteration
         # Secret-scanning PRs are never merged: one pass is all there is to do.
         done = alert_class is AlertClass.SECRET_SCANNING
@@ -198,6 +205,19 @@ def _exhaust(
             extra={"alert_class": alert_class.value, "iteration": iteration},
         )
     return inventory
+
+
+def _keep_final(records: dict[str, UnitRecord], record: UnitRecord) -> None:
+    """One record per unit: its final state, remembering a merge an earlier iteration made."""
+    previous = records.get(record.remediation_key)
+    if (
+        previous is not None
+        and previous is not record
+        and previous.outcome is Outcome.MERGED
+        and record.outcome is not Outcome.MERGED
+    ):
+        record.notes.append(f"earlier in this run: merged {previous.pr_url or 'a PR'}")
+    records[record.remediation_key] = record
 
 
 def _process_repositories(
