@@ -7,9 +7,10 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from agentd import __version__
-from agentd.errors import AgentdError, ExitCode
+from agentd.errors import AgentdError, ExitCode, UsageError
 from agentd.lock import LockState, break_lock, inspect_lock
 from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, load_profile
@@ -120,6 +121,76 @@ def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+def _store_for(args: argparse.Namespace, settings: Settings) -> tuple[Any, str | None]:
+    from agentd.session import state_dir  # noqa: PLC0415
+    from agentd.store import RunStore  # noqa: PLC0415
+
+    profile_id = None
+    if args.profile:
+        profile = _load_for(args, settings).profile
+        profile_id = profile.id
+        directory = state_dir(profile, settings)
+    elif settings.state_dir is not None:
+        directory = settings.state_dir
+    else:
+        raise UsageError(
+            "say which run history to read", "pass --profile ID or set AGENTD_STATE_DIR"
+        )
+    return RunStore(directory), profile_id
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.render import render_markdown, render_table, render_weekly  # noqa: PLC0415
+
+    store, profile_id = _store_for(args, settings)
+    if args.format == "weekly":
+        runs = [r.summary for r in store.runs(profile_id, limit=args.last)]
+        print(render_weekly(runs, store.trends(profile_id, args.last)))
+        return ExitCode.OK
+    run = store.run(int(args.run) if args.run else None, profile_id)
+    if run is None:
+        raise UsageError(
+            "no run recorded yet" + (f" for profile {profile_id!r}" if profile_id else ""),
+            "run `agentd run --profile ...` first",
+        )
+    renderers = {
+        "json": lambda d: json.dumps(d, indent=2),
+        "markdown": render_markdown,
+        "table": render_table,
+    }
+    _print(renderers[args.format](run.summary))
+    return ExitCode.OK
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.render import render_runs  # noqa: PLC0415
+
+    store, profile_id = _store_for(args, settings)
+    runs = store.runs(profile_id, limit=args.last)
+    trends = store.trends(profile_id, args.last)
+    if args.json:
+        _print(
+            json.dumps(
+                {
+                    "runs": [
+                        {
+                            "id": r.id,
+                            "profile_id": r.profile_id,
+                            "finished_at": r.finished_at,
+                            "outcomes": r.summary.get("outcomes"),
+                        }
+                        for r in runs
+                    ],
+                    "trends": trends,
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print(render_runs([(r.id, r.summary) for r in runs], trends))
+    return ExitCode.OK
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.demo import run_demo  # noqa: PLC0415 - heavy imports
 
@@ -205,7 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--format", choices=["table", "json", "markdown", "weekly"], default="table"
     )
-    report.set_defaults(handler=_not_built("report"))
+    report.add_argument("--last", type=int, default=7, help="runs covered by --format weekly")
+    report.set_defaults(handler=cmd_report)
+
+    runs = sub.add_parser("runs", help="run history and open-alert trends")
+    runs.add_argument("--profile")
+    runs.add_argument("--last", type=int, default=10)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=cmd_runs)
 
     daemon = sub.add_parser("daemon", help="run every profile on its schedule")
     daemon.set_defaults(handler=_not_built("daemon"))

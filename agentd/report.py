@@ -180,68 +180,8 @@ def read_latest(state_dir: Path, profile_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-_SECTIONS = (
-    (Outcome.MERGED, "Merged"),
-    (Outcome.OPENED_PR, "Waiting for review or checks"),
-    (Outcome.BLOCKED, "Blocked — needs a person"),
-    (Outcome.FAILED, "Failed"),
-    (Outcome.SKIPPED, "Skipped"),
-)
-
-
-def _unit_line(unit: UnitRecord) -> list[str]:
-    from agentd.advice import advice_for  # noqa: PLC0415 - advice imports the vocabulary only
-
-    where = f"{unit.repository}/{unit.target_id}" if unit.target_id != "*" else unit.repository
-    what = unit.alert_class.value.replace("_", " ")
-    if unit.rule_id:
-        what += f" {unit.rule_id}"
-    if unit.alert_number:
-        what += f" #{unit.alert_number}"
-    reason = unit.result.reason or unit.result.remaining_blocker
-    head = f"  - {where} [{what}]" + (f" ({reason.value})" if reason else "")
-    lines = [head]
-    lines += [f"      {change}" for change in unit.changes[:6]]
-    if unit.pr_url:
-        lines.append(f"      PR: {unit.pr_url}")
-    detail = unit.result.detail.strip().splitlines()
-    if detail:
-        lines.append(f"      {detail[0][:300]}")
-    if unit.outcome in (Outcome.BLOCKED, Outcome.FAILED) or (
-        unit.outcome is Outcome.OPENED_PR and unit.result.remaining_blocker
-    ):
-        advice = advice_for(unit.result.reason or unit.result.remaining_blocker)
-        if advice:
-            lines.append(f"      what to do: {advice}")
-    lines += [f"      follow-up: {action}" for action in unit.manual_follow_up]
-    return lines
-
-
 def render_summary(summary: RunSummary) -> str:
     """The report a person wants to read: what merged, what waits and why, what to do."""
-    counts = summary.outcome_counts()
-    lines = [
-        f"agentd run for profile {summary.profile_id} (owner {summary.owner}), "
-        f"mode {summary.mutation_mode}{' (dry run)' if summary.dry_run else ''}",
-        f"  started {summary.generated_at}, finished {summary.finished_at}",
-        "  units: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-        if summary.units
-        else "  units: none",
-        "  open alerts at start: "
-        + (", ".join(f"{c} {n}" for c, n in summary.open_alerts_at_start.items()) or "none")
-        + "; now: "
-        + (", ".join(f"{c} {n}" for c, n in summary.open_alerts_by_class.items()) or "none"),
-    ]
-    if summary.lock_recovery:
-        lines.append(f"  recovered a stale lock: {summary.lock_recovery.get('reason')}")
-    if summary.stopped:
-        lines.append(f"  promotion stopped early: {summary.stopped}")
-    for outcome, title in _SECTIONS:
-        units = [u for u in summary.units if u.outcome is outcome]
-        if units:
-            lines += ["", f"{title} ({len(units)}):"]
-            for unit in sorted(units, key=lambda u: (u.repository, u.target_id, u.remediation_key)):
-                lines += _unit_line(unit)
-    if summary.report_path:
-        lines += ["", f"report: {summary.report_path}"]
-    return redact("\n".join(lines))
+    from agentd.render import render_table  # noqa: PLC0415 - render imports this module
+
+    return render_table(summary.to_json())

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from agentd.audit import AuditLog
 from agentd.environment import load_allowed_environment
@@ -23,6 +25,7 @@ from agentd.gitops import GitEnvironment
 from agentd.inventory import Inventory, RepoInventory, collect_inventory, parallel_map
 from agentd.lock import ProfileLock
 from agentd.log import get_logger
+from agentd.metrics import write_metrics
 from agentd.mutation import MutationPolicy
 from agentd.passes import code_scanning, dependabot, secret_scanning
 from agentd.passes.common import UnitOutcome
@@ -34,6 +37,7 @@ from agentd.runcontext import Budget, RunContext
 from agentd.session import open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, StopFlag
+from agentd.store import RunStore
 from agentd.units import remediation_key
 from agentd.vocabulary import (
     AlertClass,
@@ -125,9 +129,24 @@ def execute_run(
             summary.rate_limit = api.client.rate.snapshot()
             summary.finished_at = utc_now()
             write_run_report(state, summary)
+            _record_history(state, settings, summary)
             git_env.cleanup()
             api.client.close()
     return summary
+
+
+def _record_history(state: Path, settings: Settings, summary: RunSummary) -> None:
+    """The run store and the metrics file; a failure here never hides the run's report."""
+    try:
+        store = RunStore(state)
+        store.record(summary)
+        write_metrics(
+            settings.metrics_dir or state / "metrics",
+            summary,
+            store.lock_recoveries(summary.profile_id),
+        )
+    except (OSError, sqlite3.Error) as exc:
+        log.error("could not record the run in the store or metrics", extra={"why": str(exc)})
 
 
 def _modes(profile: Profile) -> dict[str, int]:

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "human", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     api_url: str | None = None
+    metrics_dir: Path | None = None  # node_exporter textfile collector directory
 
 
 def load_settings() -> Settings:

@@ -15,7 +15,19 @@ from packaging.utils import canonicalize_name
 from agentd.depfiles import cargo, gomod, npm, pnpm, poetry, requirements, uv, yarn
 from agentd.depfiles.model import Dependency, DepfileError
 
-_PARSERS: dict[str, tuple[str, Callable[[str, bytes], list[Dependency]]]] = {
+Parser = Callable[[str, bytes], list[Dependency]]
+
+_BY_NAME = {
+    "package-lock.json": "package-lock",
+    "npm-shrinkwrap.json": "package-lock",
+    "pnpm-lock.yaml": "pnpm-lock",
+    "yarn.lock": "yarn-lock",
+    "uv.lock": "uv-lock",
+    "poetry.lock": "poetry-lock",
+    "Cargo.lock": "cargo-lock",
+    "go.mod": "go-mod",
+}
+_KINDS: dict[str, tuple[str, Parser]] = {
     "requirements": ("pip", requirements.parse),
     "package-lock": ("npm", npm.parse),
     "pnpm-lock": ("npm", pnpm.parse),
@@ -28,19 +40,12 @@ _PARSERS: dict[str, tuple[str, Callable[[str, bytes], list[Dependency]]]] = {
 
 
 def file_kind(path: str) -> str | None:
+    """`requirements` | `package-lock` | `pnpm-lock` | `yarn-lock` | `uv-lock` |
+    `poetry-lock` | `cargo-lock` | `go-mod`, by file name; None for other files."""
     name = PurePosixPath(path).name
     if name.startswith("requirements") and name.endswith(".txt"):
         return "requirements"
-    return {
-        "package-lock.json": "package-lock",
-        "npm-shrinkwrap.json": "package-lock",
-        "pnpm-lock.yaml": "pnpm-lock",
-        "yarn.lock": "yarn-lock",
-        "uv.lock": "uv-lock",
-        "poetry.lock": "poetry-lock",
-        "Cargo.lock": "cargo-lock",
-        "go.mod": "go-mod",
-    }.get(name)
+    return _BY_NAME.get(name)
 
 
 def is_dependency_file(path: str) -> bool:
@@ -48,23 +53,30 @@ def is_dependency_file(path: str) -> bool:
 
 
 def ecosystem_of_file(path: str) -> str | None:
+    """The GitHub alert ecosystem of a dependency file: pip | npm | rust | go."""
     kind = file_kind(path)
-    return _PARSERS[kind][0] if kind else None
+    return _KINDS[kind][0] if kind else None
 
 
 def normalize_name(ecosystem: str, name: str) -> str:
+    """Package identity: PEP 503 for pip (`Jinja2` == `jinja2`), exact elsewhere."""
     return canonicalize_name(name) if ecosystem == "pip" else name
 
 
 def parse_dependency_file(path: str, content: bytes) -> list[Dependency]:
+    """Every (package, version) the file pins; `path` is repo-relative and posix."""
     kind = file_kind(path)
     if kind is None:
         raise DepfileError(f"{path}: not a dependency file agentd reads")
+    if not isinstance(content, bytes):
+        raise DepfileError(f"{path}: content must be bytes")
     try:
-        return _PARSERS[kind][1](path, content)
+        return _KINDS[kind][1](path, content)
     except DepfileError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # A safety net: the parsers check shapes themselves, so this means a shape they
+        # did not expect; the file is still refused rather than crashing the caller.
         raise DepfileError(f"{path}: malformed ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 

@@ -47,7 +47,9 @@ def _scope(entry: dict[str, Any]) -> str:
 
 def _parse_packages(path: str, packages: dict[str, Any]) -> list[Dependency]:
     # Roots are the project ("") and its workspaces (entries outside any node_modules).
-    roots = {key: _declared(as_dict(entry)) for key, entry in packages.items() if _MARKER not in key}
+    roots = {
+        key: _declared(as_dict(entry)) for key, entry in packages.items() if _MARKER not in key
+    }
     found = []
     for key, raw in packages.items():
         entry = as_dict(raw)
@@ -71,12 +73,13 @@ def _parse_v1(path: str, top: dict[str, Any]) -> list[Dependency]:
     queue: deque[tuple[dict[str, Any], bool]] = deque([(top, True)])
     while queue:
         dependencies, at_top = queue.popleft()
-        for name, raw in dependencies.items():
+        for installed_as, raw in dependencies.items():
             entry = as_dict(raw)
             version = as_str(entry.get("version"))
             if not version:
                 continue
             queue.append((as_dict(entry.get("dependencies")), False))
+            name = str(installed_as)
             if version.startswith("npm:"):  # an alias: `npm:real-name@1.2.3`
                 name, _, version = version[4:].rpartition("@")
             if not name or not version[:1].isdigit():

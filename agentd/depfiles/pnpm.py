@@ -59,16 +59,22 @@ def _reference_key(name: str, reference: str) -> str | None:
 
 
 def _resolved(name: str, value: Any, v5: bool) -> tuple[str, str] | None:
-    """An importer entry (`4.17.15`, `{version: 18.2.0(react@18.2.0)}`, alias `bar@1.0.0`)."""
-    reference = as_str(value) if v5 else as_str(as_dict(value).get("version"))
-    if reference is None and not v5:
-        reference = as_str(value)
+    """An importer entry → (package name, version).
+
+    v5: `18.2.0_react@18.2.0`, alias `/real/1.0.0`; v6/v9: `{version: 18.2.0(react@18.2.0)}`,
+    alias `/real@1.0.0` (v6) or `real@1.0.0` (v9); `link:`/`file:` entries are not packages.
+    """
+    reference = as_str(value) if isinstance(value, str) else as_str(as_dict(value).get("version"))
     if not reference or ":" in reference.split("(", 1)[0]:
         return None
-    if v5 and reference.startswith("/"):  # an alias: `/real-name/1.0.0`
-        return _split_v5_key(reference)
-    aliased = _split_name_version(reference)
-    return aliased if aliased else (name, reference.split("(", 1)[0].split("_", 1)[0])
+    if v5:
+        if reference.startswith("/"):
+            return _split_v5_key(reference)
+        return name, reference.split("_", 1)[0]
+    reference = reference.lstrip("/")
+    if reference.split("(", 1)[0].rfind("@") > 0:
+        return _split_name_version(reference)
+    return name, reference.split("(", 1)[0]
 
 
 def _importers(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -88,7 +94,7 @@ def _direct(data: dict[str, Any], v5: bool) -> set[tuple[str, str]]:
 
 
 def _v9_scopes(data: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """Snapshot keys reachable from runtime and from development importer dependencies."""
+    """`name@version` of the snapshots reachable from runtime / development importer deps."""
     edges: dict[str, list[str]] = {}
     for key, snapshot in as_dict(data.get("snapshots")).items():
         targets = []
@@ -110,7 +116,13 @@ def _v9_scopes(data: dict[str, Any]) -> tuple[set[str], set[str]]:
                         found.append(target)
         return found
 
-    return reachable(roots(_RUNTIME), edges), reachable(roots(_DEVELOPMENT), edges)
+    def plain(keys: set[str]) -> set[str]:  # any peer-resolved copy decides for the package
+        return {key.split("(", 1)[0] for key in keys}
+
+    return (
+        plain(reachable(roots(_RUNTIME), edges)),
+        plain(reachable(roots(_DEVELOPMENT), edges)),
+    )
 
 
 def _package_keys(data: dict[str, Any], v9: bool) -> list[str]:
@@ -137,25 +149,12 @@ def parse(path: str, content: bytes) -> list[Dependency]:
             continue  # tarball, git and directory packages have no registry version
         name, version = split
         if v9:
-            scope = _v9_scope(key, name, version, runtime, development)
+            scope = scope_of(f"{name}@{version}", runtime, development)
         else:
             scope = "development" if is_true(as_dict(packages.get(key)).get("dev")) else "runtime"
         relationship = "direct" if (name, version) in direct else "transitive"
         found.append(Dependency("npm", name, version, path, relationship, scope))
     return _prefer_known_scope(unique(found))
-
-
-def _v9_scope(
-    key: str, name: str, version: str, runtime: set[str], development: set[str]
-) -> str | None:
-    if key in runtime or key in development:
-        return scope_of(key, runtime, development)
-    plain = f"{name}@{version}"  # a `packages` key: any peer-resolved copy decides
-    copies_runtime = {k for k in runtime if k.split("(", 1)[0] == plain}
-    copies_development = {k for k in development if k.split("(", 1)[0] == plain}
-    if copies_runtime:
-        return "runtime"
-    return "development" if copies_development else None
 
 
 def _prefer_known_scope(dependencies: list[Dependency]) -> list[Dependency]:

@@ -167,7 +167,7 @@ class Fault:
     count: int = 1
     status: int = 502
     retry_after: int = 1
-    route: str | None = None  # regex on the path
+    route: str | None = None  # a route template ("/repos/{owner}/{repo}/pulls") or a path regex
     method: str | None = None
 
     def matches(self, request: Request) -> bool:
@@ -177,7 +177,12 @@ class Fault:
             return request.method == "POST" and bool(re.search(r"/pulls$", request.path))
         if self.kind == "merge_409":
             return request.method == "PUT" and request.path.endswith("/merge")
-        return not self.route or bool(re.search(self.route, request.path))
+        if not self.route or self.route == request.route:
+            return True
+        try:
+            return bool(re.search(self.route, request.path))
+        except re.error:
+            return False
 
 
 @dataclass

@@ -80,12 +80,31 @@ class Branch(Strict):
     from_dir: str | None = None
 
 
+# Dependabot's language label per package-manager segment of its branch names.
+LANGUAGE_LABELS = {
+    "pip": "python",
+    "npm_and_yarn": "javascript",
+    "bundler": "ruby",
+    "go_modules": "go",
+    "cargo": "rust",
+    "composer": "php",
+    "github_actions": "github_actions",
+}
+
+
 class DependabotPR(Strict):
-    branch: str
+    branch: str  # e.g. dependabot/pip/requests-2.32.4
     title: str
     body: str = ""
     files: dict[str, str]
-    labels: list[str] = Field(default_factory=lambda: ["dependencies", "security"])
+    labels: list[str] | None = None  # None: what Dependabot puts on a security update
+
+    def effective_labels(self) -> list[str]:
+        if self.labels is not None:
+            return list(self.labels)
+        segments = self.branch.split("/")
+        language = LANGUAGE_LABELS.get(segments[1]) if len(segments) > 2 else None
+        return ["dependencies", *([language] if language else []), "security"]
 
 
 class SecretSettings(Strict):

@@ -98,10 +98,19 @@ def full_repo(
     }  # fmt: skip
 
 
-def label(api: str, full: str, name: str, lid: int, color: str = "ededed") -> dict[str, Any]:
+# The colours Dependabot gives the labels it creates; others get GitHub's default grey.
+LABEL_COLORS = {
+    "dependencies": "0366d6",
+    "security": "ee0701",
+    "python": "2b67c6",
+    "javascript": "168700",
+}
+
+
+def label(api: str, full: str, name: str, lid: int, color: str | None = None) -> dict[str, Any]:
     return {
         "id": lid, "node_id": node_id("label", lid), "url": f"{api}/repos/{full}/labels/{name}",
-        "name": name, "description": None, "color": color, "default": False,
+        "name": name, "description": None, "color": color or LABEL_COLORS.get(name, "ededed"), "default": False,
         "archived_at": None, "archived_by": None,
     }  # fmt: skip
 

@@ -212,9 +212,9 @@ class World:
                 (*DEPENDABOT_BOT, "Bot"),
                 time.time(),
                 updated_at=time.time(),
-                labels=list(pr.labels),
+                labels=pr.effective_labels(),
             )
-            for name in pr.labels:
+            for name in pr.effective_labels():
                 state.labels.setdefault(name, self.new_id())
 
     def _clone(self, remote: Path, clone: Path) -> None:

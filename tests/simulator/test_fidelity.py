@@ -172,3 +172,41 @@ def test_materialize_without_serving_is_deterministic_and_pushable(tmp_path: Pat
     git(clone, "commit", "-qm", "new")
     git(clone, "push", "-q", "origin", "pushed")
     assert head(first, "api", "pushed") == git(clone, "rev-parse", "HEAD").strip()
+
+
+def test_native_dependabot_prs_look_like_dependabots(tmp_path: Path) -> None:
+    native = {
+        "branch": "dependabot/pip/requests-2.32.4",
+        "title": "Bump requests from 2.25.0 to 2.32.4",
+        "body": "Bumps [requests](https://github.com/psf/requests) from 2.25.0 to 2.32.4.",
+        "files": {"requirements.txt": "requests==2.32.4\n"},
+    }
+    scenario = {
+        "owner": {"login": "acme-org"},
+        "repositories": [
+            {
+                "name": "api",
+                "files": {"requirements.txt": "requests==2.25.0\n"},
+                "dependabot_prs": [native],
+            }
+        ],
+    }
+    with (
+        Simulator(scenario, tmp_path / "sim") as sim,
+        httpx.Client(base_url=sim.api_url, headers={"Authorization": f"token {TOKEN}"}) as client,
+    ):
+        [pull] = client.get("/repos/acme-org/api/pulls").json()
+        assert pull["user"]["login"] == "dependabot[bot]"
+        assert (pull["user"]["id"], pull["user"]["type"]) == (49699333, "Bot")
+        labels = {label["name"]: label["color"] for label in pull["labels"]}
+        assert labels == {"dependencies": "0366d6", "python": "2b67c6", "security": "ee0701"}
+        files = client.get(f"/repos/acme-org/api/pulls/{pull['number']}/files").json()
+        assert [f["filename"] for f in files] == ["requirements.txt"]
+
+
+def test_faults_can_target_a_route_template(sim: Simulator, client: httpx.Client) -> None:
+    sim.admin.inject("status", count=1, status=503, route="/repos/{owner}/{repo}", method="GET")
+    assert client.get("/user").status_code == 200  # another route: untouched
+    assert client.get("/repos/acme-org/api/pulls").status_code == 200
+    assert client.get("/repos/acme-org/api").status_code == 503
+    assert client.get("/repos/acme-org/api").status_code == 200

@@ -1,0 +1,198 @@
+"""The run store: SQLite history of runs, units and open-alert counts (SPEC §12).
+
+One database per state directory (`{state_dir}/agentd.db`), WAL mode, schema versioned by
+`PRAGMA user_version` with forward-only migrations. Everything stored passes through the
+redactor first; no secret can reach the database.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentd.redaction import redact
+from agentd.report import RunSummary
+
+DB_NAME = "agentd.db"
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile_id TEXT NOT NULL,
+            generated_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            mutation_mode TEXT NOT NULL,
+            dry_run INTEGER NOT NULL,
+            stopped TEXT,
+            report_path TEXT,
+            summary_json TEXT NOT NULL
+        );
+        CREATE INDEX runs_profile ON runs (profile_id, id);
+        CREATE TABLE units (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            repository TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            remediation_key TEXT NOT NULL,
+            alert_class TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            reason_code TEXT,
+            remaining_blocker TEXT,
+            pr_url TEXT,
+            record_json TEXT NOT NULL
+        );
+        CREATE INDEX units_run ON units (run_id);
+        CREATE INDEX units_key ON units (remediation_key);
+        CREATE TABLE alert_counts (
+            run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            alert_class TEXT NOT NULL,
+            open_at_start INTEGER,
+            open_at_end INTEGER,
+            PRIMARY KEY (run_id, alert_class)
+        );
+        """
+    )
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE runs ADD COLUMN lock_recovered INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE runs ADD COLUMN rate_limit_remaining INTEGER")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: int
+    profile_id: str
+    generated_at: str
+    finished_at: str
+    summary: dict[str, Any]
+
+
+class RunStore:
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = state_dir / DB_NAME
+        with self._connect() as db:
+            self._migrate(db)
+        self.path.chmod(0o600)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+
+    def record(self, summary: RunSummary) -> int:
+        data = json.loads(redact(json.dumps(summary.to_json())))
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (profile_id, generated_at, finished_at, mutation_mode, dry_run, stopped,"
+                " report_path, summary_json, lock_recovered, rate_limit_remaining)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    summary.profile_id, summary.generated_at, summary.finished_at, summary.mutation_mode,
+                    int(summary.dry_run), summary.stopped, summary.report_path, json.dumps(data),
+                    int(summary.lock_recovery is not None), summary.rate_limit.get("remaining"),
+                ),
+            )  # fmt: skip
+            run_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class, outcome,"
+                " reason_code, remaining_blocker, pr_url, record_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id, u["repository"], u["target_id"], u["remediation_key"], u["alert_class"],
+                        u["outcome"], u["reason_code"], u["remaining_blocker"], u["pr_url"], json.dumps(u),
+                    )
+                    for u in data["units"]
+                ],
+            )  # fmt: skip
+            classes = set(summary.open_alerts_at_start) | set(summary.open_alerts_by_class)
+            db.executemany(
+                "INSERT INTO alert_counts (run_id, alert_class, open_at_start, open_at_end) VALUES (?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        c,
+                        summary.open_alerts_at_start.get(c),
+                        summary.open_alerts_by_class.get(c),
+                    )
+                    for c in sorted(classes)
+                ],
+            )
+        return run_id
+
+    def runs(self, profile_id: str | None = None, limit: int = 20) -> list[StoredRun]:
+        query = "SELECT id, profile_id, generated_at, finished_at, summary_json FROM runs"
+        args: tuple[Any, ...] = ()
+        if profile_id:
+            query += " WHERE profile_id = ?"
+            args = (profile_id,)
+        query += " ORDER BY id DESC LIMIT ?"
+        with self._connect() as db:
+            rows = db.execute(query, (*args, limit)).fetchall()
+        return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def run(self, run_id: int | None = None, profile_id: str | None = None) -> StoredRun | None:
+        if run_id is None:
+            latest = self.runs(profile_id, limit=1)
+            return latest[0] if latest else None
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id, profile_id, generated_at, finished_at, summary_json FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+        return StoredRun(row[0], row[1], row[2], row[3], json.loads(row[4])) if row else None
+
+    def trends(self, profile_id: str | None, last: int = 10) -> list[dict[str, Any]]:
+        """Open alerts per class at the end of each of the last runs, oldest first."""
+        runs = list(reversed(self.runs(profile_id, limit=last)))
+        with self._connect() as db:
+            result = []
+            for run in runs:
+                counts = dict(
+                    db.execute(
+                        "SELECT alert_class, open_at_end FROM alert_counts WHERE run_id = ?",
+                        (run.id,),
+                    ).fetchall()
+                )
+                result.append({"run": run.id, "finished_at": run.finished_at, "open": counts})
+        return result
+
+    def lock_recoveries(self, profile_id: str) -> int:
+        with self._connect() as db:
+            return int(
+                db.execute(
+                    "SELECT COUNT(*) FROM runs WHERE profile_id = ? AND lock_recovered = 1",
+                    (profile_id,),
+                ).fetchone()[0]
+            )

@@ -1,0 +1,111 @@
+"""Run history, reports, audit log and metrics after real runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from e2e import e2e
+from test_e2e_scanning import CODE_SCANNING, scenario, target
+
+from agentd.audit import read_audit
+from agentd.store import MIGRATIONS, RunStore
+
+
+def test_reports_history_audit_and_metrics(tmp_path: Path) -> None:
+    repos = [{"repo": "api", "targets": [target()]}, {"repo": "releaser", "targets": [target()]}]
+    with e2e(tmp_path, scenario(), repos, code_scanning=CODE_SCANNING) as env:
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+
+        # One audit record per mutating request the simulator saw (pushes are recorded on top).
+        audit = read_audit(env.state_dir / "audit" / "e2e.jsonl")
+        api_records = [r for r in audit if r["action"] != "push"]
+        mutating = env.sim.admin.mutating_requests()
+        assert len(api_records) == len(mutating) > 0
+        assert sorted((r["method"], r["path"]) for r in api_records) == sorted(
+            (r.method, r.path) for r in mutating
+        )
+        assert sorted(r["request_id"] for r in api_records) == sorted(r.request_id for r in mutating)
+        assert all(r["remediation_key"] for r in api_records)
+        assert any(r["action"] == "merge" and r["result"] == "ok" for r in api_records)
+        assert [r for r in audit if r["action"] == "push"]
+
+        env.run()
+        store = RunStore(env.state_dir)
+        assert store.schema_version == len(MIGRATIONS)
+        assert len(store.runs("e2e")) == 2
+
+        table = env.agentd("report", "--profile", str(env.profile_path))
+        assert table.returncode == 0 and "agentd run for profile e2e" in table.stdout
+        as_json = json.loads(
+            env.agentd("report", "--profile", str(env.profile_path), "--format", "json").stdout
+        )
+        assert as_json["profile_id"] == "e2e" and as_json["units"]
+        markdown = env.agentd(
+            "report", "--profile", str(env.profile_path), "--format", "markdown"
+        ).stdout
+        assert markdown.startswith("# agentd run: e2e")
+        first_run = store.runs("e2e")[-1].id
+        older = env.agentd(
+            "report",
+            "--profile",
+            str(env.profile_path),
+            "--run",
+            str(first_run),
+            "--format",
+            "json",
+        )
+        assert json.loads(older.stdout)["outcomes"]["merged"] >= 2
+
+        weekly = env.agentd(
+            "report", "--profile", str(env.profile_path), "--format", "weekly"
+        ).stdout
+        assert "Runs: 2" in weekly and "| merged |" in weekly
+        numbers = {str(u["alert_number"]) for u in summary["units"] if u["alert_number"]} | {
+            str(n) for u in summary["units"] for n in u["alert_numbers"]
+        }
+        for forbidden in [
+            "api",
+            "releaser",
+            "acme-org",
+            "aws_access_key_id",
+            "github_personal_access_token",
+            "AWS Access Key",
+            "GHSA-",
+        ]:
+            assert forbidden not in weekly, forbidden
+        table_rows = [
+            line
+            for line in weekly.splitlines()
+            if line.startswith("| ") and not line.startswith("| run")
+        ]
+        assert all(not any(f"#{n}" in row for n in numbers) for row in table_rows)
+
+        runs = env.agentd("runs", "--profile", str(env.profile_path))
+        assert runs.returncode == 0 and "open alerts per class" in runs.stdout
+
+        metrics = (env.state_dir / "metrics" / "agentd_e2e.prom").read_text()
+        assert 'agentd_last_run_success{profile="e2e"} 1' in metrics
+        assert 'agentd_units{profile="e2e",outcome="merged",reason=""}' in metrics
+        assert 'agentd_open_alerts{profile="e2e",class="dependabot"}' in metrics
+        assert (
+            "agentd_rate_limit_remaining" in metrics and "agentd_lock_recoveries_total" in metrics
+        )
+
+
+def test_store_migrates_an_old_database(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "agentd.db")
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        "INSERT INTO runs (profile_id, generated_at, finished_at, mutation_mode, dry_run, summary_json) VALUES ('p', 'a', 'b', 'report_only', 0, '{}')"
+    )
+    db.commit()
+    db.close()
+    store = RunStore(tmp_path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.runs("p")[0].profile_id == "p"
+    mode = sqlite3.connect(tmp_path / "agentd.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
