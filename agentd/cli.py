@@ -191,6 +191,14 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
+def cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.scheduler import run_daemon  # noqa: PLC0415 - heavy imports
+
+    if args.profiles_dir:
+        settings = settings.model_copy(update={"profiles_dir": args.profiles_dir})
+    return run_daemon(settings)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.demo import run_demo  # noqa: PLC0415 - heavy imports
 
@@ -286,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(handler=cmd_runs)
 
     daemon = sub.add_parser("daemon", help="run every profile on its schedule")
-    daemon.set_defaults(handler=_not_built("daemon"))
+    daemon.add_argument("--profiles-dir", type=Path, help="default: AGENTD_PROFILES_DIR")
+    daemon.set_defaults(handler=cmd_daemon)
 
     demo = sub.add_parser("demo", help="a complete offline pass against the bundled simulator")
     demo.set_defaults(handler=cmd_demo)

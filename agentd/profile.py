@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, get_args
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from agentd.cron import cron_trigger
 from agentd.errors import ContractError
 from agentd.vocabulary import (
     PROFILE_ECOSYSTEMS,
@@ -161,7 +161,7 @@ def _title_template(value: str) -> str:
 
 def _cron(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value)
     except ValueError as exc:
         raise ValueError(f"not a valid cron expression ({exc}); e.g. '17 */4 * * *'") from None
     return value

@@ -131,6 +131,7 @@ def execute_run(
             write_run_report(state, summary)
             _record_history(state, settings, summary)
             git_env.cleanup()
+            shutil.rmtree(state / "worktrees" / run_id, ignore_errors=True)
             api.client.close()
     return summary
 

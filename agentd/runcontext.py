@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ class Workspace:
     tree: Git  # the unit's worktree
     path: Path
     start_sha: str
+    home: Path  # private HOME for the unit's tools, removed with the worktree
 
 
 @dataclass
@@ -84,11 +86,14 @@ class RunContext:
             raise WorkspaceError(f"cannot resolve {ref or 'origin/' + base} in {repo.local_path}")
         path = self.state_dir / "worktrees" / self.run_id / f"{repo.repo}-{key_short(key)}"
         tree = operator.add_worktree(path, start)
+        home = path.with_name(path.name + ".home")
         try:
+            (home / "tmp").mkdir(parents=True, exist_ok=True)
             with unit_key(key.removesuffix(":native")):
-                yield Workspace(operator, tree, path, start)
+                yield Workspace(operator, tree, path, start, home)
         finally:
             operator.remove_worktree(path)
+            shutil.rmtree(home, ignore_errors=True)
 
 
 class WorkspaceError(Exception):

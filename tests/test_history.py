@@ -27,7 +27,9 @@ def test_reports_history_audit_and_metrics(tmp_path: Path) -> None:
         assert sorted((r["method"], r["path"]) for r in api_records) == sorted(
             (r.method, r.path) for r in mutating
         )
-        assert sorted(r["request_id"] for r in api_records) == sorted(r.request_id for r in mutating)
+        assert sorted(r["request_id"] for r in api_records) == sorted(
+            r.request_id for r in mutating
+        )
         assert all(r["remediation_key"] for r in api_records)
         assert any(r["action"] == "merge" and r["result"] == "ok" for r in api_records)
         assert [r for r in audit if r["action"] == "push"]

@@ -7,9 +7,7 @@ publish a stamped PR, and merge it when the review gate allows.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from agentd import __version__, depfiles
 from agentd.environment import target_environment_problem
@@ -434,16 +432,14 @@ def _is_lockfile(path: str) -> bool:
 
 
 def _update_context(ctx: RunContext, spec: UnitSpec, ws: Workspace) -> UpdateContext:
-    home = Path(tempfile.mkdtemp(prefix="updater-home-", dir=ws.path.parent))
-    (home / "tmp").mkdir()
+    settings = ctx.profile.profile.verification
     return UpdateContext(
         worktree=ws.path,
         target_path=spec.target.path,
-        env=scrubbed_env(home, ctx.allowed_env.values),
-        home=home,
+        env=scrubbed_env(ws.home, ctx.allowed_env.values),
+        home=ws.home,
         timeout_seconds=float(
-            spec.target.verification_timeout_seconds
-            or ctx.profile.profile.verification.default_timeout_seconds
+            spec.target.verification_timeout_seconds or settings.default_timeout_seconds
         ),
     )
 
