@@ -81,3 +81,17 @@ def test_exit_codes_match_the_spec() -> None:
         "TEMPFAIL": 75,
         "CONFIG": 78,
     }
+
+
+def test_operator_guide_explains_every_reason_code() -> None:
+    from support import REPO_ROOT
+
+    guide = (REPO_ROOT / "docs" / "operator-guide.md").read_text()
+    for reason in ReasonCode:
+        assert f"| `{reason.value}` |" in guide, reason
+
+
+def test_every_reason_code_has_advice() -> None:
+    from agentd.advice import ADVICE
+
+    assert set(ADVICE) == set(ReasonCode)
