@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentd import faults
 from agentd.github.auth import Token
 from agentd.log import get_logger
 from agentd.mutation import MutationKind, MutationPolicy
@@ -261,6 +262,7 @@ class Git:
             raise GitError(["push", branch], 1, f"refusing to push to protected branch {branch!r}")
         policy.check(MutationKind.PUSH, f"push {branch}")
         lease = f"--force-with-lease=refs/heads/{branch}:{expected_sha or ''}"
+        faults.point("before_push")
         result = self._run(
             ["push", "--quiet", "--no-verify", lease, remote, f"HEAD:refs/heads/{branch}"],
             check=False,
@@ -272,6 +274,7 @@ class Git:
                 else GitError
             )
             raise error_type(["push", branch], result.returncode, result.stderr)
+        faults.point("after_push")
 
     # --- worktrees ---------------------------------------------------------------------------
 

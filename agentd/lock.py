@@ -23,7 +23,7 @@ from types import TracebackType
 
 from filelock import FileLock, Timeout
 
-from agentd import __version__
+from agentd import __version__, faults
 from agentd.errors import AgentdError, LockContendedError
 
 GUARD_TIMEOUT_SECONDS = 10.0
@@ -212,6 +212,7 @@ class ProfileLock:
         """Remove the lock file if it is still ours. Safe to call more than once."""
         if self.record is None:
             return
+        faults.point("before_lock_release")
         with contextlib.suppress(Timeout), self._guard.acquire(timeout=GUARD_TIMEOUT_SECONDS):
             try:
                 current = _read_record(self.path)
@@ -220,6 +221,7 @@ class ProfileLock:
             if current is not None and current.token == self.record.token:
                 self.path.unlink(missing_ok=True)
         self.record = None
+        faults.point("after_lock_release")
 
     def __enter__(self) -> ProfileLock:
         return self.acquire()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentd import __version__
+from agentd import __version__, faults
 from agentd.redaction import redact
 from agentd.vocabulary import (
     AlertClass,
@@ -166,8 +166,10 @@ def write_run_report(state_dir: Path, summary: RunSummary) -> Path:
     jsonl = directory / f"{stamp}.jsonl"
     summary.report_path = str(jsonl)
     lines = [redact(json.dumps(unit.to_json(), sort_keys=True)) for unit in summary.units]
+    faults.point("before_report_write")
     _write_atomic(jsonl, "".join(f"{line}\n" for line in lines))
     _write_atomic(directory / "latest.json", redact(json.dumps(summary.to_json(), indent=2)) + "\n")
+    faults.point("after_report_write")
     return jsonl
 
 

@@ -29,7 +29,7 @@ from tenacity import (
     stop_after_delay,
 )
 
-from agentd import __version__
+from agentd import __version__, faults
 from agentd.errors import RateLimitedError
 from agentd.github.auth import Token
 from agentd.github.cache import CachedResponse, ConditionalCache
@@ -41,6 +41,12 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 log = get_logger("github")
 
+_FAULT_POINTS = {
+    MutationKind.PR_CREATE: "pr_create",
+    MutationKind.PR_UPDATE: "pr_update",
+    MutationKind.LABEL: "label",
+    MutationKind.MERGE: "merge",
+}
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # POSTs that are idempotent by the API's own semantics (adding labels is a set union).
@@ -224,6 +230,9 @@ class GitHubClient:
         if kind is not None:
             self.policy.check(kind, what or f"{method} {_path_of(url)}")
         self._check_budget(url)
+        point_name = _FAULT_POINTS.get(kind) if kind is not None else None
+        if point_name:
+            faults.point(f"before_{point_name}")
         try:
             response = self._with_retries(method, url, body)
         except GitHubHTTPError as exc:
@@ -235,6 +244,8 @@ class GitHubClient:
         self._observe(
             kind, method, url, response.status, response.headers.get("x-github-request-id")
         )
+        if point_name:
+            faults.point(f"after_{point_name}")
         return response
 
     # --- internals ----------------------------------------------------------------------
