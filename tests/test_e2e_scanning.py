@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,17 @@ AWS = "AKIAIOSFODNN7CANARY7"
 GHP = "ghp_" + "C4nary" + "q" * 30
 
 
+DOTENV_CANARY = "dotenv-canary-9f3a7c21"
+ALLOWLISTED_CANARY = "npm-canary-token-55e1b0"
+LEAKY = f"{sys.executable} -c \"import os; print('NPM', os.environ.get('NPM_TOKEN'), 'REG', os.environ.get('REGISTRY_PASSWORD'))\""
+
+
 def target(**extra: Any) -> dict[str, Any]:
     return {
         "target_id": "root",
         "path": ".",
         "ecosystems": ["pip"],
-        "verification_commands": [verify_ok()],
+        "verification_commands": [verify_ok(), LEAKY],
         **extra,
     }
 
@@ -96,10 +102,24 @@ def test_code_and_secret_scanning_full_run(tmp_path: Path) -> None:
         {"repo": "nocode", "targets": [target()]},
         {"repo": "noanalysis", "targets": [target()]},
     ]
+    dotenv = tmp_path / "verification.env"
+    dotenv.write_text(f"REGISTRY_PASSWORD={DOTENV_CANARY}\n")
     with e2e(tmp_path, scenario(), repos, code_scanning=CODE_SCANNING) as env:
-        result, summary = env.run()
+        import yaml
+
+        profile = yaml.safe_load(env.profile_path.read_text())
+        profile["profile"]["verification"] = {
+            "environment_allowlist": ["NPM_TOKEN", "REGISTRY_PASSWORD"],
+            "dotenv_path": str(dotenv),
+        }
+        env.profile_path.write_text(yaml.safe_dump(profile))
+        result, summary = env.run(NPM_TOKEN=ALLOWLISTED_CANARY)
         assert result.returncode == 0, result.stderr[-3000:]
         units = summary["units"]
+        leaky = [c for u in units for c in u["verification"] if "NPM" in c.get("output_tail", "")]
+        assert leaky and all(
+            "NPM *** REG ***" in c["output_tail"] for c in leaky
+        )  # the values reached verification, redacted
 
         # Dependabot finishes before the first code-scanning request.
         requests = env.sim.admin.requests()
