@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
 
 from agentd.github.client import GitHubClient, GitHubHTTPError
 from agentd.github.models import (
@@ -26,10 +28,27 @@ from agentd.github.models import (
     SecretLocation,
     SecretScanningAlert,
 )
+from agentd.log import get_logger
+
+M = TypeVar("M", bound=BaseModel)
+log = get_logger("github.api")
 
 
 def _q(segment: str) -> str:
     return quote(segment, safe="")
+
+
+def _valid(items: Iterator[Any], model: type[M], what: str) -> Iterator[M]:
+    """Validated items; a malformed (possibly hostile) payload is logged and skipped."""
+    for item in items:
+        try:
+            yield model.model_validate(item)
+        except ValidationError as exc:
+            number = item.get("number") if isinstance(item, dict) else None
+            log.warning(
+                "ignoring a malformed API item",
+                extra={"what": what, "number": number, "why": str(exc.errors()[0]["msg"])[:200]},
+            )
 
 
 class GitHubAPI:
@@ -72,8 +91,9 @@ class GitHubAPI:
             if repo
             else f"/orgs/{_q(self.owner)}/dependabot/alerts"
         )
-        for item in self.client.paginate(path, {"state": state}):
-            yield DependabotAlert.model_validate(item)
+        yield from _valid(
+            self.client.paginate(path, {"state": state}), DependabotAlert, "dependabot alert"
+        )
 
     def dependabot_alert(self, repo: str, number: int) -> DependabotAlert:
         data = self.client.get_json(f"{self._repo(repo)}/dependabot/alerts/{number}")
@@ -87,8 +107,9 @@ class GitHubAPI:
             if repo
             else f"/orgs/{_q(self.owner)}/code-scanning/alerts"
         )
-        for item in self.client.paginate(path, {"state": state}):
-            yield CodeScanningAlert.model_validate(item)
+        yield from _valid(
+            self.client.paginate(path, {"state": state}), CodeScanningAlert, "code-scanning alert"
+        )
 
     def secret_scanning_alerts(
         self, repo: str | None = None, state: str = "open", hide_secret: bool = True
@@ -99,8 +120,9 @@ class GitHubAPI:
             else f"/orgs/{_q(self.owner)}/secret-scanning/alerts"
         )
         params = {"state": state, "hide_secret": "true" if hide_secret else None}
-        for item in self.client.paginate(path, params):
-            yield SecretScanningAlert.model_validate(item)
+        yield from _valid(
+            self.client.paginate(path, params), SecretScanningAlert, "secret-scanning alert"
+        )
 
     def secret_scanning_alert(self, repo: str, number: int) -> SecretScanningAlert:
         """One alert with its secret value (registered with the redactor on arrival)."""
