@@ -60,8 +60,9 @@ def test_package_lock_v1() -> None:
             "lodash": {"version": "4.17.15", "dependencies": {"x": {"version": "1.0.0"}}}
         },
     }
+    # v1 hoists everything to the top level, so the top level says nothing about "direct".
     assert versions("package-lock.json", json.dumps(lock)) == {
-        "lodash": ("4.17.15", "direct"),
+        "lodash": ("4.17.15", "unknown"),
         "x": ("1.0.0", "transitive"),
     }
 

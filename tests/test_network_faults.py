@@ -67,7 +67,9 @@ def test_primary_exhaustion_mid_run_stops_promotion(tmp_path: Path) -> None:
         import yaml
 
         profile = yaml.safe_load(env.profile_path.read_text())
-        profile["profile"]["budget"] = {"min_rate_limit_remaining": 0}  # let GitHub's own 403 stop it
+        profile["profile"]["budget"] = {
+            "min_rate_limit_remaining": 0
+        }  # let GitHub's own 403 stop it
         env.profile_path.write_text(yaml.safe_dump(profile))
         env.sim.admin.set_rate_limit(TOKEN, used=0, limit=45)
         result, summary = env.run()

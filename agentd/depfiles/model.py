@@ -7,6 +7,7 @@ code), cap the size, and turn every decoding problem into `DepfileError`.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,14 @@ from typing import Any
 import yaml
 
 MAX_DEPFILE_BYTES = 64 * 1024 * 1024
+# libyaml's composer recurses in C without a depth check: very deep nesting crashes the
+# process instead of raising. Nesting comes from flow brackets, or in block style from a
+# deeper column (indentation, or compact `- - -` / `? ` indicators and their anchors and
+# tags). Lockfiles nest a handful of levels; the absurd is refused before parsing.
+MAX_YAML_FLOW_DEPTH = 256
+MAX_YAML_BLOCK_PREFIX = 1024
+_YAML_FLOW_BRACKET = re.compile(r"[\[\]{}]")
+_YAML_BLOCK_PREFIX = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)|[&!][^ \t]*)+", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,28 @@ class _PlainYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
 _PlainYamlLoader.yaml_implicit_resolvers = {}
 
 
+def _yaml_flow_depth(text: str) -> int:
+    depth = deepest = 0
+    for bracket in _YAML_FLOW_BRACKET.finditer(text):
+        if bracket.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _yaml_block_prefix(text: str) -> int:
+    """The longest run of indentation and block indicators that starts a line."""
+    return max((len(m.group()) for m in _YAML_BLOCK_PREFIX.finditer(text)), default=0)
+
+
 def load_yaml(path: str, content: bytes) -> dict[str, Any]:
     text = text_of(path, content)
+    if _yaml_flow_depth(text) > MAX_YAML_FLOW_DEPTH or _yaml_block_prefix(text) > (
+        MAX_YAML_BLOCK_PREFIX
+    ):
+        raise DepfileError(f"{path}: YAML nested too deeply")
     try:
         data = yaml.load(text, Loader=_PlainYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, RecursionError) as exc:

@@ -52,9 +52,9 @@ def _split_key(key: str, v5: bool) -> tuple[str, str] | None:
 
 def _reference_key(name: str, reference: str) -> str | None:
     """A dependency's resolved reference → the key of the snapshot it points at (v9)."""
-    if ":" in reference.split("(", 1)[0]:
-        return None  # link:, file:, workspace: and tarball references
     head = reference.split("(", 1)[0]
+    if ":" in head:
+        return None  # link:, file:, workspace: and tarball references
     return reference if head.rfind("@") > 0 else f"{name}@{reference}"
 
 

@@ -44,11 +44,9 @@ def _pinned(line: str) -> tuple[str, str] | None:
     if requirement.url or len(specifiers) != 1:
         return None
     (specifier,) = specifiers
-    if specifier.operator == "===":
-        return requirement.name, specifier.version
-    if specifier.operator != "==" or specifier.version.endswith(".*"):
+    if specifier.operator not in ("==", "===") or specifier.version.endswith(".*"):
         return None
-    try:
+    try:  # a version that does not order under PEP 440 can match no advisory range
         Version(specifier.version)
     except InvalidVersion:
         return None

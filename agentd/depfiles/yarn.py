@@ -117,6 +117,8 @@ def _berry_direct(entries: dict[str, dict[str, Any]]) -> set[tuple[str, str]] | 
 
 def _berry(path: str, content: bytes) -> list[Dependency]:
     data = load_yaml(path, content)
+    if not isinstance(data.get("__metadata"), dict):
+        raise DepfileError(f"{path}: yarn berry lockfile without a __metadata mapping")
     entries = {
         str(key): entry
         for key, entry in data.items()

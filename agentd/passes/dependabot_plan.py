@@ -284,7 +284,11 @@ def surviving_vulnerable(plan: UnitPlan, read_file: Callable[[str], bytes | None
         for dependency in depfiles.parse_dependency_file(key.manifest_path, content):
             if depfiles.normalize_name(dependency.ecosystem, dependency.name) != key.name:
                 continue
-            hits = is_vulnerable(key.ecosystem, dependency.version, ranges)
+            try:
+                hits = is_vulnerable(key.ecosystem, dependency.version, ranges)
+            except (VersionError, RangeError):
+                # A version agentd cannot order cannot be proven safe: count it as surviving.
+                hits = ["unorderable version"]
             if hits:
                 survivors.append(
                     f"{dependency.name} {dependency.version} in {key.manifest_path} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -56,9 +57,7 @@ def test_v1_nested_tree(fixture_rows: Rows) -> None:
 
 
 def test_shrinkwrap_and_manifest_path(parse_fixture: Callable[[str], list[Dependency]]) -> None:
-    from conftest import FIXTURES
-
-    content = (FIXTURES / "npm-v2" / "package-lock.json").read_bytes()
+    content = (Path(__file__).parent / "fixtures" / "npm-v2" / "package-lock.json").read_bytes()
     deps = parse_dependency_file("services/api/npm-shrinkwrap.json", content)
     assert {d.manifest_path for d in deps} == {"services/api/npm-shrinkwrap.json"}
     assert all(d.ecosystem == "npm" for d in deps)
@@ -66,7 +65,12 @@ def test_shrinkwrap_and_manifest_path(parse_fixture: Callable[[str], list[Depend
 
 
 def test_a_lockfile_without_dependencies() -> None:
-    lock = {"name": "empty", "lockfileVersion": 3, "requires": True, "packages": {"": {"name": "empty"}}}
+    lock = {
+        "name": "empty",
+        "lockfileVersion": 3,
+        "requires": True,
+        "packages": {"": {"name": "empty"}},
+    }
     assert parse_dependency_file("package-lock.json", json.dumps(lock).encode()) == []
     assert parse_dependency_file("package-lock.json", b'{"lockfileVersion": 1}') == []
 
@@ -76,7 +80,7 @@ def test_a_lockfile_without_dependencies() -> None:
     [b"", b"[]", b'"text"', b"{", b'{"name": "x"}', b"\xff\xfe{}", b'{"packages": 1, "x": "\x00"}'],
 )
 def test_malformed_lockfiles_are_refused(content: bytes) -> None:
-    with pytest.raises(DepfileError, match="web/package-lock.json"):
+    with pytest.raises(DepfileError, match=r"web/package-lock\.json"):
         parse_dependency_file("web/package-lock.json", content)
 
 

@@ -98,14 +98,21 @@ snapshots:
 
 @pytest.mark.parametrize(
     "content",
-    [b"packages: {}\n", b"- a\n- b\n", b"lockfileVersion: '9.0'\npackages: [\n", b"a: !!python/object:os.system x\n"],
+    [
+        b"packages: {}\n",
+        b"- a\n- b\n",
+        b"lockfileVersion: '9.0'\npackages: [\n",
+        b"a: !!python/object:os.system x\n",
+    ],
 )
 def test_malformed_lockfiles_are_refused(content: bytes) -> None:
-    with pytest.raises(DepfileError, match="pnpm-lock.yaml"):
+    with pytest.raises(DepfileError, match=r"pnpm-lock\.yaml"):
         parse_dependency_file("app/pnpm-lock.yaml", content)
 
 
 def test_yaml_tags_never_construct_objects() -> None:
-    lock = b"lockfileVersion: '9.0'\npackages:\n  a@1.0.0: !!python/object/apply:os.system ['true']\n"
+    lock = (
+        b"lockfileVersion: '9.0'\npackages:\n  a@1.0.0: !!python/object/apply:os.system ['true']\n"
+    )
     with pytest.raises(DepfileError):
         parse_dependency_file("pnpm-lock.yaml", lock)

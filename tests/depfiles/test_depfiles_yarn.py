@@ -61,7 +61,10 @@ def test_berry_yarn3_plain_ranges_and_no_workspace_dependencies() -> None:
   resolution: "loose-envify@npm:1.4.0"
 """
     deps = parse_dependency_file("yarn.lock", yarn3)
-    assert {(d.name, d.relationship) for d in deps} == {("react", "direct"), ("loose-envify", "transitive")}
+    assert {(d.name, d.relationship) for d in deps} == {
+        ("react", "direct"),
+        ("loose-envify", "transitive"),
+    }
     bare = b'__metadata:\n  version: 8\n\n"lodash@npm:^4.17.0":\n  version: 4.17.15\n  resolution: "lodash@npm:4.17.15"\n'
     assert [(d.name, d.relationship) for d in parse_dependency_file("yarn.lock", bare)] == [
         ("lodash", "unknown")
@@ -71,15 +74,15 @@ def test_berry_yarn3_plain_ranges_and_no_workspace_dependencies() -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        b"lodash@^4.17.0\n  version \"4.17.15\"\n",  # header without a colon
-        b"  version \"1.0.0\"\n",  # an indented line outside any entry
-        b"lodash@^4.17.0:\n  resolved \"https://x\"\n",  # an entry without a version
-        b"__metadata:\n  version: 8\n\"a@npm:1\": [\n",  # berry that is not YAML
+        b'lodash@^4.17.0\n  version "4.17.15"\n',  # header without a colon
+        b'  version "1.0.0"\n',  # an indented line outside any entry
+        b'lodash@^4.17.0:\n  resolved "https://x"\n',  # an entry without a version
+        b'__metadata:\n  version: 8\n"a@npm:1": [\n',  # berry that is not YAML
         b"__metadata:\n- 1\n",
     ],
 )
 def test_malformed_lockfiles_are_refused(content: bytes) -> None:
-    with pytest.raises(DepfileError, match="yarn.lock"):
+    with pytest.raises(DepfileError, match=r"yarn\.lock"):
         parse_dependency_file("web/yarn.lock", content)
 
 
