@@ -29,12 +29,20 @@ CLASSES = list(AlertClass)
 def scenario(repos: int) -> dict[str, Any]:
     items = []
     for index in range(repos):
-        files = {"requirements.txt": "requests==2.25.0\n"} if index % 2 == 0 else {"README.md": "x\n"}
+        files = (
+            {"requirements.txt": "requests==2.25.0\n"} if index % 2 == 0 else {"README.md": "x\n"}
+        )
         if index % 5 == 0:
-            files[".github/workflows/ci.yml"] = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n"
+            files[".github/workflows/ci.yml"] = (
+                "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n"
+            )
         features = {"code_scanning": "disabled"} if index % 7 == 3 else {}
         items.append({"name": f"repo-{index:04d}", "files": files, "features": features})
-    return {"owner": {"login": "bench-org", "type": "org"}, "rate_limit": {"limit": 1_000_000}, "repositories": items}
+    return {
+        "owner": {"login": "bench-org", "type": "org"},
+        "rate_limit": {"limit": 1_000_000},
+        "repositories": items,
+    }
 
 
 @dataclass
@@ -50,7 +58,12 @@ def _used(sim: Simulator) -> int:
 
 
 def agentd_inventory(sim: Simulator, cache_dir: Path, repos: list[str], label: str) -> Measurement:
-    client = GitHubClient(sim.api_url, Token(TokenKind.CLASSIC_PAT, TOKEN), MutationPolicy(MutationMode.REPORT_ONLY), cache=ConditionalCache(cache_dir))
+    client = GitHubClient(
+        sim.api_url,
+        Token(TokenKind.CLASSIC_PAT, TOKEN),
+        MutationPolicy(MutationMode.REPORT_ONLY),
+        cache=ConditionalCache(cache_dir),
+    )
     api = GitHubAPI(client, "bench-org", "org")
     sim.admin.reset()
     before = _used(sim)
@@ -75,13 +88,17 @@ def naive_walk(sim: Simulator, repos: list[str]) -> Measurement:
         for repo in repos:
             http.get(f"/repos/bench-org/{repo}")
             for alert_class in CLASSES:
-                url: str | None = f"/repos/bench-org/{repo}/{paths[alert_class]}?state=open&per_page=100"
+                url: str | None = (
+                    f"/repos/bench-org/{repo}/{paths[alert_class]}?state=open&per_page=100"
+                )
                 while url:
                     response = http.get(url)
                     link = response.headers.get("link", "")
                     url = link.split(";")[0].strip("<>") if 'rel="next"' in link else None
     elapsed = time.perf_counter() - started
-    return Measurement("naive sequential walk", elapsed, len(sim.admin.requests()), _used(sim) - before)
+    return Measurement(
+        "naive sequential walk", elapsed, len(sim.admin.requests()), _used(sim) - before
+    )
 
 
 def run(workdir: Path, repos: int, latency_ms: int) -> list[Measurement]:
