@@ -165,3 +165,21 @@ def test_symlink_out_of_the_worktree_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafePathError):
         PipUpdater().apply(_context(repo), [_bump("requests", "2.25.0", "2.32.4")])
     assert (outside / "requirements.txt").read_text() == "requests==2.25.0\n"
+
+
+def test_repository_pip_conf_is_never_consulted(tmp_path: Path) -> None:
+    index_root = tmp_path / "index"
+    write_simple_index(index_root, {"requests-2.32.4-py3-none-any.whl": b"good"})
+    repo = tmp_path / "repo"
+    (repo / ".pip").mkdir(parents=True)
+    hostile = "[global]\nindex-url = http://127.0.0.1:9/evil/simple\n"
+    (repo / "pip.conf").write_text(hostile)
+    (repo / ".pip" / "pip.conf").write_text(hostile)
+    (repo / "requirements.txt").write_text("requests==2.25.0 --hash=sha256:" + "1" * 64 + "\n")
+    with serve_directory(index_root) as url:
+        result = PipUpdater().apply(
+            _context(repo, {"PIP_INDEX_URL": f"{url}/simple/"}),
+            [_bump("requests", "2.25.0", "2.32.4")],
+        )
+    assert result.blocked is None, result.blocked_detail
+    assert hashlib.sha256(b"good").hexdigest() in (repo / "requirements.txt").read_text()
