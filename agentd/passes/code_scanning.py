@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from agentd import __version__
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import CodeScanningAlert
-from agentd.gitops import GitError
 from agentd.inventory import RepoInventory
 from agentd.merge import Hold, MergeRequest, merge_if_allowed
 from agentd.passes.common import (
+    UNIT_FAULTS,
     UnitOutcome,
     coverage_outcome,
     finish,
     pr_title,
     record_verification,
+    unit_fault,
     verify_target,
     why_failed,
 )
@@ -33,7 +34,7 @@ from agentd.profile import Repository, Target
 from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
 from agentd.rules import missing_permissions, unpinned_tag
-from agentd.runcontext import RunContext, Workspace, WorkspaceError
+from agentd.runcontext import RunContext, Workspace
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
 from agentd.verify import CommandResult
@@ -128,15 +129,8 @@ def process_unit(ctx: RunContext, unit: RuleUnit) -> UnitOutcome:
     try:
         with ctx.worktree(unit.repo, unit.base, unit.key) as ws:
             return _remediate(ctx, unit, ws, record)
-    except (GitError, WorkspaceError, TransientError) as exc:
-        return finish(record, UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, str(exc)))
-    except GitHubHTTPError as exc:
-        reason = (
-            ReasonCode.AUTH_INSUFFICIENT
-            if exc.status in (401, 403)
-            else ReasonCode.VERIFICATION_UNAVAILABLE
-        )
-        return finish(record, UnitResult.failed(reason, str(exc)))
+    except UNIT_FAULTS as exc:
+        return finish(record, unit_fault(exc))
 
 
 def _resolver(ctx: RunContext) -> Callable[[str, str], str | None]:

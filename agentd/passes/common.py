@@ -6,10 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.gitops import GitError
 from agentd.inventory import ClassInventory, Coverage, RepoInventory
 from agentd.profile import Repository, Target
 from agentd.report import UnitRecord
-from agentd.runcontext import RunContext
+from agentd.runcontext import RunContext, WorkspaceError
 from agentd.units import remediation_key
 from agentd.verify import Sandbox, VerificationResult, run_verification
 from agentd.vocabulary import AlertClass, ReasonCode, UnitResult
@@ -20,6 +22,17 @@ class UnitOutcome:
     record: UnitRecord
     opened: bool = False  # a PR was created or a new commit pushed
     merged: bool = False
+
+
+UNIT_FAULTS = (GitError, WorkspaceError, TransientError, GitHubHTTPError)
+
+
+def unit_fault(exc: Exception) -> UnitResult:
+    """A git or GitHub fault that stopped one unit (the run goes on with the others)."""
+    if isinstance(exc, GitHubHTTPError) and exc.status in (401, 403):
+        return UnitResult.failed(ReasonCode.AUTH_INSUFFICIENT, f"GitHub: {exc}")
+    source = "git" if isinstance(exc, GitError | WorkspaceError) else "GitHub"
+    return UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, f"{source}: {exc}")
 
 
 def finish(record: UnitRecord, result: UnitResult) -> UnitOutcome:

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 from agentd import __version__, depfiles
 from agentd.environment import target_environment_problem
-from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import DependabotAlert, PullRequest
-from agentd.gitops import GitError
 from agentd.inventory import Coverage, RepoInventory
 from agentd.log import get_logger
 from agentd.merge import Hold, MergeRequest, merge_if_allowed
 from agentd.passes.common import (
+    UNIT_FAULTS,
     UnitOutcome,
     record_verification,
     resolve_base,
+    unit_fault,
     verify_target,
     why_failed,
 )
@@ -34,7 +34,7 @@ from agentd.passes.publish import BudgetExhaustedError, publish
 from agentd.profile import Repository, Target
 from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
-from agentd.runcontext import RunContext, Workspace, WorkspaceError
+from agentd.runcontext import RunContext, Workspace
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
 from agentd.updaters import UpdateContext, UpdateResult
@@ -172,19 +172,8 @@ def process_unit(ctx: RunContext, spec: UnitSpec) -> UnitOutcome:
     try:
         with ctx.worktree(spec.repo, spec.base, spec.key) as ws:
             return _remediate(ctx, spec, ws)
-    except (GitError, WorkspaceError) as exc:
-        return _early(spec, UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, f"git: {exc}"))
-    except TransientError as exc:
-        return _early(
-            spec, UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, f"GitHub: {exc}")
-        )
-    except GitHubHTTPError as exc:
-        reason = (
-            ReasonCode.AUTH_INSUFFICIENT
-            if exc.status in (401, 403)
-            else ReasonCode.VERIFICATION_UNAVAILABLE
-        )
-        return _early(spec, UnitResult.failed(reason, f"GitHub: {exc}"))
+    except UNIT_FAULTS as exc:
+        return _early(spec, unit_fault(exc))
 
 
 # --- the unit's steps ---------------------------------------------------------------------

@@ -20,11 +20,13 @@ from agentd.github.models import SecretScanningAlert
 from agentd.gitops import GitError
 from agentd.inventory import RepoInventory
 from agentd.passes.common import (
+    UNIT_FAULTS,
     UnitOutcome,
     coverage_outcome,
     finish,
     pr_title,
     record_verification,
+    unit_fault,
     verify_target,
 )
 from agentd.passes.dependabot_plan import safe_manifest_path, target_for
@@ -33,7 +35,7 @@ from agentd.profile import Repository, Target
 from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
 from agentd.rules.secret_cleanup import replace_secret
-from agentd.runcontext import RunContext, Workspace, WorkspaceError
+from agentd.runcontext import RunContext, Workspace
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
 from agentd.vocabulary import (
@@ -213,15 +215,8 @@ def _triage_and_clean(ctx: RunContext, unit: SecretUnit) -> UnitOutcome:
     try:
         with ctx.worktree(unit.repo, unit.base, unit.key) as ws:
             return _clean(ctx, unit, ws, record, present)
-    except (GitError, WorkspaceError, TransientError) as exc:
-        return finish(record, UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, str(exc)))
-    except GitHubHTTPError as exc:
-        reason = (
-            ReasonCode.AUTH_INSUFFICIENT
-            if exc.status in (401, 403)
-            else ReasonCode.VERIFICATION_UNAVAILABLE
-        )
-        return finish(record, UnitResult.failed(reason, str(exc)))
+    except UNIT_FAULTS as exc:
+        return finish(record, unit_fault(exc))
 
 
 def _clean(
