@@ -84,6 +84,9 @@ def main() -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
     print(f"results: {args.output}")
+    if not args.quick:
+        report.write(results, ROOT / "docs" / "performance.md")
+        print("written: docs/performance.md")
     return 0
 
 
