@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import discovery, memory, remediation
+from bench import discovery, memory, remediation, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
