@@ -204,7 +204,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.verbose:  # the report is the demo's output; routine log lines would bury it
         configure_logging(args.log_format or settings.log_format, "WARNING")
-    return run_demo()
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    return run_demo(args.workdir)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -298,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.set_defaults(handler=cmd_daemon)
 
     demo = sub.add_parser("demo", help="a complete offline pass against the bundled simulator")
+    demo.add_argument("--workdir", type=Path, help="keep the simulator, clones and reports here")
     demo.set_defaults(handler=cmd_demo)
 
     _add_sim_parser(sub)
