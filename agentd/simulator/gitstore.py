@@ -8,6 +8,7 @@ fixed identity and no user configuration. Commits are written with `git fast-imp
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IDENTITY = ("GitHub", "noreply@github.com")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 EPOCH = 1_700_000_000
 
 
@@ -113,23 +115,39 @@ def init_bare(path: Path) -> None:
 
 
 def refs(repo: Path, prefix: str = "refs/heads/") -> dict[str, str]:
-    out = run_git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix).decode()
-    result = {}
-    for line in out.splitlines():
-        sha, _, ref = line.partition(" ")
-        result[ref.removeprefix(prefix)] = sha
-    return result
+    """name → sha for every ref under `prefix`, read from the ref files (no subprocess).
+
+    The simulator asks this on nearly every request (pushes arrive behind its back), so it
+    reads loose refs and packed-refs directly instead of spawning git each time.
+    """
+    found: dict[str, str] = {}
+    packed = repo / "packed-refs"
+    if packed.exists():
+        for line in packed.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line[:1] in ("#", "^") or " " not in line:
+                continue
+            sha, _, ref = line.partition(" ")
+            if ref.startswith(prefix):
+                found[ref.removeprefix(prefix)] = sha
+    base = repo / prefix
+    if base.is_dir():
+        for file in base.rglob("*"):
+            if file.is_file() and not file.name.endswith(".lock"):
+                sha = file.read_text(encoding="utf-8", errors="replace").strip()
+                if _HEX40.match(sha):
+                    found[file.relative_to(base).as_posix()] = sha
+    return found
 
 
 def branch_sha(repo: Path, branch: str) -> str | None:
-    out = (
-        run_git(
-            repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False
-        )
-        .decode()
-        .strip()
-    )
-    return out or None
+    loose = repo / "refs" / "heads" / branch
+    try:
+        sha = loose.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        sha = ""
+    if _HEX40.match(sha):
+        return sha
+    return refs(repo).get(branch)
 
 
 def resolve(repo: Path, ref: str) -> str | None:
