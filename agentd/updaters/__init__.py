@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from agentd.updaters.base import PackageBump, UpdateContext, Updater, UpdateResult
+from agentd.updaters.cargo import CargoUpdater
+from agentd.updaters.gomod import GoModUpdater
+from agentd.updaters.npm import NpmUpdater
 from agentd.updaters.pip import PipUpdater
+from agentd.updaters.pnpm import PnpmUpdater
+from agentd.updaters.poetry import PoetryUpdater
+from agentd.updaters.uv import UvUpdater
+from agentd.updaters.yarn import YarnUpdater
 
-UPDATERS: dict[str, Updater] = {updater.name: updater for updater in (PipUpdater(),)}
+UPDATERS: dict[str, Updater] = {
+    updater.name: updater
+    for updater in (
+        PipUpdater(),
+        NpmUpdater(),
+        PnpmUpdater(),
+        YarnUpdater(),
+        UvUpdater(),
+        PoetryUpdater(),
+        CargoUpdater(),
+        GoModUpdater(),
+    )
+}
 
 
 def updater_for(ecosystems: list[str], alert_ecosystem: str, manifest_path: str) -> Updater | None:

@@ -15,6 +15,7 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -117,3 +118,39 @@ class NpmRegistry:
         """Yields the registry URL, with a trailing slash as npm writes it."""
         with serve(self.route, self.requests) as base:
             yield base + "/"
+
+
+def write_package_json(directory: Path, manifest: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def marker_script(marker: Path) -> str:
+    """A lifecycle script that leaves a marker file if it ever runs."""
+    return f"node -e \"require('fs').writeFileSync({str(marker)!r}, 'ran')\""
+
+
+def read_tree(directory: Path) -> dict[str, bytes]:
+    """Every file under a directory (for "nothing changed" assertions)."""
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def lodash_registry() -> NpmRegistry:
+    """lodash on two major lines, and three ways to depend on it."""
+    registry = NpmRegistry()
+    registry.publish("lodash", "3.10.1").publish("lodash", "4.17.15")
+    registry.publish("uses-lodash", "1.0.0", {"lodash": "^4.17.0"})
+    registry.publish("pins-lodash", "1.0.0", {"lodash": "4.17.15"})
+    registry.publish("old-lodash", "1.0.0", {"lodash": "^3.0.0"})
+    return registry
+
+
+def publish_lodash_fixes(registry: NpmRegistry) -> None:
+    """The fix (with a new dependency of its own) and a newer release never chosen."""
+    registry.publish("helper", "1.0.0")
+    registry.publish("lodash", "4.17.21", {"helper": "^1.0.0"})
+    registry.publish("lodash", "4.17.22")
