@@ -104,8 +104,11 @@ def _bwrap_argv(
         "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
         "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
     ]  # fmt: skip
-    for path in sandbox.hidden:
-        wrapped += ["--tmpfs", str(path)]
+    for path in sandbox.hidden:  # what does not exist needs no hiding (and cannot be mounted over)
+        if path.is_dir():
+            wrapped += ["--tmpfs", str(path)]
+        elif path.is_file():
+            wrapped += ["--ro-bind", "/dev/null", str(path)]
     for path in (*sandbox.writable, home):
         wrapped += ["--bind", str(path), str(path)]
     wrapped += ["--chdir", str(workdir), "--clearenv"]

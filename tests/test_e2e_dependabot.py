@@ -419,3 +419,37 @@ def test_alert_dismissed_after_pr_closes_it_as_superseded(tmp_path: Path) -> Non
         [closed] = env.sim.admin.pulls("api")
         assert closed["state"] == "closed" and not closed["merged"]
         assert any("superseded" in c for c in closed["comments"])
+
+
+def test_a_full_run_verifies_inside_the_bwrap_sandbox(tmp_path: Path) -> None:
+    import sys
+
+    import pytest
+    import yaml
+    from support import require_tool
+
+    require_tool("bwrap")
+    hosts = tmp_path / "gh-config" / "hosts.yml"
+    hosts.parent.mkdir(parents=True)
+    hosts.write_text("github.com:\n    oauth_token: ghp_" + "Q" * 36 + "\n")
+    probe = (
+        f"{sys.executable} -c \"import pathlib; pathlib.Path('sandboxed.txt').write_text('x'); "
+        f"p = pathlib.Path('{hosts}'); print('TOKEN-VISIBLE' if p.exists() else 'TOKEN-HIDDEN')\""
+    )
+    target = {
+        "target_id": "root",
+        "path": ".",
+        "ecosystems": ["pip"],
+        "verification_commands": [probe],
+    }
+    with e2e(tmp_path, scenario(pip_repo()), [{"repo": "api", "targets": [target]}]) as env:
+        profile = yaml.safe_load(env.profile_path.read_text())
+        profile["profile"]["verification"] = {"sandbox": "bwrap"}
+        env.profile_path.write_text(yaml.safe_dump(profile))
+        _, summary = env.run()
+        [unit] = env.units(summary, repository="api")
+        tail = unit["verification"][0]["output_tail"]
+        if "Operation not permitted" in tail or "setting up uid map" in tail:
+            pytest.skip("unprivileged namespaces are not available here")
+        assert unit["outcome"] == "merged", (unit["detail"], tail)
+        assert "TOKEN-HIDDEN" in tail, tail

@@ -117,7 +117,14 @@ def test_bwrap_sandbox_confines_writes_and_reads(tmp_path: Path) -> None:
     secret_file.write_text("state-dir-content")
     outside = tmp_path / "outside"
     outside.mkdir()
-    sandbox = Sandbox("bwrap", writable=(worktree,), hidden=(tmp_path / "state",))
+    home = tmp_path / "agentd-home" / ".config" / "gh"
+    home.mkdir(parents=True)
+    (home / "hosts.yml").write_text(
+        "github.com:\n    oauth_token: ghp_SANDBOXcanary000000000000000000000000\n"
+    )
+    sandbox = Sandbox(
+        "bwrap", writable=(worktree,), hidden=(tmp_path / "state", tmp_path / "agentd-home")
+    )
     probe = (
         "import pathlib, socket, sys\n"
         f"pathlib.Path({str(worktree / 'ok')!r}).write_text('x')\n"
@@ -125,6 +132,8 @@ def test_bwrap_sandbox_confines_writes_and_reads(tmp_path: Path) -> None:
         f"try: pathlib.Path({str(outside / 'bad')!r}).write_text('x'); out.append('wrote')\n"
         "except OSError: pass\n"
         f"try: out.append(pathlib.Path({str(secret_file)!r}).read_text())\n"
+        "except OSError: pass\n"
+        f"try: out.append(pathlib.Path({str(home / 'hosts.yml')!r}).read_text())\n"
         "except OSError: pass\n"
         "try:\n"
         "    socket.create_connection(('127.0.0.1', 22), timeout=1); out.append('network')\n"

@@ -98,12 +98,26 @@ def verify_target(ctx: RunContext, target: Target, worktree: Path) -> Verificati
     )
 
 
+CREDENTIAL_PATHS = (
+    ".config/gh",
+    ".ssh",
+    ".netrc",
+    ".git-credentials",
+    ".npmrc",
+    ".pypirc",
+    ".aws",
+    ".docker",
+    ".cargo/credentials.toml",
+    ".config/git/credentials",
+)
+
+
 def sandbox_hidden(ctx: RunContext) -> tuple[Path, ...]:
-    """What a sandboxed command must not see: agentd's state and its user's home (gh's token)."""
-    hidden = [ctx.state_dir]
+    """What a sandboxed command must not see: agentd's state and its user's credentials
+    (gh's token, ssh keys, registry logins). The rest of the home stays readable: toolchains
+    often live there."""
     home = Path(os.path.expanduser("~"))
-    if home != Path("/") and home.is_dir():
-        hidden.append(home)
+    hidden = [ctx.state_dir, *(home / name for name in CREDENTIAL_PATHS)]
     if os.environ.get("GH_CONFIG_DIR"):
         hidden.append(Path(os.environ["GH_CONFIG_DIR"]))
     return tuple(hidden)
