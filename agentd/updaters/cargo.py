@@ -16,7 +16,13 @@ from pathlib import Path, PurePosixPath
 
 from agentd import depfiles
 from agentd.updaters.base import PackageBump, UpdateContext, UpdateResult
-from agentd.updaters.tooling import FileGuard, ToolRunner, UpdateRefused, find_executable
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRunner,
+    UpdateRefused,
+    find_executable,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 LOCKFILE = "Cargo.lock"
@@ -86,11 +92,9 @@ class CargoUpdater:
         return PurePosixPath(manifest_path).name == LOCKFILE
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(context, "cargo", {**_CARGO_ENV, **_rustup_home(context.env)})
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
             for display in sorted({b.manifest_path for b in bumps}):
                 lockfile = context.file(display)
                 members = member_manifests(lockfile.parent)
@@ -98,10 +102,8 @@ class CargoUpdater:
                 manifests += members
                 for bump in (b for b in bumps if b.manifest_path == display):
                     notes.append(_update(runner, lockfile, display, members, bump))
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
+
+        return guarded_update(context, "cargo", {**_CARGO_ENV, **_rustup_home(context.env)}, body)
 
 
 def _precise(runner: ToolRunner, lockfile: Path, bump: PackageBump) -> bool:

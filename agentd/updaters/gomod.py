@@ -22,7 +22,12 @@ from pathlib import Path, PurePosixPath
 
 from agentd import depfiles
 from agentd.updaters.base import PackageBump, UpdateContext, UpdateResult
-from agentd.updaters.tooling import FileGuard, ToolRunner, UpdateRefused
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRunner,
+    UpdateRefused,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 MANIFEST = "go.mod"
@@ -90,11 +95,9 @@ class GoModUpdater:
         return PurePosixPath(manifest_path).name == MANIFEST
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(context, "go", go_env(context.env))
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
             for display in sorted({b.manifest_path for b in bumps}):
                 gomod = context.file(display)
                 guard.add(gomod, gomod.parent / "go.sum")
@@ -103,10 +106,8 @@ class GoModUpdater:
                 notes += file_notes
                 if manifest_change:
                     manifests.append(gomod)
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
+
+        return guarded_update(context, "go", go_env(context.env), body)
 
 
 def _required(gomod: Path, display: str) -> dict[str, set[str]]:

@@ -17,7 +17,6 @@ else the `overrides` entry, reported in `manifest_files`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -34,7 +33,13 @@ from agentd.updaters.nodejs import (
     require_targets,
     survivors,
 )
-from agentd.updaters.tooling import FileGuard, ToolRunner, UpdateRefused
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRunner,
+    UpdateRefused,
+    bumps_by_file,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
@@ -104,27 +109,16 @@ class NpmUpdater:
         return PurePosixPath(manifest_path).name in LOCKFILES
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(context, "npm", quiet_npm_env())
-            for display, file_bumps in _by_file(bumps).items():
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
+            for display, file_bumps in bumps_by_file(bumps).items():
                 project = _open_project(context, display)
                 guard.add(project.lockfile, *project.manifests)
                 manifests += project.manifests
                 notes += _update_project(runner, project, file_bumps)
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
 
-
-def _by_file(bumps: Iterable[PackageBump]) -> dict[str, list[PackageBump]]:
-    grouped: dict[str, list[PackageBump]] = {}
-    for bump in bumps:
-        grouped.setdefault(bump.manifest_path, []).append(bump)
-    return dict(sorted(grouped.items()))
+        return guarded_update(context, "npm", quiet_npm_env(), body)
 
 
 def _install(runner: ToolRunner, project: _Project, what: str) -> None:

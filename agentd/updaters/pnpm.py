@@ -28,7 +28,13 @@ from agentd.updaters.nodejs import (
     require_targets,
     survivors,
 )
-from agentd.updaters.tooling import FileGuard, ToolRunner, UpdateRefused
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRunner,
+    UpdateRefused,
+    bumps_by_file,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 LOCKFILE = "pnpm-lock.yaml"
@@ -125,22 +131,18 @@ class PnpmUpdater:
         return PurePosixPath(manifest_path).name == LOCKFILE
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(context, "pnpm", quiet_npm_env())
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
             in_workspace_file = _pnpm_major(runner, context) >= WORKSPACE_OVERRIDES_SINCE
-            for display, file_bumps in _by_file(bumps).items():
+            for display, file_bumps in bumps_by_file(bumps).items():
                 project = _open_project(context, display)
                 guard.add(project.lockfile, project.workspace_file, *project.importers)
                 manifests += [project.workspace_file, *project.importers]
                 updater = _ProjectUpdate(runner, guard, project, in_workspace_file)
                 notes += updater.run(file_bumps)
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
+
+        return guarded_update(context, "pnpm", quiet_npm_env(), body)
 
 
 def _pnpm_major(runner: ToolRunner, context: UpdateContext) -> int:
@@ -149,13 +151,6 @@ def _pnpm_major(runner: ToolRunner, context: UpdateContext) -> int:
     )
     match = _VERSION.match(run.output.strip().splitlines()[-1] if run.output.strip() else "")
     return int(match.group(1)) if match else WORKSPACE_OVERRIDES_SINCE
-
-
-def _by_file(bumps: list[PackageBump]) -> dict[str, list[PackageBump]]:
-    grouped: dict[str, list[PackageBump]] = {}
-    for bump in bumps:
-        grouped.setdefault(bump.manifest_path, []).append(bump)
-    return dict(sorted(grouped.items()))
 
 
 @dataclass

@@ -26,7 +26,13 @@ from agentd.updaters.pyproject import (
     require_locked,
     unfixed,
 )
-from agentd.updaters.tooling import FileGuard, ToolRun, ToolRunner, UpdateRefused
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRun,
+    ToolRunner,
+    UpdateRefused,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 LOCKFILE = "poetry.lock"
@@ -49,11 +55,9 @@ class PoetryUpdater:
         return PurePosixPath(manifest_path).name == LOCKFILE
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(context, "poetry", _POETRY_ENV)
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
             lock_args = _lock_args(runner, context)
             for display in sorted({b.manifest_path for b in bumps}):
                 file_bumps = [b for b in bumps if b.manifest_path == display]
@@ -63,10 +67,8 @@ class PoetryUpdater:
                 manifests.append(pyproject)
                 update = _PoetryUpdate(runner, lock_args, lockfile, pyproject, display)
                 notes += update.run(file_bumps)
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
+
+        return guarded_update(context, "poetry", _POETRY_ENV, body)
 
 
 def _lock_args(runner: ToolRunner, context: UpdateContext) -> list[str]:

@@ -15,12 +15,12 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentd.redaction import redact
-from agentd.updaters.base import UpdateContext, UpdateResult
+from agentd.updaters.base import PackageBump, UpdateContext, UpdateResult
 from agentd.verify import Sandbox, run_command
 from agentd.vocabulary import Provenance, ReasonCode
 
@@ -186,3 +186,34 @@ class FileGuard:
 def project_dir(context: UpdateContext, dependency_file: str) -> Path:
     """The directory holding a dependency file: where its tool runs."""
     return context.file(dependency_file).parent
+
+
+UpdateBody = Callable[[ToolRunner, FileGuard, list[Path], list[str]], None]
+
+
+def bumps_by_file(bumps: Iterable[PackageBump]) -> dict[str, list[PackageBump]]:
+    """The bumps grouped by the dependency file they touch, in a stable order."""
+    grouped: dict[str, list[PackageBump]] = {}
+    for bump in bumps:
+        grouped.setdefault(bump.manifest_path, []).append(bump)
+    return dict(sorted(grouped.items()))
+
+
+def guarded_update(
+    context: UpdateContext, tool: str, env: Mapping[str, str], body: UpdateBody
+) -> UpdateResult:
+    """Run one ecosystem's update with every file it touches guarded.
+
+    `body` adds files to the guard, appends manifests it changed and notes for the PR, and
+    raises `UpdateRefused` to stop; a refusal restores every guarded file byte for byte first.
+    """
+    guard = FileGuard(context)
+    notes: list[str] = []
+    manifests: list[Path] = []
+    try:
+        runner = ToolRunner(context, tool, env)
+        body(runner, guard, manifests, notes)
+        return guard.result(manifests, notes, runner.tail())
+    except UpdateRefused as refusal:
+        guard.restore()
+        return refusal.result()

@@ -20,7 +20,13 @@ from agentd.updaters.pyproject import (
     require_locked,
     unfixed,
 )
-from agentd.updaters.tooling import FileGuard, ToolRun, ToolRunner, UpdateRefused
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRun,
+    ToolRunner,
+    UpdateRefused,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 LOCKFILE = "uv.lock"
@@ -36,11 +42,9 @@ class UvUpdater:
         return PurePosixPath(manifest_path).name == LOCKFILE
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(context, "uv", _UV_ENV)
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
             for display in sorted({b.manifest_path for b in bumps}):
                 file_bumps = [b for b in bumps if b.manifest_path == display]
                 lockfile = context.file(display)
@@ -48,10 +52,8 @@ class UvUpdater:
                 guard.add(lockfile, pyproject)
                 manifests.append(pyproject)
                 notes += _update(runner, lockfile, pyproject, display, file_bumps)
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
+
+        return guarded_update(context, "uv", _UV_ENV, body)
 
 
 def _lock(runner: ToolRunner, directory: Path, bumps: list[PackageBump]) -> ToolRun:

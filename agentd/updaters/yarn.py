@@ -38,7 +38,13 @@ from agentd.updaters.nodejs import (
     survivors,
 )
 from agentd.updaters.npmsemver import parse_version, satisfies
-from agentd.updaters.tooling import FileGuard, ToolRunner, UpdateRefused
+from agentd.updaters.tooling import (
+    FileGuard,
+    ToolRunner,
+    UpdateRefused,
+    bumps_by_file,
+    guarded_update,
+)
 from agentd.vocabulary import ReasonCode
 
 LOCKFILE = "yarn.lock"
@@ -110,16 +116,10 @@ class YarnUpdater:
         return PurePosixPath(manifest_path).name == LOCKFILE
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        guard = FileGuard(context)
-        notes: list[str] = []
-        manifests: list[Path] = []
-        try:
-            runner = ToolRunner(
-                context,
-                "yarn",
-                {**quiet_npm_env(), **_YARN_ENV},
-            )
-            for display, file_bumps in _by_file(bumps).items():
+        def body(
+            runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
+        ) -> None:
+            for display, file_bumps in bumps_by_file(bumps).items():
                 project = _open_project(context, display)
                 guard.add(project.lockfile, *project.manifests)
                 guard.add_artifacts(*(project.directory / a for a in _BERRY_ARTIFACTS))
@@ -127,17 +127,8 @@ class YarnUpdater:
                 _refuse_repository_code(context, project)
                 _require_matching_yarn(runner, project)
                 notes += _YarnUpdate(runner, project, context.home).run(file_bumps)
-            return guard.result(manifests, notes, runner.tail())
-        except UpdateRefused as refusal:
-            guard.restore()
-            return refusal.result()
 
-
-def _by_file(bumps: list[PackageBump]) -> dict[str, list[PackageBump]]:
-    grouped: dict[str, list[PackageBump]] = {}
-    for bump in bumps:
-        grouped.setdefault(bump.manifest_path, []).append(bump)
-    return dict(sorted(grouped.items()))
+        return guarded_update(context, "yarn", {**quiet_npm_env(), **_YARN_ENV}, body)
 
 
 _PLUGINS = re.compile(r"^plugins\s*:", re.MULTILINE)
