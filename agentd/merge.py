@@ -159,6 +159,12 @@ def _merge(
                 ),
                 reevaluate=True,
             )
+        if exc.status == 405 and "base branch was modified" in exc.message.lower():
+            # GitHub's transient refusal while it recomputes: look again next iteration.
+            return MergeOutcome(
+                UnitResult.opened_pr(detail=f"GitHub asked to retry the merge ({exc.message})"),
+                reevaluate=True,
+            )
         if exc.status == 405:
             return UnitResult.blocked(
                 ReasonCode.BRANCH_PROTECTION_BLOCK, f"GitHub refused the merge: {exc.message}"

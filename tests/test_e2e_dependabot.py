@@ -453,3 +453,33 @@ def test_a_full_run_verifies_inside_the_bwrap_sandbox(tmp_path: Path) -> None:
             pytest.skip("unprivileged namespaces are not available here")
         assert unit["outcome"] == "merged", (unit["detail"], tail)
         assert "TOKEN-HIDDEN" in tail, tail
+
+
+def test_transient_base_modified_405_is_retried_not_blocked(tmp_path: Path) -> None:
+    with e2e(
+        tmp_path,
+        scenario(pip_repo(checks=[{"name": "ci", "outcome": "pending"}])),
+        [{"repo": "api"}],
+    ) as env:
+        env.run()  # opens the PR; checks pending
+        env.sim.admin.set_check("api", "ci", "success")
+        env.sim.admin.reset()
+        env.sim.admin.inject(
+            "status",
+            status=405,
+            message="Base branch was modified. Review and try the merge again.",
+            route="/merge$",
+            method="PUT",
+        )
+        result, summary = (
+            env.run()
+        )  # nothing new is pushed: only the retry can merge it in this run
+        assert result.returncode == 0, result.stderr[-2000:]
+        [unit] = env.units(summary, repository="api")
+        assert unit["outcome"] == "merged", unit["detail"]
+        merges = [
+            r.status
+            for r in env.sim.admin.requests()
+            if r.method == "PUT" and r.path.endswith("/merge")
+        ]
+        assert merges == [405, 200]

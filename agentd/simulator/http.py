@@ -169,6 +169,7 @@ class Fault:
     retry_after: int = 1
     route: str | None = None  # a route template ("/repos/{owner}/{repo}/pulls") or a path regex
     method: str | None = None
+    message: str | None = None  # the error body's message for `status` faults
 
     def matches(self, request: Request) -> bool:
         if self.method and self.method.upper() != request.method:

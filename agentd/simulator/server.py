@@ -261,7 +261,9 @@ class Handler(BaseHTTPRequestHandler):
             return Response(
                 fault.status,
                 shapes.error(
-                    "Server Error" if fault.status >= 500 else "Injected fault", "", fault.status
+                    fault.message or ("Server Error" if fault.status >= 500 else "Injected fault"),
+                    "",
+                    fault.status,
                 ),
             )
         if fault.kind == "secondary":
