@@ -210,8 +210,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.engine.run import RunOptions, execute_run  # noqa: PLC0415
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
-    from agentd.run import RunOptions, execute_run  # noqa: PLC0415
 
     loaded = _load_for(args, settings)
     install_flag_handlers()

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from agentd.engine.run import RunOptions, execute_run
 from agentd.github.auth import Token, TokenKind
 from agentd.profile import load_profile
 from agentd.report import render_summary
-from agentd.run import RunOptions, execute_run
 from agentd.settings import Settings
 from agentd.simulator import SCENARIOS, Simulator
 

@@ -23,10 +23,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agentd.cron import cron_trigger
+from agentd.engine.run import RunOptions, execute_run
 from agentd.errors import AgentdError
 from agentd.log import get_logger
 from agentd.profile import LoadedProfile, load_profile
-from agentd.run import RunOptions, execute_run
 from agentd.settings import Settings
 from agentd.shutdown import STOP
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from agentd.alerts.dependabot.plan import group_by_target, plan_unit, surviving_vulnerable
 from agentd.github.models import DependabotAlert
-from agentd.passes.dependabot_plan import group_by_target, plan_unit, surviving_vulnerable
 from agentd.profile import Target
 from agentd.updaters import UpdateContext
 from agentd.updaters.base import UnsafePathError

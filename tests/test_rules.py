@@ -142,7 +142,7 @@ GHP = "ghp_" + "C" * 36
     ],
 )
 def test_secret_replacement_per_file_type(path: str, text: str, expected: str) -> None:
-    from agentd.rules.secret_cleanup import replace_secret
+    from agentd.alerts.secret_scanning.cleanup import replace_secret
 
     cleanup = replace_secret(path, text, AWS, "aws_access_key_id")
     assert cleanup.text == expected
@@ -158,7 +158,7 @@ def test_secret_replacement_per_file_type(path: str, text: str, expected: str) -
     ],
 )
 def test_unsafe_shapes_are_left_for_a_person(path: str, text: str) -> None:
-    from agentd.rules.secret_cleanup import replace_secret
+    from agentd.alerts.secret_scanning.cleanup import replace_secret
 
     cleanup = replace_secret(path, text, AWS if AWS in text else GHP, "aws_access_key_id")
     assert cleanup.text is None

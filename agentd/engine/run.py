@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agentd.alerts import code_scanning
+from agentd.alerts.dependabot import plugin as dependabot
+from agentd.alerts.secret_scanning import plugin as secret_scanning
 from agentd.audit import AuditLog
+from agentd.engine.common import UnitOutcome
+from agentd.engine.context import Budget, RunContext
+from agentd.engine.reconcile import reconcile
 from agentd.environment import load_allowed_environment
 from agentd.errors import ContractError, RateLimitedError
 from agentd.github.auth import Token, acquire_token
@@ -27,13 +33,9 @@ from agentd.lock import ProfileLock
 from agentd.log import get_logger
 from agentd.metrics import write_metrics
 from agentd.mutation import MutationPolicy
-from agentd.passes import code_scanning, dependabot, secret_scanning
-from agentd.passes.common import UnitOutcome
-from agentd.passes.reconcile import reconcile
 from agentd.profile import LoadedProfile, Profile, Repository
 from agentd.redaction import REDACTOR
 from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
-from agentd.runcontext import Budget, RunContext
 from agentd.session import open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, StopFlag

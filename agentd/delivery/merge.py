@@ -11,17 +11,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentd.gate import (
+from agentd.delivery.gate import (
     ChecksState,
     ProtectionUnreadableError,
     diff_problems,
     evaluate_checks,
     required_checks,
 )
+from agentd.engine.context import RunContext
 from agentd.github.client import GitHubHTTPError
 from agentd.github.models import PullRequest
 from agentd.mutation import MutationKind
-from agentd.runcontext import RunContext
 from agentd.stamp import StampError, parse_stamp
 from agentd.vocabulary import Outcome, ReasonCode, UnitResult
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentd import __version__, depfiles
-from agentd.environment import target_environment_problem
-from agentd.github.models import DependabotAlert, PullRequest
-from agentd.inventory import Coverage, RepoInventory
-from agentd.log import get_logger
-from agentd.merge import Hold, MergeRequest, merge_if_allowed
-from agentd.passes.common import (
+from agentd.alerts.dependabot.plan import (
+    UnitPlan,
+    group_by_target,
+    plan_unit,
+    surviving_vulnerable,
+)
+from agentd.delivery.merge import Hold, MergeRequest, merge_if_allowed
+from agentd.delivery.publish import BudgetExhaustedError, publish
+from agentd.engine.common import (
     UNIT_FAULTS,
     UnitOutcome,
     record_verification,
@@ -24,17 +27,14 @@ from agentd.passes.common import (
     verify_target,
     why_failed,
 )
-from agentd.passes.dependabot_plan import (
-    UnitPlan,
-    group_by_target,
-    plan_unit,
-    surviving_vulnerable,
-)
-from agentd.passes.publish import BudgetExhaustedError, publish
+from agentd.engine.context import RunContext, Workspace
+from agentd.environment import target_environment_problem
+from agentd.github.models import DependabotAlert, PullRequest
+from agentd.inventory import Coverage, RepoInventory
+from agentd.log import get_logger
 from agentd.profile import Repository, Target
 from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
-from agentd.runcontext import RunContext, Workspace
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
 from agentd.updaters import UpdateContext, UpdateResult

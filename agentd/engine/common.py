@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentd.engine.context import RunContext, WorkspaceError
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.gitops import GitError
 from agentd.inventory import ClassInventory, Coverage, RepoInventory
 from agentd.profile import Repository, Target
 from agentd.report import UnitRecord
-from agentd.runcontext import RunContext, WorkspaceError
 from agentd.units import remediation_key
 from agentd.verify import Sandbox, VerificationResult, run_verification
 from agentd.vocabulary import AlertClass, ReasonCode, UnitResult

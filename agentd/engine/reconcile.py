@@ -9,16 +9,16 @@ touched.
 from __future__ import annotations
 
 from agentd import depfiles
+from agentd.alerts.dependabot.plan import group_by_target, safe_manifest_path
 from agentd.audit import unit_key
+from agentd.engine.common import resolve_base
+from agentd.engine.context import RunContext
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import DependabotAlert, PullRequest
 from agentd.inventory import Coverage, Inventory
 from agentd.log import get_logger
-from agentd.passes.common import resolve_base
-from agentd.passes.dependabot_plan import group_by_target, safe_manifest_path
 from agentd.profile import Repository
 from agentd.report import UnitRecord
-from agentd.runcontext import RunContext
 from agentd.stamp import Stamp, StampError, parse_stamp
 from agentd.units import remediation_key
 from agentd.vocabulary import (

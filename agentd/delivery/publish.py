@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_open_pr
+from agentd.engine.context import RunContext, Workspace
 from agentd.github.models import PullRequest
 from agentd.gitops import PushRejectedError
 from agentd.log import get_logger
-from agentd.prs import PullRequestOutcome, ensure_pull_request, find_open_pr
-from agentd.runcontext import RunContext, Workspace
 
 log = get_logger("publish")
 PUSH_ATTEMPTS = 3

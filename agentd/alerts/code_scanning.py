@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentd import __version__
-from agentd.github.client import GitHubHTTPError, TransientError
-from agentd.github.models import CodeScanningAlert
-from agentd.inventory import RepoInventory
-from agentd.merge import Hold, MergeRequest, merge_if_allowed
-from agentd.passes.common import (
+from agentd.alerts.dependabot.plan import safe_manifest_path, target_for
+from agentd.delivery.merge import Hold, MergeRequest, merge_if_allowed
+from agentd.delivery.publish import BudgetExhaustedError, publish
+from agentd.engine.common import (
     UNIT_FAULTS,
     UnitOutcome,
     coverage_outcome,
@@ -28,13 +27,14 @@ from agentd.passes.common import (
     verify_target,
     why_failed,
 )
-from agentd.passes.dependabot_plan import safe_manifest_path, target_for
-from agentd.passes.publish import BudgetExhaustedError, publish
+from agentd.engine.context import RunContext, Workspace
+from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.github.models import CodeScanningAlert
+from agentd.inventory import RepoInventory
 from agentd.profile import Repository, Target
 from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
 from agentd.rules import missing_permissions, unpinned_tag
-from agentd.runcontext import RunContext, Workspace
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
 from agentd.verify import CommandResult

@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentd import __version__
-from agentd.github.client import GitHubHTTPError, TransientError
-from agentd.github.models import SecretScanningAlert
-from agentd.gitops import GitError
-from agentd.inventory import RepoInventory
-from agentd.passes.common import (
+from agentd.alerts.dependabot.plan import safe_manifest_path, target_for
+from agentd.alerts.secret_scanning.cleanup import replace_secret
+from agentd.delivery.publish import BudgetExhaustedError, publish
+from agentd.engine.common import (
     UNIT_FAULTS,
     UnitOutcome,
     coverage_outcome,
@@ -29,13 +28,14 @@ from agentd.passes.common import (
     unit_fault,
     verify_target,
 )
-from agentd.passes.dependabot_plan import safe_manifest_path, target_for
-from agentd.passes.publish import BudgetExhaustedError, publish
+from agentd.engine.context import RunContext, Workspace
+from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.github.models import SecretScanningAlert
+from agentd.gitops import GitError
+from agentd.inventory import RepoInventory
 from agentd.profile import Repository, Target
 from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
-from agentd.rules.secret_cleanup import replace_secret
-from agentd.runcontext import RunContext, Workspace
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
 from agentd.vocabulary import (

@@ -1,1 +1,0 @@
-"""The remediation passes: Dependabot, code scanning, secret scanning, reconcile."""
