@@ -1,7 +1,7 @@
 """Typed views of the GitHub resources agentd reads (only the fields it uses).
 
 Unknown fields are ignored; missing optional fields get safe defaults. A secret-scanning
-alert's `secret` is registered with the redactor the moment the model is built.
+alert's `secret` is registered with the redactor, for the run, the moment the model is built.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class SecretScanningAlert(Model):
     @classmethod
     def _register_secret(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("secret"), str):
-            REDACTOR.register(data["secret"])
+            REDACTOR.register_for_run(data["secret"])  # dropped when the run ends
         return data
 
 
