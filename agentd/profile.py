@@ -26,9 +26,9 @@ from pydantic import (
 )
 
 from agentd.cron import cron_trigger
+from agentd.ecosystems import PROFILE_ECOSYSTEMS
 from agentd.errors import ContractError
 from agentd.vocabulary import (
-    PROFILE_ECOSYSTEMS,
     AlertClass,
     AutomationMode,
     MutationMode,
@@ -175,6 +175,8 @@ Regex = Annotated[str, AfterValidator(_regex)]
 BranchName = Annotated[str, AfterValidator(_branch_name)]
 TitleTemplate = Annotated[str, AfterValidator(_title_template)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
+# Must list exactly `agentd.ecosystems.PROFILE_ECOSYSTEMS` (a Literal cannot be derived;
+# tests/ecosystems/test_registry.py proves they agree).
 ProfileEcosystem = Literal[
     "pip", "uv", "poetry", "npm", "pnpm", "yarn", "cargo", "go",
     "maven", "gradle", "bundler", "composer", "nuget", "pub", "swift", "hex", "actions",

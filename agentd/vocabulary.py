@@ -144,25 +144,3 @@ class UnitResult(BaseModel):
     @classmethod
     def failed(cls, reason: ReasonCode, detail: str = "") -> UnitResult:
         return cls(outcome=Outcome.FAILED, reason=reason, detail=detail)
-
-
-# Ecosystem names used in profiles, and the GitHub advisory ecosystem each one maps to.
-PROFILE_ECOSYSTEMS: dict[str, str] = {
-    "pip": "pip",
-    "uv": "pip",
-    "poetry": "pip",
-    "npm": "npm",
-    "pnpm": "npm",
-    "yarn": "npm",
-    "cargo": "rust",
-    "go": "go",
-    "maven": "maven",
-    "gradle": "maven",
-    "bundler": "rubygems",
-    "composer": "composer",
-    "nuget": "nuget",
-    "pub": "pub",
-    "swift": "swift",
-    "hex": "erlang",
-    "actions": "actions",
-}

@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agentd.alerts.dependabot.plan import group_by_target, plan_unit, surviving_vulnerable
+from agentd.ecosystems import UnsafePathError, UpdateContext
 from agentd.github.models import DependabotAlert
 from agentd.profile import Target
-from agentd.updaters import UpdateContext
-from agentd.updaters.base import UnsafePathError
 
 EXAMPLES = int(os.environ.get("AGENTD_FUZZ_EXAMPLES", "1000"))
 TARGETS = [

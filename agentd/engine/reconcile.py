@@ -8,7 +8,7 @@ touched.
 
 from __future__ import annotations
 
-from agentd import depfiles
+from agentd import ecosystems as depfiles
 from agentd.alerts.dependabot.plan import group_by_target, safe_manifest_path
 from agentd.audit import unit_key
 from agentd.engine.common import resolve_base

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from agentd import depfiles
+from agentd import ecosystems
 from agentd.osv import Advisory, Vulnerability, advisories_for
 from agentd.simulator import gitstore
 from agentd.versions import RangeError, VersionError, VersionRange
@@ -35,7 +35,7 @@ class DependencyFinding:
     def identity(self) -> tuple[str, str, str]:
         return (
             self.manifest_path,
-            depfiles.normalize_name(self.ecosystem, self.package),
+            ecosystems.normalize_name(self.ecosystem, self.package),
             self.advisory.ghsa_id,
         )
 
@@ -44,14 +44,14 @@ def dependabot_findings(
     repo: Path, sha: str, advisories: Sequence[Advisory]
 ) -> list[DependencyFinding]:
     files = {
-        p: b for p, b in gitstore.list_files(repo, sha).items() if depfiles.is_dependency_file(p)
+        p: b for p, b in gitstore.list_files(repo, sha).items() if ecosystems.is_dependency_file(p)
     }
     blobs = gitstore.read_blobs(repo, list(files.values()))
     findings: dict[tuple[str, str, str], DependencyFinding] = {}
     for path, blob in sorted(files.items()):
         try:
-            dependencies = depfiles.parse_dependency_file(path, blobs.get(blob, b""))
-        except depfiles.DepfileError:
+            dependencies = ecosystems.parse_dependency_file(path, blobs.get(blob, b""))
+        except ecosystems.DepfileError:
             continue
         for dep in dependencies:
             for advisory, vulnerability in advisories_for(advisories, dep.ecosystem, dep.name):

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from agentd import depfiles
+from agentd import ecosystems as depfiles
+from agentd.ecosystems import PackageBump, Updater, updater_for
 from agentd.github.models import DependabotAlert
 from agentd.profile import Target
-from agentd.updaters import PackageBump, Updater, updater_for
 from agentd.versions import (
     AdvisoryRange,
     RangeError,

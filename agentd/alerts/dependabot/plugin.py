@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentd import __version__, depfiles
+from agentd import __version__
+from agentd import ecosystems as depfiles
 from agentd.alerts.dependabot.plan import (
     UnitPlan,
     group_by_target,
@@ -18,6 +19,13 @@ from agentd.alerts.dependabot.plan import (
 )
 from agentd.delivery.merge import Hold, MergeRequest, merge_if_allowed
 from agentd.delivery.publish import BudgetExhaustedError, publish
+from agentd.ecosystems import (
+    UnsafePathError,
+    UpdateContext,
+    UpdateResult,
+    branch_slug,
+    is_lockfile,
+)
 from agentd.engine.common import (
     UNIT_FAULTS,
     UnitOutcome,
@@ -37,9 +45,6 @@ from agentd.redaction import redact
 from agentd.report import UnitRecord, utc_now
 from agentd.stamp import Stamp, replace_stamp
 from agentd.units import branch_name, remediation_key
-from agentd.updaters import UpdateContext, UpdateResult
-from agentd.updaters.base import UnsafePathError
-from agentd.updaters.pip import is_requirements_file
 from agentd.verify import VerificationResult, scrubbed_env
 from agentd.vocabulary import (
     AlertClass,
@@ -52,7 +57,6 @@ from agentd.vocabulary import (
 
 log = get_logger("dependabot")
 NATIVE_AUTHOR = "dependabot[bot]"
-PM_SEGMENT = {"pip": "pip", "npm": "npm_and_yarn", "rust": "cargo", "go": "go_modules"}
 _PROBLEM_ORDER = (
     ReasonCode.NO_PATCH_AVAILABLE,
     ReasonCode.VERIFICATION_FAILED,
@@ -332,7 +336,7 @@ def _native_mismatch(
         return f"this unit fixes {len(plan.packages)} packages; a native PR bumps one"
     package = plan.fixable[0]
     segment = pull.head.ref.split("/")[1] if pull.head.ref.count("/") >= 2 else ""
-    if PM_SEGMENT.get(package.key.ecosystem) != segment:
+    if branch_slug(package.key.ecosystem) != segment:
         return f"its head {pull.head.ref} is not a {package.key.ecosystem} update"
     files = {f.filename for f in ctx.api.pull_files(spec.repo.repo, pull.number)}
     if package.key.manifest_path not in files:
@@ -388,7 +392,7 @@ def _adopt(
     if body != (pull.body or ""):
         ctx.api.update_pull(spec.repo.repo, pull.number, body=body)
     files = [f.filename for f in ctx.api.pull_files(spec.repo.repo, pull.number)]
-    manifest_files = [f for f in files if not _is_lockfile(f)]
+    manifest_files = [f for f in files if not is_lockfile(f)]
     hold = (
         Hold(
             ReasonCode.MANIFEST_CHANGE_REQUIRED,
@@ -410,11 +414,6 @@ def _adopt(
     return UnitOutcome(
         _with_result(record, merge.result), opened=merge.reevaluate, merged=merge.merged
     )
-
-
-def _is_lockfile(path: str) -> bool:
-    kind = depfiles.file_kind(path)
-    return kind not in (None, "go-mod") or is_requirements_file(path)
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""What one ecosystem plug-in provides: its `Ecosystem` record and its updater (SPEC §7).
+
+Like dependabot-core's split of file parsing, update checking and file updating, an updater
+only *applies* a plan the engine made (which packages, to which versions) to the files of
+one target inside a unit's worktree, driving the ecosystem's own tool where there is one,
+and reports what changed. Version selection, alert grouping and the post-update safety
+check live in the engine, shared by every ecosystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from typing import Literal, Protocol
+
+from agentd.ecosystems._shared.model import Dependency
+from agentd.vocabulary import ReasonCode
+
+VersionScheme = Literal["pep440", "semver"]  # implemented in agentd.versions
+Parser = Callable[[str, bytes], list[Dependency]]  # (repo-relative path, content)
+
+
+@dataclass(frozen=True)
+class PackageBump:
+    """One vulnerable package in one dependency file, and the version it must reach."""
+
+    name: str
+    manifest_path: str  # repo-relative path GitHub reported (e.g. "ui/package-lock.json")
+    current_version: str
+    target_version: str
+    advisory_ids: tuple[str, ...]
+    relationship: str = "unknown"  # direct | transitive | unknown
+
+
+@dataclass(frozen=True)
+class UpdateContext:
+    worktree: Path  # repository root inside the unit's worktree
+    target_path: str  # the target's repo-relative sub-path
+    env: dict[str, str]  # scrubbed environment: PATH, private HOME, allowlisted values
+    home: Path
+    timeout_seconds: float
+
+    def file(self, repo_relative: str) -> Path:
+        """Absolute path of a repo-relative file, refusing anything outside the worktree."""
+        pure = PurePosixPath(repo_relative)
+        if pure.is_absolute() or ".." in pure.parts or "\x00" in repo_relative:
+            raise UnsafePathError(f"refusing path outside the repository: {repo_relative!r}")
+        path = (self.worktree / pure).resolve()
+        root = self.worktree.resolve()
+        if path != root and root not in path.parents:
+            raise UnsafePathError(
+                f"refusing path that resolves outside the repository: {repo_relative!r}"
+            )
+        return path
+
+
+class UnsafePathError(ValueError):
+    pass
+
+
+@dataclass
+class UpdateResult:
+    changed_files: list[str] = field(default_factory=list)  # repo-relative
+    manifest_files: list[str] = field(default_factory=list)  # the changed files that are manifests
+    notes: list[str] = field(default_factory=list)  # one line per change, for the PR body
+    blocked: ReasonCode | None = None
+    blocked_detail: str = ""
+    tool_output: str = ""  # redacted tail of the tool's output
+
+    @property
+    def manifest_changed(self) -> bool:
+        return bool(self.manifest_files)
+
+    @classmethod
+    def refuse(cls, reason: ReasonCode, detail: str, output: str = "") -> UpdateResult:
+        return cls(blocked=reason, blocked_detail=detail, tool_output=output)
+
+
+class Updater(Protocol):
+    """One ecosystem's updater; its `Ecosystem` record says which files and alerts it takes."""
+
+    name: str  # the profile ecosystem name (`pip`, `uv`, `npm`, ...), as in its record
+
+    def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
+        """Edit the worktree so every bump is reached, or refuse with a reason."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ecosystem:
+    """Everything agentd knows about one profile ecosystem; each sub-package exports one."""
+
+    name: str  # the profile's ecosystem name ("go"), also its updater's name
+    alert_ecosystem: str  # GitHub's advisory ecosystem: "pip" | "npm" | "rust" | "go"
+    version_scheme: VersionScheme
+    dependabot_branch_slug: str  # package-manager segment of Dependabot's head branches
+    dependency_files: tuple[str, ...]  # file-name patterns `parse` reads ("requirements*.txt")
+    manifests: tuple[str, ...]  # manifest file names; a parsed one (go.mod) is no lockfile
+    parse: Parser  # raw: the registry's `parse_dependency_file` adds the safety net
+    updater: Updater
+
+    def reads(self, path: str) -> bool:
+        name = PurePosixPath(path).name
+        return any(fnmatchcase(name, pattern) for pattern in self.dependency_files)
+
+    def is_lockfile(self, path: str) -> bool:
+        return self.reads(path) and PurePosixPath(path).name not in self.manifests

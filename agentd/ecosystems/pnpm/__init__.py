@@ -1,0 +1,16 @@
+"""pnpm: `pnpm-lock.yaml`, driven by pnpm."""
+
+from agentd.ecosystems._shared.interface import Ecosystem
+from agentd.ecosystems.pnpm import parser
+from agentd.ecosystems.pnpm.updater import PnpmUpdater
+
+ECOSYSTEM = Ecosystem(
+    name="pnpm",
+    alert_ecosystem="npm",
+    version_scheme="semver",
+    dependabot_branch_slug="npm_and_yarn",
+    dependency_files=("pnpm-lock.yaml",),
+    manifests=("package.json", "pnpm-workspace.yaml"),
+    parse=parser.parse,
+    updater=PnpmUpdater(),
+)
