@@ -23,6 +23,7 @@ ADVICE: dict[ReasonCode, str] = {
     ReasonCode.AUTH_INSUFFICIENT: "Grant the token the missing permission (see the operator guide's token table).",
     ReasonCode.REGISTRY_AUTH_MISSING: "Provide the registry credential: allowlist its name and set it in the environment or dotenv file.",
     ReasonCode.LOCK_CONTENDED: "Nothing: another run of this profile is active; check `agentd lock status` if it persists.",
+    ReasonCode.INTERNAL_ERROR: "A defect in agentd itself: report it with the run log; nothing in the repository needs fixing.",
     ReasonCode.POLICY_BLOCKED: "Intended by the profile's policy (mode, rules, budget); change the profile if you disagree.",
     ReasonCode.UNSUPPORTED_RULE: "Fix the finding by hand, or allowlist the rule if agentd supports it.",
     ReasonCode.CODE_SCANNING_DISABLED: "Enable code scanning on the repository to have findings remediated.",

@@ -14,7 +14,7 @@ from agentd.errors import AgentdError, ExitCode, UsageError
 from agentd.lock import LockState, break_lock, inspect_lock
 from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, load_profile
-from agentd.redaction import redact
+from agentd.redaction import REDACTOR, redact
 from agentd.settings import Settings, load_settings, resolve_profile_path
 from agentd.shutdown import install_flag_handlers
 from agentd.vocabulary import AutomationMode, MutationMode
@@ -219,11 +219,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         mutation_mode=MutationMode(args.mutation_mode) if args.mutation_mode else None,
         dry_run=args.dry_run,
     )
-    summary = execute_run(loaded, settings, options)
-    if args.json:
-        _print(json.dumps(summary.to_json(), indent=2))
-    else:
-        _print(render_summary(summary))
+    # The run's redaction scope also covers printing its summary.
+    with REDACTOR.run_scope(loaded.profile.profile.verification.secret_redaction_patterns):
+        summary = execute_run(loaded, settings, options)
+        if args.json:
+            _print(json.dumps(summary.to_json(), indent=2))
+        else:
+            _print(render_summary(summary))
     if summary.rate_limited:
         return ExitCode.TEMPFAIL
     return ExitCode.UNITS_FAILED if summary.has_failures else ExitCode.OK

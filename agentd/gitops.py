@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentd import faults
+from agentd.errors import InfrastructureError
 from agentd.github.auth import Token
 from agentd.log import get_logger
 from agentd.mutation import MutationKind, MutationPolicy
@@ -50,7 +51,9 @@ esac
 """
 
 
-class GitError(Exception):
+class GitError(InfrastructureError):
+    source = "git"
+
     def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
         self.returncode = returncode
         self.stderr = redact(stderr.strip())

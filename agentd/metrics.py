@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from agentd.errors import is_internal
 from agentd.report import RunSummary
 from agentd.vocabulary import AlertClass, Outcome
 
@@ -57,7 +58,11 @@ def render_metrics(summary: RunSummary, lock_recoveries: int) -> str:
         lines.append(
             f'agentd_units{{profile="{profile}",outcome="{name}",reason="{reason}"}} {count}'
         )
+    internal = sum(1 for unit in summary.units if is_internal(unit.result))
     lines += [
+        "# HELP agentd_internal_errors Units of the last run stopped by a defect in agentd itself.",
+        "# TYPE agentd_internal_errors gauge",
+        f'agentd_internal_errors{{profile="{profile}"}} {internal}',
         "# HELP agentd_open_alerts Open alerts at the end of the last run.",
         "# TYPE agentd_open_alerts gauge",
     ]

@@ -27,7 +27,8 @@ from pydantic import (
 
 from agentd.cron import cron_trigger
 from agentd.ecosystems import PROFILE_ECOSYSTEMS
-from agentd.errors import ContractError
+from agentd.errors import ContractError, PathEscapeError
+from agentd.paths import confine
 from agentd.vocabulary import (
     AlertClass,
     AutomationMode,
@@ -721,7 +722,7 @@ def _semantic_issues(profile: Profile) -> tuple[list[ProfileIssue], list[Profile
         seen_repos.setdefault(repo.repo, index)
         errors += _repository_issues(profile, repo, where)
         local = Path(repo.local_path)
-        if clone_root not in local.parents:
+        if local == clone_root or not local.is_relative_to(clone_root):
             warnings.append(
                 ProfileIssue(
                     (*where, "local_path"),
@@ -800,17 +801,16 @@ def _path_escape_issues(repo: Repository, target: Target, where: PathKey) -> lis
     root = Path(repo.local_path)
     if not root.is_dir():
         return []
-    resolved_root = root.resolve()
     issues = []
     for key in ("path", "verification_workdir"):
         value: str = getattr(target, key)
-        resolved = (root / value).resolve()
-        if resolved != resolved_root and resolved_root not in resolved.parents:
+        try:
+            confine(root, value)
+        except PathEscapeError as exc:
             issues.append(
                 ProfileIssue(
                     (*where, key),
-                    f"{value!r} resolves to {resolved}, outside the repository {resolved_root} "
-                    "(a symlink escapes it)",
+                    f"{exc.message} (a symlink escapes the repository {root.resolve()})",
                     "point it at a directory inside the repository",
                 )
             )

@@ -56,6 +56,8 @@ class UnitRecord:
     verification_provenance: Provenance = Provenance.NOT_RUN
     verification: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # A later attempt in the same run that did not replace this (merged) record.
+    later: UnitRecord | None = field(default=None, repr=False, compare=False)
 
     @property
     def outcome(self) -> Outcome:

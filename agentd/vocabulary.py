@@ -48,6 +48,8 @@ class ReasonCode(StrEnum):
     SECRET_SCANNING_DISABLED = "secret_scanning_disabled"
     NO_ANALYSIS_FOUND = "no_analysis_found"
     HISTORY_REWRITE_REQUIRED = "history_rewrite_required"
+    # (+) agentd-only: agentd itself failed (a defect to report), never the repository's fault
+    INTERNAL_ERROR = "internal_error"
 
 
 class AlertClass(StrEnum):

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agentd.alerts.dependabot.plan import group_by_target, plan_unit, surviving_vulnerable
-from agentd.ecosystems import UnsafePathError, UpdateContext
+from agentd.ecosystems import UpdateContext
+from agentd.errors import PathEscapeError
 from agentd.github.models import DependabotAlert
 from agentd.profile import Target
 
@@ -126,7 +127,7 @@ def test_hostile_payloads_are_refused_or_reported(
     def read(path: str) -> bytes | None:
         try:
             file = context.file(path)
-        except UnsafePathError:
+        except PathEscapeError:
             return None
         return file.read_bytes() if file.is_file() else None
 
@@ -137,7 +138,7 @@ def test_hostile_payloads_are_refused_or_reported(
             if package.problem is not None:
                 assert package.detail
         if plan.fixable and plan.updater is not None:
-            with contextlib.suppress(UnsafePathError):
+            with contextlib.suppress(PathEscapeError):
                 plan.updater.apply(context, plan.bumps())
             surviving_vulnerable(plan, read)
     assert _snapshot(outside) == before_outside

@@ -203,11 +203,6 @@ def test_execute_run_twice_does_not_grow_the_patterns(tmp_path: Path) -> None:
     assert len(second[0]) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="until execute_run wraps the run in REDACTOR.run_scope (the lead's change)",
-)
 def test_execute_run_keeps_neither_the_patterns_nor_the_scanned_secrets_after_it(
     tmp_path: Path,
 ) -> None:

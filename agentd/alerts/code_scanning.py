@@ -1,323 +1,313 @@
-"""The code-scanning pass (SPEC §8): one unit per target and allowlisted rule.
+"""The code-scanning plug-in (SPEC §8): one unit per target and rule.
 
-Coverage is reported per repository (`code_scanning_disabled`, `no_analysis_found`), rules
-outside the allowlist are `skipped unsupported_rule`, and the allowlisted ones get their
-deterministic fix, a rule-specific check (both versions parse and differ only by the fix),
-the target's own verification, a stamped PR, and a merge only for `auto_merge_rules`.
+Only rules in the profile's `allowlisted_rules` that have a deterministic fixer in
+`agentd.rules` enter remediation; the rest are `skipped unsupported_rule`. An alert whose
+location is no path inside the repository, or that no target takes, is a unit of its own
+with the reason. The fixer edits the alerted workflow files, its own post-fix check proves
+the edit is exactly the fix, and what the fixer could not rule out holds the merge for a
+person; only `auto_merge_rules` may merge unattended.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentd import __version__
-from agentd.alerts.dependabot.plan import safe_manifest_path, target_for
-from agentd.delivery.merge import Hold, MergeRequest, merge_if_allowed
-from agentd.delivery.publish import BudgetExhaustedError, publish
-from agentd.engine.common import (
-    UNIT_FAULTS,
-    UnitOutcome,
-    coverage_outcome,
-    finish,
-    pr_title,
-    record_verification,
-    unit_fault,
-    verify_target,
-    why_failed,
+from agentd.alerts.dependabot.plan import target_for
+from agentd.alerts.interface import (
+    AlertPlugin,
+    Change,
+    Description,
+    Hold,
+    Orphan,
+    Proposal,
+    Unit,
+    new_unit,
 )
 from agentd.engine.context import RunContext, Workspace
-from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.errors import UnitError
+from agentd.github.client import GitHubError
 from agentd.github.models import CodeScanningAlert
-from agentd.inventory import RepoInventory
+from agentd.inventory import ClassInventory
+from agentd.paths import confine, relative_path
 from agentd.profile import Repository, Target
-from agentd.redaction import redact
-from agentd.report import UnitRecord, utc_now
-from agentd.rules import missing_permissions, unpinned_tag
-from agentd.stamp import Stamp, replace_stamp
-from agentd.units import branch_name, remediation_key
-from agentd.verify import CommandResult
-from agentd.vocabulary import AlertClass, AutomationMode, PRSource, ReasonCode, UnitPass, UnitResult
+from agentd.report import utc_now
+from agentd.rules import Environment, Finding, Rule, rule_for
+from agentd.stamp import Stamp
+from agentd.verify import VerificationResult
+from agentd.vocabulary import AlertClass, ReasonCode, UnitResult
 
-SUPPORTED_RULES = (missing_permissions.RULE_ID, unpinned_tag.RULE_ID)
+WORKFLOWS = ".github/workflows/"
 
 
 @dataclass
-class RuleUnit:
-    repo: Repository
-    target: Target
-    rule_id: str
-    base: str
-    default_branch: str
-    alerts: list[CodeScanningAlert]
-    key: str
-    branch: str
-    edits: dict[str, str] = field(default_factory=dict)  # path → new text
+class _Edits:
+    rule: Rule
+    before: dict[str, str] = field(default_factory=dict)  # path → text on the base
+    after: dict[str, str] = field(default_factory=dict)  # path → fixed text
     notes: list[str] = field(default_factory=list)
-    review: list[str] = field(default_factory=list)  # why a person must look
+    review: list[str] = field(default_factory=list)  # what a person must look at
 
 
-def _location(alert: CodeScanningAlert) -> tuple[str | None, int]:
-    instance = alert.most_recent_instance
-    location = instance.location if instance else None
-    if location is None:
-        return None, 0
-    return safe_manifest_path(location.path), location.start_line or 0
+def _environment(ctx: RunContext) -> Environment:
+    """What a rule may ask of GitHub: a tag's commit (annotated tags dereferenced)."""
+    api = ctx.api
 
-
-def process_repository(
-    ctx: RunContext, repo: Repository, inventory: RepoInventory
-) -> list[UnitOutcome]:
-    covered = coverage_outcome(
-        ctx, repo, inventory, AlertClass.CODE_SCANNING, ReasonCode.CODE_SCANNING_DISABLED
-    )
-    if isinstance(covered, UnitOutcome):
-        return [covered]
-    base, entry = covered
-    assert inventory.metadata is not None  # noqa: S101 - coverage_outcome checked it
-    settings = ctx.profile.profile.defaults.code_scanning
-    groups: dict[tuple[str, str], list[CodeScanningAlert]] = defaultdict(list)
-    for alert in entry.alerts:
-        path, _ = _location(alert)
-        target = target_for(path, repo.targets) if path else None
-        if target is None or AlertClass.CODE_SCANNING not in target.alert_classes:
-            continue
-        groups[(target.target_id, alert.rule.id or "unknown")].append(alert)
-    outcomes = []
-    owner = ctx.profile.profile.owner
-    for (target_id, rule_id), alerts in sorted(groups.items()):
-        target = next(t for t in repo.targets if t.target_id == target_id)
-        key = remediation_key(
-            owner, repo.repo, AlertClass.CODE_SCANNING, base, target_id, qualifier=rule_id
-        )
-        unit = RuleUnit(
-            repo, target, rule_id, base, inventory.metadata.default_branch, alerts, key,
-            branch_name(ctx.profile.profile.defaults.branch_template, AlertClass.CODE_SCANNING, target_id, key, repo.repo),
-        )  # fmt: skip
-        if rule_id not in settings.allowlisted_rules or rule_id not in SUPPORTED_RULES:
-            why = (
-                "not in the profile's allowlisted_rules"
-                if rule_id not in settings.allowlisted_rules
-                else "agentd has no deterministic fix for it"
-            )
-            outcomes.append(
-                finish(
-                    _record(unit),
-                    UnitResult.skipped(ReasonCode.UNSUPPORTED_RULE, f"{rule_id}: {why}"),
-                )
-            )
-            continue
-        if ctx.stop.requested:
-            break
-        outcomes.append(process_unit(ctx, unit))
-    return outcomes
-
-
-def process_unit(ctx: RunContext, unit: RuleUnit) -> UnitOutcome:
-    record = _record(unit)
-    mode = ctx.profile.automation_mode(unit.repo)
-    if mode is not AutomationMode.ACTIVE:
-        return finish(
-            record, UnitResult.skipped(ReasonCode.POLICY_BLOCKED, f"repository is {mode.value}")
-        )
-    if not ctx.git_for(unit.repo).is_repository():
-        return finish(
-            record,
-            UnitResult.skipped(ReasonCode.CLONE_MISSING, f"no git clone at {unit.repo.local_path}"),
-        )
-    try:
-        with ctx.worktree(unit.repo, unit.base, unit.key) as ws:
-            return _remediate(ctx, unit, ws, record)
-    except UNIT_FAULTS as exc:
-        return finish(record, unit_fault(exc))
-
-
-def _resolver(ctx: RunContext) -> Callable[[str, str], str | None]:
-    def resolve(action: str, tag: str) -> str | None:
+    def resolve_tag(action: str, tag: str) -> str | None:
         try:
-            ref = ctx.api.tag_ref(action, tag)
-            obj = ref.object
+            obj = api.tag_ref(action, tag).object
             for _ in range(5):  # annotated tags may point at tags
                 if obj.type == "commit":
                     return obj.sha
                 if obj.type != "tag":
                     return None
-                obj = ctx.api.tag_object(action, obj.sha).object
-        except (GitHubHTTPError, TransientError):
+                obj = api.tag_object(action, obj.sha).object
+        except GitHubError:
             return None
         return None
 
-    return resolve
-
-
-def _plan_edits(ctx: RunContext, unit: RuleUnit, ws: Workspace) -> None:
-    by_path: dict[str, list[CodeScanningAlert]] = defaultdict(list)
-    for alert in unit.alerts:
-        path, _ = _location(alert)
-        if path is None or not path.startswith(".github/workflows/"):
-            unit.review.append(f"alert #{alert.number}: location is not a workflow file")
-            continue
-        by_path[path].append(alert)
     pin_first_party = ctx.profile.profile.defaults.code_scanning.pin_first_party_actions
-    for path, alerts in sorted(by_path.items()):
-        file = (ws.path / path).resolve()
-        if ws.path.resolve() not in file.parents or not file.is_file():
-            unit.review.append(f"{path}: not in the repository any more")
-            continue
-        text = unit.edits.get(path) or file.read_text(encoding="utf-8", errors="surrogateescape")
-        if unit.rule_id == missing_permissions.RULE_ID:
-            message = next(
-                (
-                    a.most_recent_instance.message.text
-                    for a in alerts
-                    if a.most_recent_instance and a.most_recent_instance.message
-                ),
-                "",
+    return Environment(pin_first_party=pin_first_party, resolver=resolve_tag)
+
+
+def finding(alert: CodeScanningAlert) -> Finding | None:
+    """The alert as a rule sees it, or None when its location is no repository path."""
+    instance = alert.most_recent_instance
+    location = instance.location if instance else None
+    path = relative_path(location.path) if location is not None else None
+    if instance is None or location is None or path is None:
+        return None
+    message = instance.message.text if instance.message else ""
+    return Finding(alert.number, path, location.start_line or 0, message or "")
+
+
+class CodeScanningPlugin(AlertPlugin):
+    alert_class = AlertClass.CODE_SCANNING
+    disabled_reason = ReasonCode.CODE_SCANNING_DISABLED
+
+    def plan(
+        self, ctx: RunContext, repo: Repository, alerts: ClassInventory, base: str, default: str
+    ) -> list[Unit]:
+        groups: dict[tuple[str, str], list[CodeScanningAlert]] = defaultdict(list)
+        outside: dict[tuple[str, str], list[CodeScanningAlert]] = defaultdict(list)
+        for alert in alerts.alerts:
+            rule_id = alert.rule.id or "unknown"
+            where = finding(alert)
+            target = target_for(where.path, repo.targets) if where else None
+            if where is None:
+                outside[(rule_id, "(no repository path)")].append(alert)
+            elif target is None or AlertClass.CODE_SCANNING not in target.alert_classes:
+                outside[(rule_id, where.path)].append(alert)
+            else:
+                groups[(target.target_id, rule_id)].append(alert)
+        units = [
+            self._outside_unit(ctx, repo, base, default, rule_id, path, group)
+            for (rule_id, path), group in sorted(outside.items())
+        ]
+        for (target_id, rule_id), group in sorted(groups.items()):
+            target = next(t for t in repo.targets if t.target_id == target_id)
+            units.append(self._unit(ctx, repo, base, default, target, rule_id, group))
+        return units
+
+    def _unit(
+        self,
+        ctx: RunContext,
+        repo: Repository,
+        base: str,
+        default: str,
+        target: Target,
+        rule_id: str,
+        alerts: list[CodeScanningAlert],
+    ) -> Unit:
+        settings = ctx.profile.profile.defaults.code_scanning
+        settled = None
+        if rule_id not in settings.allowlisted_rules:
+            settled = UnitResult.skipped(
+                ReasonCode.UNSUPPORTED_RULE, f"{rule_id}: not in the profile's allowlisted_rules"
             )
-            fix = missing_permissions.fix_missing_permissions(text, message)
-            if fix.text is None:
-                (unit.review if fix.needs_review or "parsed" in fix.reason else unit.notes).append(
-                    f"{path}: {fix.reason}"
-                )
-                continue
-            unit.edits[path] = fix.text
-            unit.notes.append(f"{path}: {fix.reason}")
+        elif rule_for(rule_id) is None:
+            settled = UnitResult.skipped(
+                ReasonCode.UNSUPPORTED_RULE, f"{rule_id}: agentd has no deterministic fix for it"
+            )
+        return new_unit(
+            ctx, self.alert_class, repo, base, target, default_branch=default, qualifier=rule_id,
+            rule_id=rule_id, alert_number=min(a.number for a in alerts),
+            alert_numbers=[a.number for a in alerts], settled=settled, payload=alerts,
+        )  # fmt: skip
+
+    def _outside_unit(
+        self,
+        ctx: RunContext,
+        repo: Repository,
+        base: str,
+        default: str,
+        rule_id: str,
+        path: str,
+        alerts: list[CodeScanningAlert],
+    ) -> Unit:
+        if path.startswith("("):
+            detail = "the alerts' location is not a path inside the repository; refused"
+            settled = UnitResult.blocked(ReasonCode.POLICY_BLOCKED, detail)
         else:
-            # Bottom-up so earlier line numbers stay valid (each pin changes one line only).
-            for alert in sorted(alerts, key=lambda a: _location(a)[1], reverse=True):
-                pin = unpinned_tag.pin_line(
-                    text, _location(alert)[1], _resolver(ctx), pin_first_party
-                )
-                if pin.text is None:
-                    unit.review.append(f"{path}:{_location(alert)[1]}: {pin.reason}")
-                    continue
-                text = pin.text
-                unit.edits[path] = text
-                unit.notes.append(f"{path}:{_location(alert)[1]}: {pin.reason}")
-
-
-def _remediate(ctx: RunContext, unit: RuleUnit, ws: Workspace, record: UnitRecord) -> UnitOutcome:
-    _plan_edits(ctx, unit, ws)
-    record.changes = unit.notes + unit.review
-    if not unit.edits:
-        if unit.review:
-            return finish(
-                record, UnitResult.blocked(ReasonCode.POLICY_BLOCKED, "; ".join(unit.review))
+            target = target_for(path, repo.targets)
+            detail = (
+                f"no target covers {path}; add a target whose path contains it"
+                if target is None
+                else f"target {target.target_id} does not take code-scanning alerts ({path})"
             )
-        return finish(
-            record,
-            UnitResult.skipped(ReasonCode.SUPERSEDED, "nothing left to fix on the base branch"),
+            settled = UnitResult.skipped(ReasonCode.POLICY_BLOCKED, detail)
+        return new_unit(
+            ctx, self.alert_class, repo, base, None, default_branch=default, qualifier=rule_id,
+            key_suffix=f":unmapped:{path}", rule_id=rule_id,
+            alert_number=min(a.number for a in alerts), alert_numbers=[a.number for a in alerts],
+            settled=settled,
+        )  # fmt: skip
+
+    def propose(self, ctx: RunContext, unit: Unit, ws: Workspace) -> Proposal:
+        edits = _plan_edits(ctx, unit, ws)
+        summary = edits.notes + edits.review
+        if not edits.after:
+            if edits.review:
+                raise UnitError(ReasonCode.POLICY_BLOCKED, "; ".join(edits.review))
+            raise UnitError.skipped(ReasonCode.SUPERSEDED, "nothing left to fix on the base branch")
+        return Proposal(
+            intent=f"fix {', '.join(sorted(edits.after))}", summary=summary, payload=edits
         )
-    if not ctx.policy.mode.may_push:
-        return finish(
-            record,
-            UnitResult.skipped(
+
+    def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
+        edits: _Edits = proposal.payload
+        for path, text in edits.after.items():
+            confine(ws.path, path).write_text(text, encoding="utf-8", errors="surrogateescape")
+        return Change(files=sorted(edits.after), summary=proposal.summary, payload=edits)
+
+    def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
+        edits: _Edits = change.payload
+        for path in sorted(edits.after):
+            after = confine(ws.path, path).read_text(encoding="utf-8", errors="surrogateescape")
+            problem = edits.rule.check(path, edits.before[path], after)
+            if problem is not None:
+                raise UnitError(
+                    ReasonCode.VERIFICATION_FAILED, f"{path}: the fix is not the rule's: {problem}"
+                )
+
+    def hold(self, ctx: RunContext, unit: Unit, change: Change) -> Hold | None:
+        edits: _Edits = change.payload
+        if unit.rule_id not in ctx.profile.profile.defaults.code_scanning.auto_merge_rules:
+            return Hold(
                 ReasonCode.POLICY_BLOCKED,
-                f"mutation mode {ctx.policy.mode.value}: would fix {', '.join(sorted(unit.edits))}",
-            ),
+                f"{unit.rule_id} is not in auto_merge_rules; a person merges",
+            )
+        if edits.review:
+            return Hold(
+                ReasonCode.POLICY_BLOCKED, "some findings need a person: " + "; ".join(edits.review)
+            )
+        return None
+
+    def describe(
+        self,
+        ctx: RunContext,
+        unit: Unit,
+        change: Change,
+        verification: VerificationResult,
+        hold: Hold | None,
+    ) -> Description:
+        edits: _Edits = change.payload
+        assert unit.target is not None and unit.alert_number is not None  # noqa: S101
+        title = ctx.profile.profile.defaults.code_scanning.pr_title_template.format(
+            rule_id=unit.rule_id, target_id=unit.target.target_id, repo=unit.repo.repo,
+            alert_class="code_scanning", secret_type="", alert_number="",
+        )  # fmt: skip
+        message = (
+            f"fix(code-scanning): {unit.rule_id} in {unit.target.target_id}\n\n"
+            + "\n".join(f"- {n}" for n in edits.notes)
+            + f"\n\nRemediation-Key: {unit.key}\n"
         )
-    for path, text in unit.edits.items():
-        (ws.path / path).write_text(text, encoding="utf-8", errors="surrogateescape")
-    verification = verify_target(ctx, unit.target, ws.path)
-    record_verification(record, verification)
-    if not verification.passed:
-        return finish(
-            record, UnitResult.blocked(ReasonCode.VERIFICATION_FAILED, why_failed(verification))
+        stamp = Stamp(
+            remediation_key=unit.key,
+            alert_class=AlertClass.CODE_SCANNING,
+            target_id=unit.target.target_id,
+            base_branch=unit.base,
+            alert_number=unit.alert_number,
+            agent_version=__version__,
+            last_pass_at=utc_now(),
         )
-    changed = sorted(unit.edits)
-    ws.tree.commit_all(
-        f"fix(code-scanning): {unit.rule_id} in {unit.target.target_id}\n\n"
-        + "\n".join(f"- {n}" for n in unit.notes)
-        + f"\n\nRemediation-Key: {unit.key}\n",
-        changed,
-    )
-    title = pr_title(
-        ctx.profile.profile.defaults.code_scanning.pr_title_template,
-        rule_id=unit.rule_id,
-        target_id=unit.target.target_id,
-        repo=unit.repo.repo,
-        alert_class="code_scanning",
-    )
-    hold = _hold(ctx, unit)
-    body = _body(ctx, unit, verification.commands, hold)
-    try:
-        published = publish(
-            ctx,
-            ws,
-            repo=unit.repo.repo,
-            branch=unit.branch,
-            base=unit.base,
-            protected=[unit.base, unit.default_branch],
-            title=title,
-            body=body,
-        )
-    except BudgetExhaustedError as exc:
-        return finish(record, UnitResult.blocked(ReasonCode.POLICY_BLOCKED, str(exc)))
-    record.pr_source, record.pr_url, record.pr_number = (
-        PRSource.AGENT_MANAGED,
-        published.pull.html_url,
-        published.pull.number,
-    )
-    record.unit_pass = UnitPass.MERGE
-    merge = merge_if_allowed(ctx, MergeRequest(
-        repo=unit.repo.repo, base=unit.base, number=published.pull.number, key=unit.key,
-        expected_files=changed, verification_passed=True, branch=unit.branch, hold=hold, commit_title=title,
-    ))  # fmt: skip
-    record.result = merge.result
-    return UnitOutcome(
-        record,
-        opened=published.created or published.pushed or merge.reevaluate,
-        merged=merge.merged,
-    )
+        return Description(title, _body(ctx, unit, edits, verification, hold), message, stamp)
+
+    def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
+        assert stamp.alert_number is not None  # noqa: S101 - code-scanning stamps carry one
+        alert = ctx.api.code_scanning_alert(repo.repo, stamp.alert_number)
+        state = alert.state or "unknown"
+        if state in ("fixed", "dismissed", "closed"):
+            why = f"code-scanning alert #{alert.number} was {state}"
+        else:
+            why = (
+                f"no open alert of this rule and target is left to fix (alert #{alert.number} "
+                f"is {state})"
+            )
+        return Orphan(ReasonCode.SUPERSEDED, why)
 
 
-def _hold(ctx: RunContext, unit: RuleUnit) -> Hold | None:
-    if unit.rule_id not in ctx.profile.profile.defaults.code_scanning.auto_merge_rules:
-        return Hold(
-            ReasonCode.POLICY_BLOCKED, f"{unit.rule_id} is not in auto_merge_rules; a person merges"
-        )
-    if unit.review:
-        return Hold(
-            ReasonCode.POLICY_BLOCKED, "some findings need a person: " + "; ".join(unit.review)
-        )
-    return None
+def _plan_edits(ctx: RunContext, unit: Unit, ws: Workspace) -> _Edits:
+    assert unit.rule_id is not None  # noqa: S101
+    rule = rule_for(unit.rule_id)
+    assert rule is not None  # noqa: S101 - units of unknown rules are settled at planning
+    edits = _Edits(rule)
+    by_path: dict[str, list[Finding]] = defaultdict(list)
+    for alert in unit.payload:
+        where = finding(alert)
+        if where is None or not where.path.startswith(WORKFLOWS):
+            edits.review.append(f"alert #{alert.number}: location is not a workflow file")
+            continue
+        by_path[where.path].append(where)
+    environment = _environment(ctx)
+    for path, findings in sorted(by_path.items()):
+        file = confine(ws.path, path)
+        if not file.is_file():
+            edits.review.append(f"{path}: not in the repository any more")
+            continue
+        text = file.read_text(encoding="utf-8", errors="surrogateescape")
+        fix = rule.fix_file(path, text, findings, environment)
+        edits.notes += fix.notes
+        edits.review += fix.review
+        if fix.text is not None and fix.text != text:
+            edits.before[path], edits.after[path] = text, fix.text
+    return edits
 
 
-def _stamp(unit: RuleUnit) -> Stamp:
-    return Stamp(
-        remediation_key=unit.key,
-        alert_class=AlertClass.CODE_SCANNING,
-        target_id=unit.target.target_id,
-        base_branch=unit.base,
-        alert_number=min(a.number for a in unit.alerts),
-        agent_version=__version__,
-        last_pass_at=utc_now(),
-    )
-
-
-def _body(ctx: RunContext, unit: RuleUnit, commands: list[CommandResult], hold: Hold | None) -> str:
+def _body(
+    ctx: RunContext,
+    unit: Unit,
+    edits: _Edits,
+    verification: VerificationResult,
+    hold: Hold | None,
+) -> str:
+    assert unit.target is not None  # noqa: S101
+    alerts: list[CodeScanningAlert] = sorted(unit.payload, key=lambda a: a.number)
     lines = [
-        f"agentd fixes code-scanning rule `{unit.rule_id}` in target `{unit.target.target_id}` on `{unit.base}`.",
+        f"agentd fixes code-scanning rule `{unit.rule_id}` in target "
+        f"`{unit.target.target_id}` on `{unit.base}`.",
         "",
         "### Changes",
         "",
-        *[f"- {note}" for note in unit.notes],
+        *[f"- {note}" for note in edits.notes],
         "",
         "### Alerts",
         "",
-        *[
-            f"- [#{a.number}]({a.html_url}) `{_location(a)[0]}` line {_location(a)[1]}"
-            for a in sorted(unit.alerts, key=lambda a: a.number)
-        ],
+    ]
+    for alert in alerts:
+        where = finding(alert)
+        location = f"`{where.path}` line {where.start_line}" if where else "(no location)"
+        lines.append(f"- [#{alert.number}]({alert.html_url}) {location}")
+    lines += [
         "",
-        "Both versions of every edited workflow parse as YAML and differ only by this fix.",
+        "Every edited file passed the rule's own check: it differs from the base only by this fix.",
         "",
         "### Verification",
         "",
         *[
-            f"- `{c.command}`: {'passed' if c.passed else 'not run: ' + c.not_run_reason if c.not_run_reason else f'failed (exit {c.exit_code})'}"
-            for c in commands
+            f"- `{c.command}`: {_command_outcome(c.passed, c.not_run_reason, c.exit_code)}"
+            for c in verification.commands
         ],
         "",
         "### What happens next",
@@ -330,21 +320,12 @@ def _body(ctx: RunContext, unit: RuleUnit, commands: list[CommandResult], hold: 
             else "- A person reviews and merges."
         ),
     ]
-    if unit.review:
-        lines += ["", "### Needs a person", "", *[f"- {r}" for r in unit.review]]
-    return redact(replace_stamp("\n".join(lines), _stamp(unit)))
+    if edits.review:
+        lines += ["", "### Needs a person", "", *[f"- {r}" for r in edits.review]]
+    return "\n".join(lines)
 
 
-def _record(unit: RuleUnit) -> UnitRecord:
-    return UnitRecord(
-        repository=unit.repo.repo,
-        base=unit.base,
-        target_id=unit.target.target_id,
-        remediation_key=unit.key,
-        alert_class=AlertClass.CODE_SCANNING,
-        result=UnitResult.opened_pr(),
-        rule_id=unit.rule_id,
-        alert_number=min(a.number for a in unit.alerts),
-        alert_numbers=sorted(a.number for a in unit.alerts),
-        platform_constraints=list(unit.target.platform_constraints),
-    )
+def _command_outcome(passed: bool, not_run_reason: str, exit_code: int | None) -> str:
+    if passed:
+        return "passed"
+    return f"not run: {not_run_reason}" if not_run_reason else f"failed (exit {exit_code})"

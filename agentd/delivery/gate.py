@@ -14,16 +14,21 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
+from agentd.errors import UnitError
 from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubHTTPError
 from agentd.github.models import PullFile
+from agentd.vocabulary import ReasonCode
 
 _SUCCESSFUL = {"success", "neutral", "skipped"}
 _PROTECTED = re.compile(r"(^|/)(\.git/|node_modules/)|(^|/)\.env($|\.)")
 
 
-class ProtectionUnreadableError(Exception):
+class ProtectionUnreadableError(UnitError):
     """The base branch is protected but its protection could not be read."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(ReasonCode.AUTH_INSUFFICIENT, detail)
 
 
 class ChecksState(StrEnum):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentd.alerts.interface import Hold
 from agentd.delivery.gate import (
     ChecksState,
     ProtectionUnreadableError,
@@ -27,14 +28,6 @@ from agentd.vocabulary import Outcome, ReasonCode, UnitResult
 
 MERGEABLE_POLLS = 4
 MERGEABLE_POLL_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Why a PR must wait for a person even if everything else is green."""
-
-    reason: ReasonCode | None
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -112,7 +105,7 @@ def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | Merg
     try:
         required = required_checks(ctx.api, request.repo, request.base)
     except ProtectionUnreadableError as exc:
-        return UnitResult.blocked(ReasonCode.AUTH_INSUFFICIENT, str(exc))
+        return exc.unit_result()
     verdict = evaluate_checks(ctx.api, request.repo, pull.head.sha, required)
     if verdict.state is ChecksState.RED:
         return UnitResult.blocked(ReasonCode.CHECKS_RED, verdict.detail)

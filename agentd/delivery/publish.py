@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_open_pr
+from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_unit_pr
 from agentd.engine.context import RunContext, Workspace
+from agentd.errors import BudgetExhaustedError
 from agentd.github.models import PullRequest
 from agentd.gitops import PushRejectedError
 from agentd.log import get_logger
+from agentd.stamp import Stamp, replace_stamp
 
 log = get_logger("publish")
 PUSH_ATTEMPTS = 3
@@ -25,14 +27,11 @@ PUSH_ATTEMPTS = 3
 @dataclass(frozen=True)
 class Published:
     pull: PullRequest
+    branch: str  # the unit's branch, or the branch of the PR that already carries its key
     head_sha: str
     pushed: bool  # a new commit reached the branch
     created: bool  # the PR was created by this call
     updated: bool
-
-
-class BudgetExhaustedError(Exception):
-    pass
 
 
 def _reusable(ws: Workspace, remote_sha: str | None, tree: str | None) -> bool:
@@ -80,14 +79,17 @@ def publish(
     ws: Workspace,
     *,
     repo: str,
+    key: str,
     branch: str,
     base: str,
     protected: Sequence[str],
     title: str,
     body: str,
 ) -> Published:
-    """Push the worktree's commit and create or update the branch's PR."""
-    existing = find_open_pr(ctx.api, repo, branch)
+    """Push the worktree's commit and create or update the unit's PR (one per key)."""
+    existing = find_unit_pr(ctx.api, repo, branch=branch, key=key, author=ctx.login())
+    if existing is not None:
+        branch = existing.head.ref  # e.g. opened under an earlier branch_template
     if existing is None and not ctx.budget.take_new_pr():
         raise BudgetExhaustedError(
             f"budget.max_new_prs ({ctx.budget.max_new_prs}) reached this run"
@@ -110,4 +112,11 @@ def publish(
         raise
     if existing is None and not outcome.created:
         ctx.budget.give_back_new_pr()  # adopted after a race: no new PR was opened
-    return Published(outcome.pull, sha, pushed, outcome.created, outcome.updated)
+    return Published(outcome.pull, branch, sha, pushed, outcome.created, outcome.updated)
+
+
+def restamp(ctx: RunContext, repo: str, pull: PullRequest, stamp: Stamp) -> None:
+    """Put the unit's stamp into an adopted PR's body (the only edit agentd makes to it)."""
+    body = replace_stamp(pull.body or "", stamp)
+    if body != (pull.body or ""):
+        ctx.api.update_pull(repo, pull.number, body=body)

@@ -16,6 +16,7 @@ from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import PullRequest
 from agentd.log import get_logger
+from agentd.stamp import StampError, parse_stamp
 
 log = get_logger("prs")
 LOOKUP_ATTEMPTS = 3
@@ -37,6 +38,45 @@ def find_open_pr(api: GitHubAPI, repo: str, branch: str) -> PullRequest | None:
             extra={"repo": repo, "branch": branch, "numbers": [p.number for p in matches]},
         )
     return min(matches, key=lambda p: p.number) if matches else None
+
+
+def find_unit_pr(
+    api: GitHubAPI, repo: str, *, branch: str, key: str, author: str
+) -> PullRequest | None:
+    """The open PR of one remediation key: on its branch, or — when the branch name changed
+    (a new `branch_template`) — the one of `author`'s PRs from this repository whose stamp
+    carries the key. Never two PRs for one key."""
+    found = find_open_pr(api, repo, branch)
+    if found is not None:
+        return found
+    return next((p for p in agent_pulls(api, repo, author) if stamp_key(p) == key), None)
+
+
+def agent_pulls(api: GitHubAPI, repo: str, author: str) -> list[PullRequest]:
+    """Open PRs opened by agentd's own account from branches of the repository itself."""
+    return sorted(
+        (
+            p
+            for p in api.pulls(repo)
+            if p.user is not None
+            and p.user.login.lower() == author.lower()
+            and _from_the_repository_itself(p)
+        ),
+        key=lambda p: p.number,
+    )
+
+
+def _from_the_repository_itself(pull: PullRequest) -> bool:
+    head, base = pull.head.repo, pull.base.repo
+    return head is not None and base is not None and head.full_name == base.full_name
+
+
+def stamp_key(pull: PullRequest) -> str | None:
+    try:
+        stamp = parse_stamp(pull.body)
+    except StampError:
+        return None
+    return stamp.remediation_key if stamp is not None else None
 
 
 def _already_exists(exc: GitHubHTTPError) -> bool:

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentd.audit import AuditLog, unit_key
+from agentd.audit import AuditLog
 from agentd.environment import AllowedEnvironment
+from agentd.errors import InfrastructureError
 from agentd.github.api import GitHubAPI
 from agentd.gitops import Git, GitEnvironment
 from agentd.mutation import MutationPolicy
@@ -69,6 +70,15 @@ class RunContext:
     run_id: str
     stop: StopFlag = STOP
     audit: AuditLog | None = None
+    _login: str | None = field(default=None, repr=False)
+    _login_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def login(self) -> str:
+        """The token's own account: agentd acts only on PRs it authored (SPEC §10)."""
+        with self._login_lock:
+            if self._login is None:
+                self._login = self.api.user().login
+            return self._login
 
     def git_for(self, repo: Repository) -> Git:
         return Git(Path(repo.local_path), self.git_env)
@@ -89,12 +99,13 @@ class RunContext:
         home = path.with_name(path.name + ".home")
         try:
             (home / "tmp").mkdir(parents=True, exist_ok=True)
-            with unit_key(key.removesuffix(":native")):
-                yield Workspace(operator, tree, path, start, home)
+            yield Workspace(operator, tree, path, start, home)
         finally:
             operator.remove_worktree(path)
             shutil.rmtree(home, ignore_errors=True)
 
 
-class WorkspaceError(Exception):
-    pass
+class WorkspaceError(InfrastructureError):
+    """The unit's isolated worktree could not be made (never falls back to the operator's clone)."""
+
+    source = "git"

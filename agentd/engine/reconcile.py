@@ -1,145 +1,126 @@
-"""Reconcile: close agent-managed PRs no longer backed by an open alert (SPEC §5).
+"""Reconcile: close agent-managed PRs that no unit of this run stands behind (SPEC §5).
 
-Only in active repositories whose alerts were read completely in this run; a PR is closed
-with a comment saying why, and reported `skipped superseded`, `advisory_withdrawn` or
-`dependency_removed`. Native Dependabot PRs and PRs without a valid agentd stamp are never
-touched.
+Generic over alert classes, like Renovate's prune step: the run records which remediation
+keys each class planned per repository (only where that class's alerts were read
+completely). An open PR authored by agentd's own account, from the repository itself,
+whose valid stamp carries a key of this repository that no unit planned in this run, is
+closed with a comment saying why — the plug-in of the stamp's class says why
+(`superseded`, `advisory_withdrawn`, `dependency_removed`, …) — and reported as a unit.
+PRs are found by their stamp, not by branch name, so a changed `branch_template` does not
+orphan them. Native Dependabot PRs, other people's PRs and PRs without a valid stamp are
+never touched.
 """
 
 from __future__ import annotations
 
-from agentd import ecosystems as depfiles
-from agentd.alerts.dependabot.plan import group_by_target, safe_manifest_path
-from agentd.audit import unit_key
-from agentd.engine.common import resolve_base
+import threading
+from collections.abc import Iterable
+
+from agentd.alerts.registry import plugin_for
+from agentd.delivery.pulls import agent_pulls
 from agentd.engine.context import RunContext
-from agentd.github.client import GitHubHTTPError, TransientError
-from agentd.github.models import DependabotAlert, PullRequest
-from agentd.inventory import Coverage, Inventory
+from agentd.engine.lifecycle import settle
+from agentd.github.client import GitHubError
+from agentd.github.models import PullRequest
 from agentd.log import get_logger
 from agentd.profile import Repository
 from agentd.report import UnitRecord
 from agentd.stamp import Stamp, StampError, parse_stamp
-from agentd.units import remediation_key
-from agentd.vocabulary import (
-    AlertClass,
-    AutomationMode,
-    PRSource,
-    ReasonCode,
-    UnitPass,
-    UnitResult,
-)
+from agentd.vocabulary import AlertClass, AutomationMode, PRSource, UnitPass, UnitResult
 
 log = get_logger("reconcile")
-_EXPLAIN = {
-    ReasonCode.SUPERSEDED: "the alerts it addressed are no longer open (fixed elsewhere or dismissed)",
-    ReasonCode.ADVISORY_WITHDRAWN: "the advisories it addressed were withdrawn",
-    ReasonCode.DEPENDENCY_REMOVED: "the vulnerable dependency is no longer in the repository",
-}
 
 
-def _branch_prefix(template: str) -> str:
-    return template.split("{", 1)[0]
+class PlannedKeys:
+    """The keys each class planned per repository in its latest iteration."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[AlertClass, dict[str, set[str]]] = {}
+
+    def forget(self, alert_class: AlertClass) -> None:
+        with self._lock:
+            self._keys[alert_class] = {}
+
+    def add(self, alert_class: AlertClass, repo: str, keys: Iterable[str]) -> None:
+        with self._lock:
+            self._keys.setdefault(alert_class, {}).setdefault(repo, set()).update(keys)
+
+    def complete_classes(self, repo: str) -> set[AlertClass]:
+        """Classes whose alerts of `repo` were read completely (its picture is whole)."""
+        with self._lock:
+            return {c for c, repos in self._keys.items() if repo in repos}
+
+    def planned(self, alert_class: AlertClass, repo: str, key: str) -> bool:
+        with self._lock:
+            return key in self._keys.get(alert_class, {}).get(repo, set())
 
 
-def _live_keys(ctx: RunContext, repo: Repository, inventory: Inventory) -> set[str] | None:
-    """Keys of Dependabot units with open alerts now; None when the picture is incomplete."""
-    entry = inventory.repos.get(repo.repo)
-    if entry is None or entry.metadata is None or entry.error:
-        return None
-    alerts = entry.classes.get(AlertClass.DEPENDABOT)
-    if alerts is None or alerts.coverage is not Coverage.ENABLED:
-        return None
-    base = resolve_base(ctx, repo, entry)
-    by_target, _ = group_by_target(list(alerts.alerts), repo.targets)
-    owner = ctx.profile.profile.owner
-    return {
-        remediation_key(owner, repo.repo, AlertClass.DEPENDABOT, base or "?", t) for t in by_target
-    }
-
-
-def reconcile(ctx: RunContext, inventory: Inventory | None) -> list[UnitRecord]:
-    if inventory is None or not ctx.policy.mode.may_push:
+def reconcile(ctx: RunContext, planned: PlannedKeys) -> list[UnitRecord]:
+    if not ctx.policy.mode.may_push:
         return []
-    records = []
-    prefix = _branch_prefix(ctx.profile.profile.defaults.branch_template)
+    records: list[UnitRecord] = []
     for repo in ctx.profile.repositories:
         if ctx.profile.automation_mode(repo) is not AutomationMode.ACTIVE:
             continue
-        live = _live_keys(ctx, repo, inventory)
-        if live is None:
+        classes = planned.complete_classes(repo.repo)
+        if not classes:
             continue
         try:
-            pulls = [p for p in ctx.api.pulls(repo.repo) if p.head.ref.startswith(prefix)]
-        except (GitHubHTTPError, TransientError) as exc:
+            pulls = agent_pulls(ctx.api, repo.repo, ctx.login())
+        except GitHubError as exc:
             log.warning("cannot list PRs for reconcile", extra={"repo": repo.repo, "why": str(exc)})
             continue
-        for pull in pulls:
-            try:
-                stamp = parse_stamp(pull.body)
-            except StampError:
+        for pull, stamp in _stamped(pulls):
+            if stamp.alert_class not in classes or not _belongs(ctx, repo, stamp):
                 continue
-            if stamp is None or stamp.alert_class is not AlertClass.DEPENDABOT:
-                continue
-            if stamp.remediation_key in live or not stamp.remediation_key.startswith(
-                f"{ctx.profile.profile.owner}/{repo.repo}:"
-            ):
+            if planned.planned(stamp.alert_class, repo.repo, stamp.remediation_key):
                 continue
             records.append(_close(ctx, repo, pull, stamp))
     return records
 
 
-def _why_orphaned(ctx: RunContext, repo: Repository, stamp: Stamp) -> ReasonCode:
-    wanted = set(stamp.advisory_ids or [])
-    alerts: list[DependabotAlert] = [
-        a for a in ctx.api.dependabot_alerts(repo.repo, state="auto_dismissed,dismissed,fixed")
-        if a.security_advisory.ghsa_id in wanted
-    ]  # fmt: skip
-    if alerts and all(
-        a.state == "auto_dismissed" or a.security_advisory.withdrawn_at for a in alerts
-    ):
-        return ReasonCode.ADVISORY_WITHDRAWN
-    fixed = [a for a in alerts if a.state == "fixed"]
-    if fixed and all(not _still_present(ctx, repo, stamp.base_branch, a) for a in fixed):
-        return ReasonCode.DEPENDENCY_REMOVED
-    return ReasonCode.SUPERSEDED
+def _stamped(pulls: list[PullRequest]) -> list[tuple[PullRequest, Stamp]]:
+    found = []
+    for pull in pulls:
+        try:
+            stamp = parse_stamp(pull.body)
+        except StampError:
+            continue
+        if stamp is not None:
+            found.append((pull, stamp))
+    return found
 
 
-def _still_present(ctx: RunContext, repo: Repository, base: str, alert: DependabotAlert) -> bool:
-    path = safe_manifest_path(alert.dependency.manifest_path)
-    if path is None:
-        return True
-    content = ctx.git_for(repo).show_file(f"refs/remotes/origin/{base}", path)
-    if content is None:
-        return False
-    package = alert.dependency.package
-    name = depfiles.normalize_name(package.ecosystem, package.name)
-    try:
-        found = depfiles.parse_dependency_file(path, content)
-    except depfiles.DepfileError:
-        return True
-    return any(depfiles.normalize_name(d.ecosystem, d.name) == name for d in found)
+def _belongs(ctx: RunContext, repo: Repository, stamp: Stamp) -> bool:
+    return stamp.remediation_key.startswith(f"{ctx.profile.profile.owner}/{repo.repo}:")
 
 
 def _close(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> UnitRecord:
-    reason = _why_orphaned(ctx, repo, stamp)
-    comment = (
-        f"agentd is closing this pull request: {_EXPLAIN[reason]} (`{reason.value}`). "
-        "Nothing else needs to happen; a new alert would get a new pull request."
-    )
-    with unit_key(stamp.remediation_key):
-        ctx.api.create_comment(repo.repo, pull.number, comment)
-        ctx.api.update_pull(repo.repo, pull.number, state="closed")
+    result = settle(stamp.remediation_key, lambda: _close_orphan(ctx, repo, pull, stamp))
     return UnitRecord(
         repository=repo.repo,
         base=stamp.base_branch,
         target_id=stamp.target_id,
         remediation_key=stamp.remediation_key,
-        alert_class=AlertClass.DEPENDABOT,
-        result=UnitResult.skipped(reason, f"closed PR #{pull.number}: {_EXPLAIN[reason]}"),
+        alert_class=stamp.alert_class,
+        result=result,
         unit_pass=UnitPass.REMEDIATION,
         pr_source=PRSource.AGENT_MANAGED,
         pr_url=pull.html_url,
         pr_number=pull.number,
+        alert_number=stamp.alert_number,
+        alert_numbers=[stamp.alert_number] if stamp.alert_number else [],
         advisory_ids=list(stamp.advisory_ids or []),
     )
+
+
+def _close_orphan(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> UnitResult:
+    orphan = plugin_for(stamp.alert_class).orphaned(ctx, repo, stamp)
+    comment = (
+        f"agentd is closing this pull request: {orphan.explanation} (`{orphan.reason.value}`). "
+        "Nothing else needs to happen; a new alert would get a new pull request."
+    )
+    ctx.api.create_comment(repo.repo, pull.number, comment)
+    ctx.api.update_pull(repo.repo, pull.number, state="closed")
+    return UnitResult.skipped(orphan.reason, f"closed PR #{pull.number}: {orphan.explanation}")

@@ -12,23 +12,23 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agentd.alerts import code_scanning
-from agentd.alerts.dependabot import plugin as dependabot
-from agentd.alerts.secret_scanning import plugin as secret_scanning
+from agentd.alerts.interface import AlertPlugin, new_unit
+from agentd.alerts.registry import plugins_for
 from agentd.audit import AuditLog
-from agentd.engine.common import UnitOutcome
 from agentd.engine.context import Budget, RunContext
-from agentd.engine.reconcile import reconcile
+from agentd.engine.lifecycle import UnitOutcome, run_unit
+from agentd.engine.planning import complete, plan_repository
+from agentd.engine.reconcile import PlannedKeys, reconcile
 from agentd.environment import load_allowed_environment
-from agentd.errors import ContractError, RateLimitedError
+from agentd.errors import AgentdError, ContractError, RateLimitedError, result_for
 from agentd.github.auth import Token, acquire_token
 from agentd.gitops import GitEnvironment
-from agentd.inventory import Inventory, RepoInventory, collect_inventory, parallel_map
+from agentd.inventory import Inventory, collect_inventory, parallel_map
 from agentd.lock import ProfileLock
 from agentd.log import get_logger
 from agentd.metrics import write_metrics
@@ -40,7 +40,6 @@ from agentd.session import open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, StopFlag
 from agentd.store import RunStore
-from agentd.units import remediation_key
 from agentd.vocabulary import (
     AlertClass,
     AutomationMode,
@@ -52,8 +51,6 @@ from agentd.vocabulary import (
 
 log = get_logger("run")
 MAX_ITERATIONS = 8
-
-RepoProcessor = Callable[[RunContext, Repository, RepoInventory], list[UnitOutcome]]
 
 
 @dataclass(frozen=True)
@@ -85,10 +82,24 @@ def execute_run(
     token: Token | None = None,
     stop: StopFlag = STOP,
 ) -> RunSummary:
+    """One locked run. Its redaction patterns and the secrets it learns are its own: a
+    daemon running profiles again and again does not accumulate them."""
+    patterns = loaded.profile.profile.verification.secret_redaction_patterns
+    with REDACTOR.run_scope(patterns):
+        return _execute_run(loaded, settings, options, environ, token, stop)
+
+
+def _execute_run(
+    loaded: LoadedProfile,
+    settings: Settings,
+    options: RunOptions,
+    environ: Mapping[str, str] | None,
+    token: Token | None,
+    stop: StopFlag,
+) -> RunSummary:
     profile = loaded.profile
     environ = dict(os.environ if environ is None else environ)
     check_runtime_contract(profile)
-    REDACTOR.register_patterns(profile.profile.verification.secret_redaction_patterns)
     token = token or acquire_token(profile.profile.auth.github_host, environ)
     allowed = load_allowed_environment(profile, environ)
     mode = options.mutation_mode or profile.mutation_mode()
@@ -160,24 +171,18 @@ def _modes(profile: Profile) -> dict[str, int]:
 
 
 def _run_passes(ctx: RunContext, summary: RunSummary) -> None:
-    supported = ctx.profile.profile.supported_alert_classes
-    passes: list[tuple[AlertClass, RepoProcessor]] = []
-    if AlertClass.DEPENDABOT in supported:
-        passes.append((AlertClass.DEPENDABOT, dependabot.process_repository))
-    if AlertClass.CODE_SCANNING in supported:
-        passes.append((AlertClass.CODE_SCANNING, code_scanning.process_repository))
-    if AlertClass.SECRET_SCANNING in supported:
-        passes.append((AlertClass.SECRET_SCANNING, secret_scanning.process_repository))
+    plugins = plugins_for(ctx.profile.profile.supported_alert_classes)
     last: dict[AlertClass, Inventory] = {}
     records: dict[str, UnitRecord] = {}
+    planned = PlannedKeys()
     try:
-        for alert_class, processor in passes:
-            last[alert_class] = _exhaust(ctx, summary, alert_class, processor, records)
+        for plugin in plugins:
+            last[plugin.alert_class] = _exhaust(ctx, summary, plugin, records, planned)
             if ctx.stop.requested:
                 summary.stopped = f"stopped by signal {ctx.stop.signal_number}"
                 break
         if not ctx.stop.requested:
-            for record in reconcile(ctx, last.get(AlertClass.DEPENDABOT)):
+            for record in reconcile(ctx, planned):
                 records[record.remediation_key] = record
     except RateLimitedError as exc:
         summary.stopped = ReasonCode.RATE_LIMITED.value
@@ -199,11 +204,12 @@ def _run_passes(ctx: RunContext, summary: RunSummary) -> None:
 def _exhaust(
     ctx: RunContext,
     summary: RunSummary,
-    alert_class: AlertClass,
-    processor: RepoProcessor,
+    plugin: AlertPlugin,
     records: dict[str, UnitRecord],
+    planned: PlannedKeys,
 ) -> Inventory:
     """Repeat discover → remediate → merge until an iteration opens nothing and merges nothing."""
+    alert_class = plugin.alert_class
     repos = list(ctx.profile.repositories)
     inventory = Inventory({}, False)
     for iteration in range(1, MAX_ITERATIONS + 1):
@@ -214,12 +220,13 @@ def _exhaust(
             summary.open_alerts_at_start[alert_class.value] = inventory.open_counts()[
                 alert_class.value
             ]
-        outcomes = _process_repositories(ctx, repos, inventory, processor, alert_class)
+        planned.forget(alert_class)
+        outcomes = _process_repositories(ctx, repos, inventory, plugin, planned)
         for outcome in outcomes:
-            _keep_final(records, outcome.record)
+            keep_final(records, outcome.record)
         summary.iterations[alert_class.value] = iteration
-        # Secret-scanning PRs are never merged: one pass is all there is to do.
-        done = alert_class is AlertClass.SECRET_SCANNING
+        # A class whose PRs never merge has nothing to wait for: one pass is all there is.
+        done = not plugin.may_merge
         if done or ctx.stop.requested or not any(o.opened or o.merged for o in outcomes):
             break
         log.info(
@@ -229,53 +236,63 @@ def _exhaust(
     return inventory
 
 
-def _keep_final(records: dict[str, UnitRecord], record: UnitRecord) -> None:
-    """One record per unit: its final state, remembering a merge an earlier iteration made."""
+def keep_final(records: dict[str, UnitRecord], record: UnitRecord) -> None:
+    """One record per unit: its most advanced state in this run. A merge is never replaced:
+    what a later iteration found (e.g. an alert the merge could not fix) becomes a note."""
     previous = records.get(record.remediation_key)
-    if (
-        previous is not None
-        and previous is not record
-        and previous.outcome is Outcome.MERGED
-        and record.outcome is not Outcome.MERGED
-    ):
-        record.notes.append(f"earlier in this run: merged {previous.pr_url or 'a PR'}")
-    records[record.remediation_key] = record
+    if previous is None or previous is record or previous.outcome is not Outcome.MERGED:
+        records[record.remediation_key] = record
+        return
+    if record.outcome is Outcome.MERGED:
+        record.notes.insert(0, f"earlier in this run: merged {previous.pr_url or 'a PR'}")
+        records[record.remediation_key] = record
+        return
+    reason = record.result.reason or record.result.remaining_blocker
+    previous.notes.append(
+        f"afterwards in this run: {record.outcome.value}"
+        + (f" {reason.value}" if reason else "")
+        + (f": {record.result.detail.splitlines()[0]}" if record.result.detail else "")
+    )
+    previous.later = record
 
 
 def _process_repositories(
     ctx: RunContext,
     repos: Sequence[Repository],
     inventory: Inventory,
-    processor: RepoProcessor,
-    alert_class: AlertClass,
+    plugin: AlertPlugin,
+    planned: PlannedKeys,
 ) -> list[UnitOutcome]:
     def one(repo: Repository) -> list[UnitOutcome]:
         if ctx.stop.requested:
             return []
+        repo_inventory = inventory.repos[repo.repo]
         try:
-            return processor(ctx, repo, inventory.repos[repo.repo])
+            units = plan_repository(ctx, plugin, repo, repo_inventory)
         except RateLimitedError:
             raise
         except Exception as exc:  # one repository's fault never stops the others
-            log.exception("repository failed", extra={"repo": repo.repo})
-            key = remediation_key(ctx.profile.profile.owner, repo.repo, alert_class, "?", "*")
-            return [
-                UnitOutcome(
-                    UnitRecord(
-                        repository=repo.repo,
-                        base="?",
-                        target_id="*",
-                        remediation_key=key,
-                        alert_class=alert_class,
-                        result=UnitResult.failed(
-                            ReasonCode.VERIFICATION_UNAVAILABLE, f"internal error: {exc}"
-                        ),
-                    )
-                )
-            ]
+            if not isinstance(exc, AgentdError):
+                log.exception("planning failed", extra={"repo": repo.repo})
+            return [_planning_failure(ctx, plugin, repo, exc)]
+        if complete(plugin, repo_inventory):
+            planned.add(plugin.alert_class, repo.repo, (u.key for u in units))
+        outcomes = []
+        for unit in units:
+            if ctx.stop.requested:
+                break
+            outcomes.append(run_unit(ctx, plugin, unit))
+        return outcomes
 
     workers = ctx.profile.profile.runtime.max_parallel_repos
     return [o for outcomes in parallel_map(one, repos, workers) for o in outcomes]
+
+
+def _planning_failure(
+    ctx: RunContext, plugin: AlertPlugin, repo: Repository, exc: Exception
+) -> UnitOutcome:
+    unit = new_unit(ctx, plugin.alert_class, repo, "?", None, settled=result_for(exc))
+    return run_unit(ctx, plugin, unit)
 
 
 def _remaining(
@@ -283,22 +300,13 @@ def _remaining(
 ) -> list[dict[str, object]]:
     by_repo: dict[str, list[UnitRecord]] = {}
     for record in records.values():
-        by_repo.setdefault(record.repository, []).append(record)
+        if record.alert_class is alert_class:
+            by_repo.setdefault(record.repository, []).append(record)
     remaining = []
     for name, repo in inventory.repos.items():
         for alert in repo.alerts(alert_class):
             why = next(
-                (
-                    r.result.reason.value
-                    if r.result.reason
-                    else (
-                        r.result.remaining_blocker.value
-                        if r.result.remaining_blocker
-                        else r.result.outcome.value
-                    )
-                    for r in by_repo.get(name, [])
-                    if alert.number in r.alert_numbers
-                ),
+                (_why_open(r) for r in by_repo.get(name, []) if alert.number in r.alert_numbers),
                 "no unit",
             )
             remaining.append(
@@ -310,3 +318,14 @@ def _remaining(
                 }
             )
     return remaining
+
+
+def _why_open(record: UnitRecord) -> str:
+    """Why an alert is still open: what the unit's latest attempt ran into."""
+    latest = record.later or record
+    result = latest.result
+    if result.reason:
+        return result.reason.value
+    if result.remaining_blocker:
+        return result.remaining_blocker.value
+    return result.outcome.value

@@ -111,6 +111,10 @@ class GitHubAPI:
             self.client.paginate(path, {"state": state}), CodeScanningAlert, "code-scanning alert"
         )
 
+    def code_scanning_alert(self, repo: str, number: int) -> CodeScanningAlert:
+        data = self.client.get_json(f"{self._repo(repo)}/code-scanning/alerts/{number}")
+        return CodeScanningAlert.model_validate(data)
+
     def secret_scanning_alerts(
         self, repo: str | None = None, state: str = "open", hide_secret: bool = True
     ) -> Iterator[SecretScanningAlert]:

@@ -30,12 +30,13 @@ from tenacity import (
 )
 
 from agentd import __version__, faults
-from agentd.errors import RateLimitedError
+from agentd.errors import InfrastructureError, RateLimitedError
 from agentd.github.auth import Token
 from agentd.github.cache import CachedResponse, ConditionalCache
 from agentd.log import get_logger
 from agentd.mutation import MutationKind, MutationPolicy, classify_request
 from agentd.redaction import redact
+from agentd.vocabulary import ReasonCode
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
@@ -53,7 +54,13 @@ _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _SAFE_POST = re.compile(r"/issues/\d+/labels$")
 
 
-class GitHubHTTPError(Exception):
+class GitHubError(InfrastructureError):
+    """GitHub could not be used for what a unit needed."""
+
+    source = "GitHub"
+
+
+class GitHubHTTPError(GitHubError):
     """A non-success answer from GitHub, with its status and message."""
 
     def __init__(self, method: str, url: str, status: int, body: Any) -> None:
@@ -61,16 +68,19 @@ class GitHubHTTPError(Exception):
         self.url = url
         self.status = status
         self.body = body
-        self.message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        message = str(body.get("message", "")) if isinstance(body, dict) else ""
         errors = body.get("errors") if isinstance(body, dict) else None
         self.errors: list[Any] = errors if isinstance(errors, list) else []
-        super().__init__(redact(f"{method} {_path_of(url)} → {status} {self.message}".strip()))
+        super().__init__(redact(f"{method} {_path_of(url)} → {status} {message}".strip()))
+        self.message = message  # GitHub's own message (the base class keeps the full line)
+        if status in (401, 403):
+            self.reason = ReasonCode.AUTH_INSUFFICIENT
 
     def error_messages(self) -> list[str]:
         return [str(e.get("message", "")) for e in self.errors if isinstance(e, dict)]
 
 
-class TransientError(Exception):
+class TransientError(GitHubError):
     """A fault that retries did not cure (or that could not be retried safely)."""
 
 

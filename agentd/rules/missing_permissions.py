@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -160,26 +159,3 @@ def inserted_lines(before: list[str], after: list[str]) -> list[str] | None:
 
 def _inline(permissions: dict[str, str]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in permissions.items()) + "}"
-
-
-@dataclass(frozen=True)
-class Fix:
-    """Transitional result for the pre-registry plug-in; delete with `fix_missing_permissions`."""
-
-    text: str | None
-    reason: str
-    needs_review: bool = False
-
-
-def fix_missing_permissions(text: str, message: str = "") -> Fix:
-    """Transitional entry point for `alerts/code_scanning.py` until it calls `RULES`.
-
-    That caller cannot hold a fix for review, so here anything short of known read-only
-    is refused: fail closed.
-    """
-    fix = _plan(text, proposed_permissions(message))
-    if fix.text is not None and not fix.review:
-        return Fix(fix.text, "; ".join(fix.notes))
-    if fix.review:
-        return Fix(None, "; ".join(fix.review), needs_review=True)
-    return Fix(None, "; ".join(fix.notes))

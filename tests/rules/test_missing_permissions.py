@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentd.rules.base import Environment, FileFix, Finding
-from agentd.rules.missing_permissions import RULE, fix_missing_permissions, proposed_permissions
+from agentd.rules.missing_permissions import RULE, proposed_permissions
 
 PATH = ".github/workflows/ci.yml"
 # CodeQL proposes this even for workflows that need write scopes: it is no proof.
@@ -238,11 +238,3 @@ def test_check_accepts_the_real_fix() -> None:
 )
 def test_check_rejects_any_other_change(after: str) -> None:
     assert RULE.check(PATH, BUILD, after) is not None
-
-
-def test_transitional_entry_point_refuses_what_needs_a_person() -> None:
-    # The pre-registry plug-in cannot hold a fix for review, so it must get no fix at all.
-    reusable = BUILD + "  publish:\n    uses: ./.github/workflows/publish.yml\n"
-    held = fix_missing_permissions(reusable, MESSAGE)
-    assert held.text is None and held.needs_review and "reusable workflow" in held.reason
-    assert fix_missing_permissions(BUILD, MESSAGE).text == FIXED

@@ -7,15 +7,15 @@ holds control characters is refused here and reported, never used.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from agentd import ecosystems as depfiles
+from agentd import ecosystems
 from agentd.ecosystems import PackageBump, Updater, updater_for
 from agentd.github.models import DependabotAlert
+from agentd.paths import relative_path
 from agentd.profile import Target
 from agentd.versions import (
     AdvisoryRange,
@@ -26,19 +26,6 @@ from agentd.versions import (
 )
 from agentd.versions import UnsupportedEcosystem as UnsupportedVersionEcosystem
 from agentd.vocabulary import AlertClass, ReasonCode
-
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
-MAX_PATH = 4096
-
-
-def safe_manifest_path(path: str) -> str | None:
-    """The repo-relative posix path, or None when the payload's path is not acceptable."""
-    if not path or len(path) > MAX_PATH or _UNSAFE.search(path) or "\\" in path:
-        return None
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or ".." in pure.parts:
-        return None
-    return str(pure)
 
 
 def target_for(manifest_path: str, targets: Sequence[Target]) -> Target | None:
@@ -127,7 +114,7 @@ def group_by_target(
     unmapped: dict[tuple[str, ReasonCode], list[DependabotAlert]] = defaultdict(list)
     details: dict[tuple[str, ReasonCode], str] = {}
     for alert in alerts:
-        path = safe_manifest_path(alert.dependency.manifest_path)
+        path = relative_path(alert.dependency.manifest_path)
         if path is None:
             key = ("(unsafe path)", ReasonCode.POLICY_BLOCKED)
             details[key] = (
@@ -165,7 +152,7 @@ def _ranges_for(
             package = vulnerability.package
             if (
                 package.ecosystem != ecosystem
-                or depfiles.normalize_name(ecosystem, package.name) != name
+                or ecosystems.normalize_name(ecosystem, package.name) != name
             ):
                 continue
             first = vulnerability.first_patched_version
@@ -188,9 +175,9 @@ def plan_unit(
     groups: dict[PackageKey, list[DependabotAlert]] = defaultdict(list)
     for alert in alerts:
         package = alert.dependency.package
-        path = safe_manifest_path(alert.dependency.manifest_path) or ""
+        path = relative_path(alert.dependency.manifest_path) or ""
         key = PackageKey(
-            package.ecosystem, depfiles.normalize_name(package.ecosystem, package.name), path
+            package.ecosystem, ecosystems.normalize_name(package.ecosystem, package.name), path
         )
         groups[key].append(alert)
     plans = []
@@ -227,10 +214,10 @@ def _choose_versions(plan: PackagePlan, read_file: Callable[[str], bytes | None]
     try:
         found = [
             d
-            for d in depfiles.parse_dependency_file(key.manifest_path, content)
-            if depfiles.normalize_name(d.ecosystem, d.name) == key.name
+            for d in ecosystems.parse_dependency_file(key.manifest_path, content)
+            if ecosystems.normalize_name(d.ecosystem, d.name) == key.name
         ]
-    except depfiles.DepfileError as exc:
+    except ecosystems.DepfileError as exc:
         plan.problem, plan.detail = (
             ReasonCode.VERIFICATION_FAILED,
             f"cannot parse {key.manifest_path}: {exc}",
@@ -281,8 +268,8 @@ def surviving_vulnerable(plan: UnitPlan, read_file: Callable[[str], bytes | None
         if content is None:
             continue
         ranges = _ranges_for(package.alerts, key.ecosystem, key.name)
-        for dependency in depfiles.parse_dependency_file(key.manifest_path, content):
-            if depfiles.normalize_name(dependency.ecosystem, dependency.name) != key.name:
+        for dependency in ecosystems.parse_dependency_file(key.manifest_path, content):
+            if ecosystems.normalize_name(dependency.ecosystem, dependency.name) != key.name:
                 continue
             try:
                 hits = is_vulnerable(key.ecosystem, dependency.version, ranges)

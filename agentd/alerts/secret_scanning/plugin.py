@@ -1,10 +1,11 @@
-"""The secret-scanning pass (SPEC §9): incident triage and review-only cleanup PRs.
+"""The secret-scanning plug-in (SPEC §9): incident triage and review-only cleanup PRs.
 
-Each open alert gets a triage state (`active`, `revoked`, `historical`, `false_positive`).
-A secret still in a tracked text file on the base branch gets a cleanup PR replacing it
-with a placeholder or an environment-variable reference, when the profile allows; one that
-survives only in history is `blocked history_rewrite_required`. Cleanup PRs are never
-merged; agentd never dismisses or resolves alerts, rotates credentials or rewrites history.
+Each open alert is one unit with a triage state (`active`, `revoked`, `historical`,
+`false_positive`, see `triage`). A secret still literally in tracked text files on the
+base branch gets a cleanup PR replacing it with a placeholder or an environment-variable
+reference, when the profile allows; everywhere else the unit says why not (history only,
+only in issue or PR text, value unknown). Cleanup PRs are never merged; agentd never
+dismisses or resolves alerts, rotates credentials or rewrites history.
 
 The secret value is fetched for one alert at a time, registered with the redactor on
 arrival (see `SecretScanningAlert`), held in memory only, and never written anywhere.
@@ -15,325 +16,237 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentd import __version__
-from agentd.alerts.dependabot.plan import safe_manifest_path, target_for
+from agentd.alerts.dependabot.plan import target_for
+from agentd.alerts.interface import (
+    AlertPlugin,
+    Change,
+    Description,
+    Hold,
+    Orphan,
+    Proposal,
+    Unit,
+    new_unit,
+)
 from agentd.alerts.secret_scanning.cleanup import replace_secret
-from agentd.delivery.publish import BudgetExhaustedError, publish
-from agentd.engine.common import (
-    UNIT_FAULTS,
-    UnitOutcome,
-    coverage_outcome,
-    finish,
-    pr_title,
-    record_verification,
-    unit_fault,
-    verify_target,
+from agentd.alerts.secret_scanning.triage import (
+    GitBaseReader,
+    Triage,
+    cleanup_decision,
+    follow_up,
+    triage,
 )
 from agentd.engine.context import RunContext, Workspace
-from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.errors import UnitError
+from agentd.github.client import GitHubError
 from agentd.github.models import SecretScanningAlert
-from agentd.gitops import GitError
-from agentd.inventory import RepoInventory
+from agentd.inventory import ClassInventory
+from agentd.paths import confine
 from agentd.profile import Repository, Target
-from agentd.redaction import redact
-from agentd.report import UnitRecord, utc_now
-from agentd.stamp import Stamp, replace_stamp
-from agentd.units import branch_name, remediation_key
-from agentd.vocabulary import (
-    AlertClass,
-    AutomationMode,
-    PRSource,
-    ReasonCode,
-    TriageState,
-    UnitPass,
-    UnitResult,
-)
+from agentd.report import utc_now
+from agentd.stamp import Stamp
+from agentd.verify import VerificationResult
+from agentd.vocabulary import AlertClass, ReasonCode, UnitResult
 
-FOLLOW_UP = (
-    "rotate or revoke the credential at its provider now (removing it from the code does not make it safe)",
-    "review the provider's access logs for use of the credential since it was first committed",
-    "check where else the credential was used or copied (CI variables, other repositories)",
+NEVER_MERGED = (
+    "secret-scanning cleanup PRs are never merged; a person reviews, merges, and rotates the secret"
 )
-HISTORY_FOLLOW_UP = "the secret remains in git history; purge it only if your policy requires (agentd never rewrites history)"
 
 
 @dataclass
-class SecretUnit:
-    repo: Repository
-    target: Target | None
-    base: str
-    default_branch: str
+class _Alert:
     alert: SecretScanningAlert
-    paths: list[str]
-    key: str
-    branch: str
+    triage: Triage
+
+
+@dataclass
+class _Cleanup:
+    after: dict[str, str] = field(default_factory=dict)  # path → text with the secret replaced
     notes: list[str] = field(default_factory=list)
 
 
-def process_repository(
-    ctx: RunContext, repo: Repository, inventory: RepoInventory
-) -> list[UnitOutcome]:
-    covered = coverage_outcome(
-        ctx, repo, inventory, AlertClass.SECRET_SCANNING, ReasonCode.SECRET_SCANNING_DISABLED
-    )
-    if isinstance(covered, UnitOutcome):
-        return [covered]
-    base, entry = covered
-    assert inventory.metadata is not None  # noqa: S101
-    outcomes = []
-    for listed in sorted(entry.alerts, key=lambda a: a.number):
-        if ctx.stop.requested:
-            break
-        outcomes.append(_process_alert(ctx, repo, inventory, base, listed))
-    return outcomes
+class SecretScanningPlugin(AlertPlugin):
+    alert_class = AlertClass.SECRET_SCANNING
+    disabled_reason = ReasonCode.SECRET_SCANNING_DISABLED
+    may_merge = False
 
+    def plan(
+        self, ctx: RunContext, repo: Repository, alerts: ClassInventory, base: str, default: str
+    ) -> list[Unit]:
+        reader = _base_reader(ctx, repo, base)
+        units = []
+        for listed in sorted(alerts.alerts, key=lambda a: a.number):
+            if ctx.stop.requested:
+                break
+            units.append(self._unit(ctx, repo, base, default, listed, reader))
+        return units
 
-def _process_alert(
-    ctx: RunContext,
-    repo: Repository,
-    inventory: RepoInventory,
-    base: str,
-    listed: SecretScanningAlert,
-) -> UnitOutcome:
-    owner = ctx.profile.profile.owner
-    try:
-        alert = ctx.api.secret_scanning_alert(repo.repo, listed.number)
-        locations = ctx.api.secret_locations(repo.repo, listed.number)
-    except (GitHubHTTPError, TransientError) as exc:
-        key = remediation_key(
-            owner, repo.repo, AlertClass.SECRET_SCANNING, base, "*", qualifier=listed.number
-        )
-        record = UnitRecord(
-            repo.repo,
-            base,
-            "*",
-            key,
-            AlertClass.SECRET_SCANNING,
-            UnitResult.opened_pr(),
-            alert_number=listed.number,
-        )
-        return finish(
-            record,
-            UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, f"cannot read alert: {exc}"),
-        )
-    paths = sorted(
-        {
-            p
-            for loc in locations
-            if loc.type == "commit"
-            and (p := safe_manifest_path(str(loc.details.get("path", "")))) is not None
-        }
-    )
-    target = next((t for p in paths if (t := target_for(p, repo.targets)) is not None), None)
-    target_id = target.target_id if target else "*"
-    key = remediation_key(
-        owner, repo.repo, AlertClass.SECRET_SCANNING, base, target_id, qualifier=alert.number
-    )
-    assert inventory.metadata is not None  # noqa: S101
-    unit = SecretUnit(
-        repo, target, base, inventory.metadata.default_branch, alert, paths, key,
-        branch_name(ctx.profile.profile.defaults.branch_template, AlertClass.SECRET_SCANNING, target_id, key, repo.repo),
-    )  # fmt: skip
-    return _triage_and_clean(ctx, unit)
+    def _unit(
+        self,
+        ctx: RunContext,
+        repo: Repository,
+        base: str,
+        default: str,
+        listed: SecretScanningAlert,
+        reader: GitBaseReader | None,
+    ) -> Unit:
+        try:
+            alert = ctx.api.secret_scanning_alert(repo.repo, listed.number)
+            locations = ctx.api.secret_locations(repo.repo, listed.number)
+        except GitHubError as exc:
+            failed = UnitResult(
+                outcome=exc.outcome, reason=exc.reason, detail=f"cannot read alert: {exc}"
+            )
+            return new_unit(
+                ctx, self.alert_class, repo, base, None, default_branch=default,
+                qualifier=listed.number, alert_number=listed.number,
+                alert_numbers=[listed.number], settled=failed,
+            )  # fmt: skip
+        found = triage(alert, locations, reader)
+        target = _target(found, repo.targets)
+        return new_unit(
+            ctx, self.alert_class, repo, base, target, default_branch=default,
+            qualifier=alert.number, triage_state=found.state.value,
+            manual_follow_up=follow_up(found),
+            notes=[f"secret type: {alert.secret_type_display_name or alert.secret_type}"],
+            alert_number=alert.number, alert_numbers=[alert.number],
+            payload=_Alert(alert, found),
+        )  # fmt: skip
 
-
-def _present_on_base(ctx: RunContext, unit: SecretUnit) -> list[str]:
-    """Tracked files on the base branch that still contain the secret."""
-    secret = unit.alert.secret
-    if not secret or not ctx.git_for(unit.repo).is_repository():
-        return []
-    git = ctx.git_for(unit.repo)
-    if ctx.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
-        git.fetch(f"+refs/heads/{unit.base}:refs/remotes/origin/{unit.base}")
-    present = []
-    for path in unit.paths:
-        content = git.show_file(f"refs/remotes/origin/{unit.base}", path)
-        if content is not None and secret.encode() in content:
-            present.append(path)
-    return present
-
-
-def _triage(unit: SecretUnit, present: list[str]) -> TriageState:
-    alert = unit.alert
-    if alert.resolution in ("false_positive", "used_in_tests"):
-        return TriageState.FALSE_POSITIVE
-    if alert.resolution == "revoked" or alert.validity == "inactive":
-        return TriageState.REVOKED
-    return TriageState.ACTIVE if present else TriageState.HISTORICAL
-
-
-def _triage_and_clean(ctx: RunContext, unit: SecretUnit) -> UnitOutcome:
-    record = _record(unit)
-    try:
-        present = _present_on_base(ctx, unit)
-    except GitError as exc:
-        return finish(record, UnitResult.failed(ReasonCode.VERIFICATION_UNAVAILABLE, f"git: {exc}"))
-    triage = _triage(unit, present)
-    record.triage_state = triage.value
-    record.manual_follow_up = [] if triage is TriageState.FALSE_POSITIVE else list(FOLLOW_UP)
-    mode = ctx.profile.automation_mode(unit.repo)
-    if mode is not AutomationMode.ACTIVE:
-        return finish(
-            record,
-            UnitResult.skipped(
-                ReasonCode.POLICY_BLOCKED, f"repository is {mode.value}; incident recorded"
-            ),
-        )
-    if not ctx.git_for(unit.repo).is_repository():
-        return finish(
-            record,
-            UnitResult.skipped(ReasonCode.CLONE_MISSING, f"no git clone at {unit.repo.local_path}"),
-        )
-    if not present:
-        record.manual_follow_up.append(HISTORY_FOLLOW_UP)
-        return finish(record, UnitResult.blocked(
-            ReasonCode.HISTORY_REWRITE_REQUIRED, "the secret is no longer on the base branch; it survives only in history"
-        ))  # fmt: skip
-    policy = ctx.profile.profile.defaults.secret_scanning
-    if unit.target is None or AlertClass.SECRET_SCANNING not in unit.target.alert_classes:
-        return finish(
-            record,
-            UnitResult.blocked(
+    def propose(self, ctx: RunContext, unit: Unit, ws: Workspace) -> Proposal:
+        found: _Alert = unit.payload
+        refusal = cleanup_decision(found.triage)
+        if refusal is not None:
+            assert refusal.reason is not None  # noqa: S101 - refusals carry a reason
+            raise UnitError(refusal.reason, refusal.detail, refusal.outcome)
+        if unit.target is None or AlertClass.SECRET_SCANNING not in unit.target.alert_classes:
+            raise UnitError(
                 ReasonCode.POLICY_BLOCKED, "no target takes secret-scanning alerts for these files"
-            ),
-        )
-    if not (policy.prepare_cleanup_prs and policy.allow_placeholder_replacements):
-        return finish(
-            record,
-            UnitResult.blocked(
+            )
+        policy = ctx.profile.profile.defaults.secret_scanning
+        if not (policy.prepare_cleanup_prs and policy.allow_placeholder_replacements):
+            raise UnitError(
                 ReasonCode.POLICY_BLOCKED,
                 "the profile does not allow cleanup PRs with placeholder replacements",
-            ),
-        )
-    if not ctx.policy.mode.may_push:
-        return finish(
-            record,
-            UnitResult.skipped(
-                ReasonCode.POLICY_BLOCKED,
-                f"mutation mode {ctx.policy.mode.value}: would open a cleanup PR for {', '.join(present)}",
-            ),
-        )
-    try:
-        with ctx.worktree(unit.repo, unit.base, unit.key) as ws:
-            return _clean(ctx, unit, ws, record, present)
-    except UNIT_FAULTS as exc:
-        return finish(record, unit_fault(exc))
-
-
-def _clean(
-    ctx: RunContext, unit: SecretUnit, ws: Workspace, record: UnitRecord, present: list[str]
-) -> UnitOutcome:
-    secret = unit.alert.secret or ""
-    changed = []
-    for path in present:
-        file = (ws.path / path).resolve()
-        if ws.path.resolve() not in file.parents:
-            return finish(
-                record,
-                UnitResult.blocked(
-                    ReasonCode.POLICY_BLOCKED, f"{path} resolves outside the repository"
-                ),
             )
+        cleanup = _cleanup(found, ws)
+        paths = ", ".join(sorted(cleanup.after))
+        return Proposal(
+            intent=f"open a cleanup PR for {paths}", summary=cleanup.notes, payload=cleanup
+        )
+
+    def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
+        cleanup: _Cleanup = proposal.payload
+        for path, text in cleanup.after.items():
+            confine(ws.path, path).write_text(text, encoding="utf-8")
+        return Change(files=sorted(cleanup.after), summary=cleanup.notes, payload=cleanup)
+
+    def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
+        found: _Alert = unit.payload
+        secret = (found.alert.secret or "").encode()
+        left = [p for p in change.files if secret and secret in confine(ws.path, p).read_bytes()]
+        if left:
+            raise UnitError(
+                ReasonCode.VERIFICATION_FAILED, f"the secret is still in {', '.join(left)}"
+            )
+
+    def hold(self, ctx: RunContext, unit: Unit, change: Change) -> Hold | None:
+        return Hold(ReasonCode.POLICY_BLOCKED, NEVER_MERGED)
+
+    def describe(
+        self,
+        ctx: RunContext,
+        unit: Unit,
+        change: Change,
+        verification: VerificationResult,
+        hold: Hold | None,
+    ) -> Description:
+        found: _Alert = unit.payload
+        alert = found.alert
+        assert unit.target is not None  # noqa: S101 - checked when proposing
+        secret_type = alert.secret_type or "secret"
+        title = ctx.profile.profile.defaults.secret_scanning.pr_title_template.format(
+            secret_type=secret_type, target_id=unit.target.target_id, repo=unit.repo.repo,
+            alert_class="secret_scanning", alert_number=str(alert.number), rule_id="",
+        )  # fmt: skip
+        message = (
+            f"fix(secret-scanning): remove a committed {secret_type} from "
+            f"{unit.target.target_id}\n\nSecret-scanning alert #{alert.number}. "
+            f"The credential must be rotated at its provider.\n\nRemediation-Key: {unit.key}\n"
+        )
+        stamp = Stamp(
+            remediation_key=unit.key,
+            alert_class=AlertClass.SECRET_SCANNING,
+            target_id=unit.target.target_id,
+            base_branch=unit.base,
+            alert_number=alert.number,
+            secret_type=alert.secret_type or "unknown",
+            agent_version=__version__,
+            last_pass_at=utc_now(),
+        )
+        return Description(title, _body(unit, found, change, verification), message, stamp)
+
+    def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
+        assert stamp.alert_number is not None  # noqa: S101 - secret stamps carry one
+        alert = ctx.api.secret_scanning_alert(repo.repo, stamp.alert_number)
+        if alert.state == "resolved":
+            how = f" as {alert.resolution}" if alert.resolution else ""
+            why = f"secret-scanning alert #{alert.number} was resolved{how}"
+        else:
+            why = f"no unit of this run covers secret-scanning alert #{alert.number} any more"
+        return Orphan(ReasonCode.SUPERSEDED, why)
+
+
+def _base_reader(ctx: RunContext, repo: Repository, base: str) -> GitBaseReader | None:
+    git = ctx.git_for(repo)
+    if not git.is_repository():
+        return None
+    if ctx.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
+        git.fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
+    return GitBaseReader(git, f"refs/remotes/origin/{base}")
+
+
+def _target(found: Triage, targets: list[Target]) -> Target | None:
+    return next((t for p in found.present_paths if (t := target_for(p, targets)) is not None), None)
+
+
+def _cleanup(found: _Alert, ws: Workspace) -> _Cleanup:
+    secret = found.alert.secret or ""
+    cleanup = _Cleanup()
+    for path in found.triage.present_paths:
         try:
-            text = file.read_text(encoding="utf-8")
+            text = confine(ws.path, path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            return finish(
-                record,
-                UnitResult.blocked(
-                    ReasonCode.POLICY_BLOCKED, f"{path} is not a text file; clean it up by hand"
-                ),
-            )
-        cleanup = replace_secret(path, text, secret, unit.alert.secret_type)
-        if cleanup.text is None:
-            return finish(record, UnitResult.blocked(ReasonCode.POLICY_BLOCKED, cleanup.reason))
-        file.write_text(cleanup.text, encoding="utf-8")
-        unit.notes.append(cleanup.reason)
-        changed.append(path)
-    record.changes = list(unit.notes)
-    assert unit.target is not None  # noqa: S101 - checked by the caller
-    verification = verify_target(ctx, unit.target, ws.path)
-    record_verification(record, verification)
-    secret_type = unit.alert.secret_type or "secret"
-    ws.tree.commit_all(
-        f"fix(secret-scanning): remove a committed {secret_type} from {unit.target.target_id}\n\n"
-        f"Secret-scanning alert #{unit.alert.number}. The credential must be rotated at its provider.\n\n"
-        f"Remediation-Key: {unit.key}\n",
-        changed,
-    )
-    title = pr_title(
-        ctx.profile.profile.defaults.secret_scanning.pr_title_template,
-        secret_type=secret_type, target_id=unit.target.target_id, repo=unit.repo.repo,
-        alert_class="secret_scanning", alert_number=str(unit.alert.number),
-    )  # fmt: skip
-    try:
-        published = publish(
-            ctx,
-            ws,
-            repo=unit.repo.repo,
-            branch=unit.branch,
-            base=unit.base,
-            protected=[unit.base, unit.default_branch],
-            title=title,
-            body=_body(unit, record, verification.passed),
-        )
-    except BudgetExhaustedError as exc:
-        return finish(record, UnitResult.blocked(ReasonCode.POLICY_BLOCKED, str(exc)))
-    record.pr_source, record.pr_url, record.pr_number = (
-        PRSource.AGENT_MANAGED,
-        published.pull.html_url,
-        published.pull.number,
-    )
-    record.unit_pass = UnitPass.REMEDIATION
-    result = UnitResult.opened_pr(
-        ReasonCode.POLICY_BLOCKED,
-        "secret-scanning cleanup PRs are never merged; a person reviews, merges, and rotates the secret",
-    )
-    record.result = result
-    return UnitOutcome(record, opened=published.created or published.pushed)
+            raise UnitError(
+                ReasonCode.POLICY_BLOCKED, f"{path} is not a text file; clean it up by hand"
+            ) from None
+        replaced = replace_secret(path, text, secret, found.alert.secret_type)
+        if replaced.text is None:
+            raise UnitError(ReasonCode.POLICY_BLOCKED, replaced.reason)
+        cleanup.after[path] = replaced.text
+        cleanup.notes.append(replaced.reason)
+    return cleanup
 
 
-def _body(unit: SecretUnit, record: UnitRecord, verified: bool) -> str:
-    alert = unit.alert
+def _body(unit: Unit, found: _Alert, change: Change, verification: VerificationResult) -> str:
+    alert = found.alert
+    kind = alert.secret_type_display_name or alert.secret_type or "secret"
     lines = [
-        f"agentd removes a committed **{alert.secret_type_display_name or alert.secret_type or 'secret'}** "
-        f"from `{unit.base}` (secret-scanning alert [#{alert.number}]({alert.html_url})).",
+        f"agentd removes a committed **{kind}** from `{unit.base}` "
+        f"(secret-scanning alert [#{alert.number}]({alert.html_url})).",
         "",
         "**Removing it from the code does not make it safe.** Treat the credential as compromised.",
         "",
         "### Changes",
         "",
-        *[f"- {note}" for note in unit.notes],
+        *[f"- {note}" for note in change.summary],
         "",
-        f"Triage state: `{record.triage_state}`. Verification: {'passed' if verified else 'did not pass (see the run report)'}.",
+        f"Triage state: `{unit.triage_state}`. Verification: "
+        f"{'passed' if verification.passed else 'did not pass (see the run report)'}.",
         "",
         "### Manual follow-up",
         "",
-        *[f"- [ ] {action}" for action in record.manual_follow_up],
+        *[f"- [ ] {action}" for action in unit.manual_follow_up],
         "",
         "This PR is never merged by agentd, and agentd never dismisses or resolves the alert.",
     ]
-    stamp = Stamp(
-        remediation_key=unit.key,
-        alert_class=AlertClass.SECRET_SCANNING,
-        target_id=unit.target.target_id if unit.target else "none",
-        base_branch=unit.base,
-        alert_number=alert.number,
-        secret_type=alert.secret_type or "unknown",
-        agent_version=__version__,
-        last_pass_at=utc_now(),
-    )
-    return redact(replace_stamp("\n".join(lines), stamp))
-
-
-def _record(unit: SecretUnit) -> UnitRecord:
-    return UnitRecord(
-        repository=unit.repo.repo,
-        base=unit.base,
-        target_id=unit.target.target_id if unit.target else "*",
-        remediation_key=unit.key,
-        alert_class=AlertClass.SECRET_SCANNING,
-        result=UnitResult.opened_pr(),
-        alert_number=unit.alert.number,
-        alert_numbers=[unit.alert.number],
-        platform_constraints=list(unit.target.platform_constraints) if unit.target else [],
-        notes=[f"secret type: {unit.alert.secret_type_display_name or unit.alert.secret_type}"],
-    )
+    return "\n".join(lines)

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
 from agentd.ecosystems._shared.model import Dependency
+from agentd.paths import confine
 from agentd.vocabulary import ReasonCode
 
 VersionScheme = Literal["pep440", "semver"]  # implemented in agentd.versions
@@ -44,20 +45,7 @@ class UpdateContext:
 
     def file(self, repo_relative: str) -> Path:
         """Absolute path of a repo-relative file, refusing anything outside the worktree."""
-        pure = PurePosixPath(repo_relative)
-        if pure.is_absolute() or ".." in pure.parts or "\x00" in repo_relative:
-            raise UnsafePathError(f"refusing path outside the repository: {repo_relative!r}")
-        path = (self.worktree / pure).resolve()
-        root = self.worktree.resolve()
-        if path != root and root not in path.parents:
-            raise UnsafePathError(
-                f"refusing path that resolves outside the repository: {repo_relative!r}"
-            )
-        return path
-
-
-class UnsafePathError(ValueError):
-    pass
+        return confine(self.worktree, repo_relative)
 
 
 @dataclass

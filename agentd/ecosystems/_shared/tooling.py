@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
+from agentd.errors import UnitError
 from agentd.redaction import redact
 from agentd.verify import Sandbox, run_command
 from agentd.vocabulary import Provenance, ReasonCode
@@ -27,12 +28,11 @@ from agentd.vocabulary import Provenance, ReasonCode
 OUTPUT_LIMIT = 4000
 
 
-class UpdateRefused(Exception):
+class UpdateRefused(UnitError):
     """Raised inside an updater to stop, restore every guarded file and refuse."""
 
     def __init__(self, reason: ReasonCode, detail: str, output: str = "") -> None:
-        super().__init__(detail)
-        self.reason = reason
+        super().__init__(reason, redact(detail))
         self.detail = redact(detail)
         self.output = redact(output)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agentd.ecosystems import PackageBump, UnsafePathError, UpdateContext
+from agentd.ecosystems import PackageBump, UpdateContext
 from agentd.ecosystems.pip.updater import PipUpdater, is_fully_pinned
+from agentd.errors import PathEscapeError
 from agentd.vocabulary import ReasonCode
 from ecosystems.localindex import serve_directory, write_simple_index
 
@@ -151,7 +152,7 @@ def test_removed_dependency_is_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("manifest", ["../outside/requirements.txt", "/etc/requirements.txt"])
 def test_paths_outside_the_worktree_are_refused(tmp_path: Path, manifest: str) -> None:
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(PathEscapeError):
         PipUpdater().apply(_context(tmp_path), [_bump("requests", "2.25.0", "2.32.4", manifest)])
 
 
@@ -162,7 +163,7 @@ def test_symlink_out_of_the_worktree_is_refused(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "requirements.txt").symlink_to(outside / "requirements.txt")
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(PathEscapeError):
         PipUpdater().apply(_context(repo), [_bump("requests", "2.25.0", "2.32.4")])
     assert (outside / "requirements.txt").read_text() == "requests==2.25.0\n"
 

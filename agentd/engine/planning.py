@@ -1,0 +1,61 @@
+"""From a repository's inventory to its units: coverage first, then the plug-in's plan."""
+
+from __future__ import annotations
+
+from agentd.alerts.interface import AlertPlugin, Unit, new_unit
+from agentd.engine.context import RunContext
+from agentd.inventory import Coverage, RepoInventory
+from agentd.profile import Repository
+from agentd.vocabulary import ReasonCode, UnitResult
+
+
+def resolve_base(ctx: RunContext, repo: Repository, inventory: RepoInventory) -> str | None:
+    configured = repo.default_base_branch or ctx.profile.profile.defaults.default_base_branch
+    if configured != "auto":
+        return configured
+    return inventory.metadata.default_branch if inventory.metadata else None
+
+
+def complete(plugin: AlertPlugin, inventory: RepoInventory) -> bool:
+    """Whether this class's open alerts of the repository were read completely."""
+    entry = inventory.classes.get(plugin.alert_class)
+    return (
+        inventory.metadata is not None
+        and not inventory.error
+        and entry is not None
+        and entry.coverage is Coverage.ENABLED
+    )
+
+
+def plan_repository(
+    ctx: RunContext, plugin: AlertPlugin, repo: Repository, inventory: RepoInventory
+) -> list[Unit]:
+    base = resolve_base(ctx, repo, inventory)
+    entry = inventory.classes.get(plugin.alert_class)
+    if base is None or entry is None or inventory.metadata is None:
+        why = inventory.error or "repository could not be read"
+        return [
+            _coverage_unit(
+                ctx, plugin, repo, base, UnitResult.blocked(ReasonCode.AUTH_INSUFFICIENT, why)
+            )
+        ]
+    label = plugin.alert_class.value.replace("_", " ")
+    if entry.coverage is Coverage.DISABLED:
+        result = UnitResult.skipped(plugin.disabled_reason, entry.detail or f"{label} is disabled")
+    elif entry.coverage is Coverage.NO_ANALYSIS:
+        result = UnitResult.skipped(
+            ReasonCode.NO_ANALYSIS_FOUND, entry.detail or "no analysis found"
+        )
+    elif entry.coverage is Coverage.UNAVAILABLE:
+        result = UnitResult.blocked(
+            ReasonCode.AUTH_INSUFFICIENT, f"{label} alerts unreadable: {entry.detail}"
+        )
+    else:
+        return plugin.plan(ctx, repo, entry, base, inventory.metadata.default_branch)
+    return [_coverage_unit(ctx, plugin, repo, base, result)]
+
+
+def _coverage_unit(
+    ctx: RunContext, plugin: AlertPlugin, repo: Repository, base: str | None, result: UnitResult
+) -> Unit:
+    return new_unit(ctx, plugin.alert_class, repo, base or "?", None, settled=result)

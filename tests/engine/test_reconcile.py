@@ -1,0 +1,116 @@
+"""Reconcile end to end: agent PRs of every class are closed when no unit stands behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from e2e import E2E, e2e, verify_ok
+
+CI = (
+    "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+    "    steps:\n      - uses: actions/checkout@v4\n      - run: make test\n"
+)
+AWS = "AKIAIOSFODNN7CANARY5"
+TARGET = {
+    "target_id": "root",
+    "path": ".",
+    "ecosystems": ["pip"],
+    "verification_commands": [verify_ok()],
+}
+REVIEW_ONLY = {
+    "allowlisted_rules": ["actions/missing-workflow-permissions"],
+    "auto_merge_rules": [],
+}
+
+
+def scenario(**files: str) -> dict[str, Any]:
+    return {
+        "owner": {"login": "acme-org", "type": "org"},
+        "repositories": [
+            {
+                "name": "api",
+                "files": files or {"requirements.txt": "requests==2.25.0\n"},
+                "checks": [{"name": "ci", "outcome": "success"}],
+                "protection": {"required_checks": ["ci"]},
+            }
+        ],
+    }
+
+
+def open_pulls(env: E2E) -> list[dict[str, Any]]:
+    return [p for p in env.sim.admin.pulls("api") if p["state"] == "open"]
+
+
+def comments_on(env: E2E, number: int) -> list[str]:
+    pulls = {p["number"]: p for p in env.sim.admin.pulls("api")}
+    return list(pulls[number]["comments"])
+
+
+def test_code_and_secret_scanning_prs_are_closed_when_their_alerts_are_dismissed(
+    tmp_path: Path,
+) -> None:
+    files = {".github/workflows/ci.yml": CI, ".env": f"AWS_ACCESS_KEY_ID={AWS}\n"}
+    with e2e(
+        tmp_path, scenario(**files), [{"repo": "api", "targets": [TARGET]}],
+        mode="pull_request", code_scanning=REVIEW_ONLY,
+    ) as env:  # fmt: skip
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        opened = {u["alert_class"]: u for u in summary["units"] if u["outcome"] == "opened_pr"}
+        assert set(opened) == {"code_scanning", "secret_scanning"}, summary["units"]
+        for alert_class, unit in opened.items():
+            env.sim.admin.dismiss_alert("api", alert_class, unit["alert_number"], "false_positive")
+
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert open_pulls(env) == []
+        for alert_class, unit in opened.items():
+            [closed] = env.units(summary, alert_class=alert_class, pr_number=unit["pr_number"])
+            assert (closed["outcome"], closed["reason_code"]) == ("skipped", "superseded")
+            assert f"#{unit['alert_number']}" in closed["detail"]
+            pull = next(p for p in env.sim.admin.pulls("api") if p["number"] == unit["pr_number"])
+            assert pull["state"] == "closed" and not pull["merged"]
+            [comment] = comments_on(env, unit["pr_number"])
+            assert "agentd is closing this pull request" in comment and "`superseded`" in comment
+
+
+def test_a_branch_template_change_keeps_one_pr_per_key(tmp_path: Path) -> None:
+    with e2e(
+        tmp_path, scenario(), [{"repo": "api", "targets": [TARGET]}], mode="pull_request"
+    ) as env:
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        [first] = open_pulls(env)
+
+        profile = yaml.safe_load(env.profile_path.read_text())
+        profile["profile"]["defaults"]["branch_template"] = (
+            "agentd/{target_id}/{remediation_key_short}"
+        )
+        env.profile_path.write_text(yaml.safe_dump(profile))
+        env.sim.admin.reset()
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert [p["number"] for p in open_pulls(env)] == [first["number"]]
+        [unit] = env.units(summary, alert_class="dependabot")
+        assert unit["outcome"] == "opened_pr" and unit["pr_number"] == first["number"]
+        assert not [r for r in env.mutating() if r.method == "POST" and r.route.endswith("/pulls")]
+
+
+def test_a_dependency_a_person_removed_is_reported_dependency_removed(tmp_path: Path) -> None:
+    with e2e(
+        tmp_path, scenario(), [{"repo": "api", "targets": [TARGET]}], mode="pull_request"
+    ) as env:
+        result, _ = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        [pull] = open_pulls(env)
+        # A person drops the dependency on main; the operator's clone has not seen it yet.
+        env.sim.admin.push("api", "main", {"requirements.txt": "flask==3.0.3\n"}, "drop requests")
+
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        [closed] = env.units(summary, pr_number=pull["number"])
+        assert (closed["outcome"], closed["reason_code"]) == ("skipped", "dependency_removed")
+        assert open_pulls(env) == []
+        assert "`dependency_removed`" in comments_on(env, pull["number"])[0]
