@@ -96,7 +96,7 @@ def run_demo(workdir: Path | None = None) -> int:
             profile_path.write_text(
                 yaml.safe_dump(demo_profile(sim), sort_keys=False), encoding="utf-8"
             )
-            settings = Settings(api_url=sim.api_url, state_dir=root / "state")
+            settings = Settings(api_url=sim.api_url, git_url=sim.git_url, state_dir=root / "state")
             print(
                 f"  simulator at {sim.api_url}; {len(sim.scenario.repositories)} repositories of {sim.owner}; profile {profile_path}"
             )

@@ -5,10 +5,14 @@ private HOME, no terminal prompts) and with every repository-configurable comman
 off on the command line: hooks, fsmonitor, ssh command, credential helpers, pagers and
 editors, and the filter / diff / merge drivers the repository's config defines. The GitHub
 token reaches git only through an askpass helper that reads it from git's environment; it
-is never in argv or a URL.
+is never in argv or a URL, and git gets it only for the commands that talk to the remote
+(fetch, ls-remote, push), which go to a URL agentd builds from the profile — never to a remote
+the repository's configuration names.
 
 All edits happen in a worktree per unit under the state directory, created from the freshly
 fetched remote base; the operator's checkout (branch, index, working tree) is never touched.
+A worktree's git commands name its git dir explicitly (recorded when agentd created it), so
+repository code that rewrites the worktree's `.git` file cannot redirect them.
 """
 
 from __future__ import annotations
@@ -84,7 +88,8 @@ class GitEnvironment:
         askpass.chmod(0o700)
         return cls(home, askpass, token)
 
-    def env(self) -> dict[str, str]:
+    def env(self, network: bool = False) -> dict[str, str]:
+        """git's environment; the token (and the helper that hands it out) only for `network`."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),
@@ -94,14 +99,15 @@ class GitEnvironment:
             "GIT_CONFIG_GLOBAL": os.devnull,
             "GIT_ATTR_NOSYSTEM": "1",
             "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": str(self.askpass),
-            "SSH_ASKPASS": str(self.askpass),
             "GIT_AUTHOR_NAME": AGENT_IDENTITY["name"],
             "GIT_AUTHOR_EMAIL": AGENT_IDENTITY["email"],
             "GIT_COMMITTER_NAME": AGENT_IDENTITY["name"],
             "GIT_COMMITTER_EMAIL": AGENT_IDENTITY["email"],
             "GIT_PROTOCOL_FROM_USER": "0",
         }
+        if not network:
+            return env
+        env["GIT_ASKPASS"] = env["SSH_ASKPASS"] = str(self.askpass)
         if "SSH_AUTH_SOCK" in os.environ:
             env["SSH_AUTH_SOCK"] = os.environ["SSH_AUTH_SOCK"]
         if self.token is not None:
@@ -134,10 +140,24 @@ _SAFE_FLAGS = (
 class Git:
     """Runs git for one repository (the operator's clone, or a worktree of it)."""
 
-    def __init__(self, repo: Path, environment: GitEnvironment) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        environment: GitEnvironment,
+        *,
+        remote_url: str | None = None,
+        git_dir: Path | None = None,
+    ) -> None:
         self.repo = repo
         self.environment = environment
+        # Where network commands go; None only where no token is involved (tests, local use).
+        self.remote_url = remote_url
+        self.git_dir = git_dir  # a worktree's own git dir, named explicitly on every command
         self._overrides: tuple[str, ...] | None = None
+
+    @property
+    def remote(self) -> str:
+        return self.remote_url or "origin"
 
     def _command_overrides(self) -> tuple[str, ...]:
         """Neutralise every command-valued key the repository's own config defines."""
@@ -160,14 +180,15 @@ class Git:
         check: bool = True,
         input_text: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        network: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         flags = self._command_overrides() if overrides is None else overrides
-        argv = ["git", *_SAFE_FLAGS, *flags, "-C", str(self.repo), *args]
+        argv = ["git", *_SAFE_FLAGS, *flags, *self._location(), *args]
         result = subprocess.run(
             argv,
             capture_output=True,
             text=True,
-            env={**self.environment.env(), **(extra_env or {})},
+            env={**self.environment.env(network), **(extra_env or {})},
             input=input_text,
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
@@ -176,6 +197,11 @@ class Git:
         if check and result.returncode != 0:
             raise GitError(args, result.returncode, result.stderr)
         return result
+
+    def _location(self) -> list[str]:
+        if self.git_dir is None:
+            return ["-C", str(self.repo)]
+        return ["--git-dir", str(self.git_dir), "--work-tree", str(self.repo), "-C", str(self.repo)]
 
     def run(self, *args: str, check: bool = True) -> str:
         return self._run(args, check=check).stdout
@@ -199,8 +225,10 @@ class Git:
     def parent_of(self, ref: str) -> str | None:
         return self.rev_parse(f"{ref}~1")
 
-    def remote_branch_sha(self, branch: str, remote: str = "origin") -> str | None:
-        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}")
+    def remote_branch_sha(self, branch: str) -> str | None:
+        out = self._run(
+            ["ls-remote", "--heads", self.remote, f"refs/heads/{branch}"], network=True
+        ).stdout
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
             if ref == f"refs/heads/{branch}":
@@ -222,7 +250,7 @@ class Git:
 
     def show_file(self, ref: str, path: str) -> bytes | None:
         result = subprocess.run(
-            ["git", *_SAFE_FLAGS, *self._command_overrides(), "-C", str(self.repo), "cat-file",
+            ["git", *_SAFE_FLAGS, *self._command_overrides(), *self._location(), "cat-file",
              "blob", f"{ref}:{path}"],
             capture_output=True,
             env=self.environment.env(),
@@ -233,20 +261,14 @@ class Git:
 
     # --- network ----------------------------------------------------------------------------
 
-    def fetch(self, *refspecs: str, remote: str = "origin") -> None:
-        self.run("fetch", "--quiet", "--no-tags", "--prune", remote, *refspecs)
+    def fetch(self, *refspecs: str) -> None:
+        self._run(["fetch", "--quiet", "--no-tags", self.remote, *refspecs], network=True)
 
-    def fetch_branch(self, branch: str, remote: str = "origin") -> str | None:
-        """Fetch one remote branch into refs/remotes; its sha, or None if it does not exist."""
-        sha = self.remote_branch_sha(branch, remote)
+    def fetch_branch(self, branch: str) -> str | None:
+        """Fetch one remote branch into refs/remotes/origin; its sha, or None if it does not exist."""
+        sha = self.remote_branch_sha(branch)
         if sha is not None:
-            self.run(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                remote,
-                f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
-            )
+            self.fetch(f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         return sha
 
     def push_branch(
@@ -255,9 +277,9 @@ class Git:
         expected_sha: str | None,
         policy: MutationPolicy,
         protected: Sequence[str],
-        remote: str = "origin",
+        source: str = "HEAD",
     ) -> None:
-        """Push HEAD to `branch`, compare-and-set against `expected_sha` (None: must not exist).
+        """Push `source` to `branch`, compare-and-set against `expected_sha` (None: must not exist).
 
         Refuses to push to any branch in `protected` (the base and default branches).
         """
@@ -267,8 +289,9 @@ class Git:
         lease = f"--force-with-lease=refs/heads/{branch}:{expected_sha or ''}"
         faults.point("before_push")
         result = self._run(
-            ["push", "--quiet", "--no-verify", lease, remote, f"HEAD:refs/heads/{branch}"],
+            ["push", "--quiet", "--no-verify", lease, self.remote, f"{source}:refs/heads/{branch}"],
             check=False,
+            network=True,
         )
         if result.returncode != 0:
             error_type = (
@@ -282,9 +305,16 @@ class Git:
     # --- worktrees ---------------------------------------------------------------------------
 
     def add_worktree(self, path: Path, commit: str) -> Git:
+        """A detached worktree at `commit`, whose git dir is pinned before anything runs in it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.run("worktree", "add", "--quiet", "--detach", str(path), commit)
-        return Git(path, self.environment)
+        pointer = (path / ".git").read_text(encoding="utf-8").strip()
+        git_dir = Path(pointer.removeprefix("gitdir:").strip())
+        common = Path(self.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+        inside = git_dir.resolve().is_relative_to(common.resolve())
+        if not pointer.startswith("gitdir:") or not inside or git_dir.resolve() == common.resolve():
+            raise GitError(["worktree", "add"], 1, f"unexpected worktree git dir {pointer!r}")
+        return Git(path, self.environment, remote_url=self.remote_url, git_dir=git_dir)
 
     def remove_worktree(self, path: Path) -> None:
         self._run(["worktree", "remove", "--force", str(path)], check=False)
@@ -298,3 +328,41 @@ class Git:
         if sha is None:
             raise GitError(["commit"], 1, "no commit was created")
         return sha
+
+    # --- capturing a change ---------------------------------------------------------------
+
+    def capture(self, paths: Sequence[str]) -> str:
+        """The tree of HEAD plus the working-tree content of `paths`, as it is now."""
+        self.run("add", "--", *paths)
+        return self.run("write-tree").strip()
+
+    def differs_from(self, tree: str) -> list[str]:
+        """Tracked files whose working-tree content is no longer what `tree` holds."""
+        out = self._run(["diff", "--no-ext-diff", "--no-textconv", "--name-only", "-z", tree, "--"])
+        return sorted(p for p in out.stdout.split("\0") if p)
+
+    def changes(self, old: str, new: str) -> dict[str, str]:
+        """Path → new blob id (or "" when deleted) for every file that differs."""
+        out = self.run("diff-tree", "-r", "-z", "--no-renames", old, new)
+        fields = out.split("\0")
+        changed = {}
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            parts = meta.split()
+            if len(parts) >= 5 and path:
+                changed[path] = "" if parts[4] == "D" else parts[3]
+        return changed
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        """A commit of `tree` on `parent`; what agentd pushes is exactly what it checked."""
+        out = self._run(["commit-tree", tree, "-p", parent, "-F", "-"], input_text=message)
+        return out.stdout.strip()
+
+    def authors(self, since: str, until: str) -> list[tuple[str, str]]:
+        """(name, email) of every commit in `since..until`."""
+        out = self.run("log", "--format=%an%x00%ae", f"{since}..{until}")
+        pairs = [line.partition("\0") for line in out.splitlines()]
+        return [(name, email) for name, _, email in pairs]
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        result = self._run(["merge-base", a, b], check=False)
+        return result.stdout.strip() or None

@@ -12,7 +12,8 @@ from agentd.errors import UsageError
 
 
 class Settings(BaseSettings):
-    """`AGENTD_PROFILES_DIR`, `AGENTD_STATE_DIR`, `AGENTD_LOG_FORMAT`, `AGENTD_API_URL`, ..."""
+    """`AGENTD_PROFILES_DIR`, `AGENTD_STATE_DIR`, `AGENTD_LOG_FORMAT`, `AGENTD_API_URL`,
+    `AGENTD_GIT_URL`, ..."""
 
     model_config = SettingsConfigDict(env_prefix="AGENTD_", extra="ignore")
 
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "human", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     api_url: str | None = None
+    # Where git fetches and pushes: a template with {owner} and {repo} (tests, mirrors);
+    # default https://{auth.github_host}/{owner}/{repo}.git. Never a clone's configured remote.
+    git_url: str | None = None
     metrics_dir: Path | None = None  # node_exporter textfile collector directory
 
 

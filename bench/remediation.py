@@ -86,7 +86,7 @@ def run(workdir: Path, repos: int) -> RemediationResult:
     with Simulator(scenario(repos), workdir / "sim") as sim:
         path = workdir / "profile.yaml"
         path.write_text(yaml.safe_dump(profile(sim)))
-        settings = Settings(api_url=sim.api_url, state_dir=workdir / "state")
+        settings = Settings(api_url=sim.api_url, git_url=sim.git_url, state_dir=workdir / "state")
         started = time.perf_counter()
         summary = execute_run(
             load_profile(path),

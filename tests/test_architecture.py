@@ -21,8 +21,9 @@ DELIVERY_CALLS = {
     "merge_if_allowed",
     "restamp",
     "commit_all",
+    "commit_tree",
 }
-LIFECYCLE_CALLS = {"publish", "merge_if_allowed", "verify_target", "commit_all", "restamp"}
+LIFECYCLE_CALLS = {"publish", "merge_if_allowed", "verify_target", "commit_tree", "restamp"}
 
 
 def modules(under: Path) -> list[Path]:
@@ -94,7 +95,7 @@ def test_paths_are_confined_in_one_place() -> None:
 
 
 def test_tests_mirror_the_package() -> None:
-    support = {"fixtures", "registries", "__pycache__"}
+    support = {"fixtures", "registries", "__pycache__", "security"}  # security: attack tests
     tests = REPO_ROOT / "tests"
     for directory in sorted(p for p in tests.rglob("*") if p.is_dir()):
         relative = directory.relative_to(tests)

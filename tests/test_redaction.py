@@ -185,7 +185,7 @@ def _run_twice(tmp_path: Path) -> list[tuple[tuple[str, ...], bool]]:
         path = tmp_path / "profile.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         loaded = load_profile(path)
-        settings = Settings(api_url=sim.api_url, state_dir=tmp_path / "state")
+        settings = Settings(api_url=sim.api_url, git_url=sim.git_url, state_dir=tmp_path / "state")
         token = Token(TokenKind.CLASSIC_PAT, TOKEN)
         for _ in range(2):
             summary = execute_run(loaded, settings, RunOptions(), environ={}, token=token)

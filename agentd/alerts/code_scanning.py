@@ -184,7 +184,7 @@ class CodeScanningPlugin(AlertPlugin):
     def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
         edits: _Edits = change.payload
         for path in sorted(edits.after):
-            after = confine(ws.path, path).read_text(encoding="utf-8", errors="surrogateescape")
+            after = (ws.read(path) or b"").decode("utf-8", errors="surrogateescape")
             problem = edits.rule.check(path, edits.before[path], after)
             if problem is not None:
                 raise UnitError(
@@ -233,6 +233,9 @@ class CodeScanningPlugin(AlertPlugin):
             last_pass_at=utc_now(),
         )
         return Description(title, _body(ctx, unit, edits, verification, hold), message, stamp)
+
+    def open_alerts(self, ctx: RunContext, repo: Repository) -> set[int]:
+        return {a.number for a in ctx.api.code_scanning_alerts(repo.repo)}
 
     def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
         assert stamp.alert_number is not None  # noqa: S101 - code-scanning stamps carry one

@@ -4,14 +4,16 @@ The engine (`agentd.engine.lifecycle`) owns the unit lifecycle once for every cl
 gates → isolated workspace → the plug-in's change → re-check → verification → commit →
 publish → review gate → merge → one final record. A plug-in only knows its alerts:
 
-- `plan`       inventory → units (a unit the plug-in can already settle carries `settled`)
-- `propose`    what it would change, read-only, in the unit's workspace (or settle the unit)
-- `candidates` / `adopt`   existing PRs that may already carry the change (native Dependabot)
-- `apply`      make the change in the workspace
-- `recheck`    prove the change removes what was alerted (raise `UnitError` if not)
-- `hold`       what keeps a person in the loop before a merge (or `UnitError` to refuse)
-- `describe`   the PR's title, body, commit message and stamp
-- `orphaned`   why an agent PR whose key no unit planned in this run can be closed
+- `plan`        inventory → units (a unit the plug-in can already settle carries `settled`)
+- `propose`     what it would change, read-only, in the unit's workspace (or settle the unit)
+- `apply`       make the change in the workspace
+- `recheck`     prove the captured change removes what was alerted (raise `UnitError` if not)
+- `hold`        what keeps a person in the loop before a merge (or `UnitError` to refuse)
+- `candidates`  existing PRs by others that may carry the change (native Dependabot); the
+                engine adopts one only if it carries exactly the change agentd built
+- `describe`    the PR's title, body, commit message and stamp
+- `open_alerts` the numbers of the class's open alerts now (re-read before publish and merge)
+- `orphaned`    why an agent PR whose key no unit planned in this run can be closed
 
 Plug-ins never push, open, update, label, comment on or merge PRs: `agentd.delivery` does,
 on the engine's behalf. They refuse by raising `agentd.errors.UnitError`.
@@ -79,7 +81,6 @@ class Change:
     files: list[str]  # repo-relative files the change touches: the only ones the PR may touch
     summary: list[str] = field(default_factory=list)
     manifest_files: list[str] = field(default_factory=list)
-    adopted: PullRequest | None = None  # an existing PR carries the change (never pushed to)
     payload: Any = None
 
 
@@ -125,14 +126,9 @@ class AlertPlugin(ABC):
         """What the unit would change; raise `UnitError` when there is nothing it can do."""
 
     def candidates(self, ctx: RunContext, unit: Unit, proposal: Proposal) -> list[PullRequest]:
-        """Existing PRs not made by agentd that may already carry the change."""
+        """Existing PRs not made by agentd that may already carry the change (the engine
+        checks author, repository, commits and tree before adopting one)."""
         return []
-
-    def adopt(
-        self, ctx: RunContext, unit: Unit, proposal: Proposal, pull: PullRequest, ws: Workspace
-    ) -> Change | str:
-        """`pull`'s change checked on its head (in `ws`), or why it does not qualify."""
-        return "this alert class adopts no existing pull requests"
 
     @abstractmethod
     def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
@@ -156,6 +152,10 @@ class AlertPlugin(ABC):
         hold: Hold | None,
     ) -> Description:
         """The PR title, body, commit message and stamp for a verified change."""
+
+    @abstractmethod
+    def open_alerts(self, ctx: RunContext, repo: Repository) -> set[int]:
+        """The numbers of the repository's open alerts of this class, read now."""
 
     @abstractmethod
     def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:

@@ -38,8 +38,9 @@ class MergeRequest:
     key: str
     expected_files: Sequence[str]
     verification_passed: bool
-    branch: str | None = None  # agent-managed: the head must be exactly this branch
-    head_prefix: str | None = None  # adopted native PRs: the head must start with this
+    branch: str  # the head must be exactly this branch of the repository itself
+    head_sha: str  # what agentd pushed or verified: the only head it merges
+    author: str  # who must have opened the PR (agentd's own login, or dependabot[bot])
     hold: Hold | None = None
     commit_title: str = ""
 
@@ -63,10 +64,14 @@ def _identity_problem(request: MergeRequest, pull: PullRequest) -> str | None:
         return f"PR stamp is not valid: {exc}"
     if stamp is None or stamp.remediation_key != request.key:
         return "PR stamp does not carry this unit's remediation key"
-    if request.branch is not None and pull.head.ref != request.branch:
+    if pull.user is None or pull.user.login.lower() != request.author.lower():
+        who = pull.user.login if pull.user else "unknown"
+        return f"PR #{pull.number} was opened by {who}, not {request.author}"
+    head, base = pull.head.repo, pull.base.repo
+    if head is None or base is None or head.full_name != base.full_name:
+        return f"PR #{pull.number} comes from another repository"
+    if pull.head.ref != request.branch:
         return f"PR head {pull.head.ref} is not the unit's branch {request.branch}"
-    if request.head_prefix is not None and not pull.head.ref.startswith(request.head_prefix):
-        return f"PR head {pull.head.ref} does not start with {request.head_prefix}"
     if pull.base.ref != request.base:
         return f"PR base {pull.base.ref} is not {request.base}"
     return None
@@ -102,11 +107,19 @@ def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | Merg
     problem = _identity_problem(request, pull)
     if problem:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, problem)
+    if pull.head.sha != request.head_sha:
+        return MergeOutcome(
+            UnitResult.opened_pr(
+                detail=f"the head moved to {pull.head.sha[:12]} after agentd pushed or verified "
+                f"{request.head_sha[:12]}; re-evaluated, never merged unverified"
+            ),
+            reevaluate=True,
+        )
     try:
         required = required_checks(ctx.api, request.repo, request.base)
     except ProtectionUnreadableError as exc:
         return exc.unit_result()
-    verdict = evaluate_checks(ctx.api, request.repo, pull.head.sha, required)
+    verdict = evaluate_checks(ctx.api, request.repo, request.head_sha, required)
     if verdict.state is ChecksState.RED:
         return UnitResult.blocked(ReasonCode.CHECKS_RED, verdict.detail)
     if verdict.state is ChecksState.PENDING:
@@ -140,7 +153,7 @@ def _merge(
         answer = ctx.api.merge_pull(
             request.repo,
             pull.number,
-            sha=pull.head.sha,
+            sha=request.head_sha,
             method=method,
             title=f"{title} (#{pull.number})",
         )

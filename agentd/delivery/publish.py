@@ -1,10 +1,11 @@
 """Publishing a verified change: commit, compare-and-set push, PR create/update.
 
-Shared by every pass that opens agent-managed PRs. The branch always holds exactly one
-commit on top of the freshly fetched base. An existing branch whose single commit already
-has the same tree is reused without a push (no churn); otherwise the branch is
-force-pushed with a lease on the sha last seen, so a concurrent writer makes the push fail
-instead of being overwritten — and then agentd looks again rather than failing.
+The branch always holds exactly one commit of agentd's on top of the freshly fetched base:
+the commit of the tree that was re-checked and verified. An existing branch whose single
+commit already has the same tree is reused without a push (no churn); otherwise the branch
+is force-pushed with a lease on the sha agentd last pushed there (`ledger`), so neither a
+concurrent writer nor a person's commit is ever overwritten. agentd only acts on PRs its
+own account opened from the repository itself.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentd.delivery.ledger import PushLedger
 from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_unit_pr
 from agentd.engine.context import RunContext, Workspace
-from agentd.errors import BudgetExhaustedError
+from agentd.errors import BudgetExhaustedError, UnitError
 from agentd.github.models import PullRequest
-from agentd.gitops import PushRejectedError
+from agentd.gitops import AGENT_IDENTITY, PushRejectedError
 from agentd.log import get_logger
 from agentd.stamp import Stamp, replace_stamp
+from agentd.vocabulary import ReasonCode
 
 log = get_logger("publish")
 PUSH_ATTEMPTS = 3
@@ -32,6 +35,7 @@ class Published:
     pushed: bool  # a new commit reached the branch
     created: bool  # the PR was created by this call
     updated: bool
+    edited: str = ""  # why agentd left a branch a person edited alone (nothing pushed)
 
 
 def _reusable(ws: Workspace, remote_sha: str | None, tree: str | None) -> bool:
@@ -48,30 +52,61 @@ def _audit_push(ctx: RunContext, ws: Workspace, branch: str, sha: str, result: s
         ctx.audit.push(ws.operator.repo.name, branch, sha, result)
 
 
+def _agentds_own(ws: Workspace, sha: str, key: str) -> bool:
+    """Whether the branch tip is one commit of agentd's for this key on top of the base's
+    history (used when the ledger has no record, e.g. a fresh state dir)."""
+    base = ws.operator.merge_base(sha, ws.start_sha)
+    if base is None or ws.operator.parent_of(sha) != base:
+        return False
+    authors = ws.operator.authors(base, sha)
+    message = ws.operator.run("log", "-1", "--format=%B", sha)
+    return authors == [(AGENT_IDENTITY["name"], AGENT_IDENTITY["email"])] and (
+        f"Remediation-Key: {key}" in message
+    )
+
+
 def push_change(
-    ws: Workspace, ctx: RunContext, branch: str, protected: Sequence[str]
+    ws: Workspace, ctx: RunContext, key: str, branch: str, protected: Sequence[str], commit: str
 ) -> tuple[str, bool]:
-    """Make `branch` hold the worktree's HEAD (or an identical commit); return (sha, pushed)."""
-    head = ws.tree.rev_parse("HEAD")
-    tree = ws.tree.tree_of("HEAD")
-    if head is None:
-        raise PushRejectedError(["push", branch], 1, "worktree has no HEAD commit")
+    """Make `branch` hold `commit` (or an identical commit); return (sha, pushed).
+
+    The lease is the sha agentd itself last pushed: a branch that moved since to a commit
+    that is not agentd's raises `EditedByPersonError` and is never pushed over.
+    """
+    tree = ws.tree.tree_of(commit)
+    ledger = PushLedger(ctx.state_dir)
     for attempt in range(PUSH_ATTEMPTS):
         remote_sha = ws.operator.fetch_branch(branch)
         if _reusable(ws, remote_sha, tree):
             assert remote_sha is not None  # noqa: S101 - narrowed by _reusable
+            ledger.record(key, branch, remote_sha)
             return remote_sha, False
+        ours = ledger.last_pushed(key, branch)
+        if remote_sha is not None and remote_sha != ours and not _agentds_own(ws, remote_sha, key):
+            raise EditedByPersonError(branch, remote_sha)
         try:
-            ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected)
+            ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected, source=commit)
         except PushRejectedError:
-            _audit_push(ctx, ws, branch, head, "rejected")
+            _audit_push(ctx, ws, branch, commit, "rejected")
             if attempt == PUSH_ATTEMPTS - 1:
                 raise
             log.info("push lost a race; looking again", extra={"branch": branch})
             continue
-        _audit_push(ctx, ws, branch, head, "ok")
-        return head, True
+        _audit_push(ctx, ws, branch, commit, "ok")
+        ledger.record(key, branch, commit)
+        return commit, True
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class EditedByPersonError(Exception):
+    """agentd's branch carries commits that are not agentd's: a person is working on it."""
+
+    def __init__(self, branch: str, sha: str) -> None:
+        super().__init__(
+            f"the branch {branch} was edited by a person (its head {sha[:12]} is not a commit "
+            "agentd pushed); agentd neither pushes over it nor merges it"
+        )
+        self.sha = sha
 
 
 def publish(
@@ -85,8 +120,13 @@ def publish(
     protected: Sequence[str],
     title: str,
     body: str,
+    commit: str,
 ) -> Published:
-    """Push the worktree's commit and create or update the unit's PR (one per key)."""
+    """Push `commit` and create or update the unit's PR (one per key).
+
+    When the branch was edited by a person, nothing is pushed and the PR is left as it is:
+    the result says so (`edited`), and the engine stops the unit at `opened_pr`.
+    """
     existing = find_unit_pr(ctx.api, repo, branch=branch, key=key, author=ctx.login())
     if existing is not None:
         branch = existing.head.ref  # e.g. opened under an earlier branch_template
@@ -95,7 +135,13 @@ def publish(
             f"budget.max_new_prs ({ctx.budget.max_new_prs}) reached this run"
         )
     try:
-        sha, pushed = push_change(ws, ctx, branch, protected)
+        sha, pushed = push_change(ws, ctx, key, branch, protected, commit)
+    except EditedByPersonError as edited:
+        if existing is None:
+            ctx.budget.give_back_new_pr()
+            raise UnitError(ReasonCode.POLICY_BLOCKED, str(edited)) from None
+        return Published(existing, branch, edited.sha, False, False, False, edited=str(edited))
+    try:
         outcome: PullRequestOutcome = ensure_pull_request(
             ctx.api,
             repo,
@@ -105,6 +151,7 @@ def publish(
             body=body,
             labels=ctx.profile.profile.defaults.pr_labels,
             existing=existing,
+            author=ctx.login(),
         )
     except BaseException:
         if existing is None:

@@ -29,9 +29,17 @@ class PullRequestOutcome:
     updated: bool
 
 
-def find_open_pr(api: GitHubAPI, repo: str, branch: str) -> PullRequest | None:
-    """The open PR whose head is `branch` in the owner's repository (oldest first)."""
-    matches = [p for p in api.pulls(repo, head_branch=branch) if p.head.ref == branch]
+def find_open_pr(api: GitHubAPI, repo: str, branch: str, author: str) -> PullRequest | None:
+    """The open PR `author` opened from `branch` of the repository itself (oldest first).
+
+    A PR somebody else opened from a branch of the same name is never agentd's: it is not
+    pushed to, re-stamped, closed or merged.
+    """
+    matches = [
+        p
+        for p in api.pulls(repo, head_branch=branch)
+        if p.head.ref == branch and _opened_by(p, author) and _from_the_repository_itself(p)
+    ]
     if len(matches) > 1:
         log.warning(
             "more than one open PR for one branch; using the oldest",
@@ -46,7 +54,7 @@ def find_unit_pr(
     """The open PR of one remediation key: on its branch, or — when the branch name changed
     (a new `branch_template`) — the one of `author`'s PRs from this repository whose stamp
     carries the key. Never two PRs for one key."""
-    found = find_open_pr(api, repo, branch)
+    found = find_open_pr(api, repo, branch, author)
     if found is not None:
         return found
     return next((p for p in agent_pulls(api, repo, author) if stamp_key(p) == key), None)
@@ -55,15 +63,13 @@ def find_unit_pr(
 def agent_pulls(api: GitHubAPI, repo: str, author: str) -> list[PullRequest]:
     """Open PRs opened by agentd's own account from branches of the repository itself."""
     return sorted(
-        (
-            p
-            for p in api.pulls(repo)
-            if p.user is not None
-            and p.user.login.lower() == author.lower()
-            and _from_the_repository_itself(p)
-        ),
+        (p for p in api.pulls(repo) if _opened_by(p, author) and _from_the_repository_itself(p)),
         key=lambda p: p.number,
     )
+
+
+def _opened_by(pull: PullRequest, author: str) -> bool:
+    return pull.user is not None and pull.user.login.lower() == author.lower()
 
 
 def _from_the_repository_itself(pull: PullRequest) -> bool:
@@ -85,9 +91,9 @@ def _already_exists(exc: GitHubHTTPError) -> bool:
     )
 
 
-def _adopt_after_race(api: GitHubAPI, repo: str, branch: str) -> PullRequest | None:
+def _adopt_after_race(api: GitHubAPI, repo: str, branch: str, author: str) -> PullRequest | None:
     for attempt in range(LOOKUP_ATTEMPTS):
-        found = find_open_pr(api, repo, branch)
+        found = find_open_pr(api, repo, branch, author)
         if found is not None:
             return found
         time.sleep(0.2 * (attempt + 1))
@@ -103,11 +109,12 @@ def ensure_pull_request(
     title: str,
     body: str,
     labels: Sequence[str],
+    author: str,
     existing: PullRequest | None = None,
 ) -> PullRequestOutcome:
     """Create the unit's PR, or bring the existing one up to date."""
     created = False
-    pull = existing or find_open_pr(api, repo, branch)
+    pull = existing or find_open_pr(api, repo, branch, author)
     if pull is None:
         try:
             pull = api.create_pull(repo, head=branch, base=base, title=title, body=body)
@@ -115,11 +122,11 @@ def ensure_pull_request(
         except GitHubHTTPError as exc:
             if not _already_exists(exc):
                 raise
-            pull = _adopt_after_race(api, repo, branch)
+            pull = _adopt_after_race(api, repo, branch, author)
             if pull is None:
                 raise
         except TransientError:
-            pull = _adopt_after_race(api, repo, branch)
+            pull = _adopt_after_race(api, repo, branch, author)
             if pull is None:
                 raise
     updated = False

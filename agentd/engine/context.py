@@ -11,10 +11,11 @@ from pathlib import Path
 
 from agentd.audit import AuditLog
 from agentd.environment import AllowedEnvironment
-from agentd.errors import InfrastructureError
+from agentd.errors import InfrastructureError, PathEscapeError
 from agentd.github.api import GitHubAPI
 from agentd.gitops import Git, GitEnvironment
 from agentd.mutation import MutationPolicy
+from agentd.paths import confine
 from agentd.profile import Profile, Repository
 from agentd.shutdown import STOP, StopFlag
 from agentd.units import key_short
@@ -49,13 +50,32 @@ class Budget:
             return True
 
 
-@dataclass(frozen=True)
+@dataclass
 class Workspace:
     operator: Git  # the operator's clone (only fetched, never edited)
-    tree: Git  # the unit's worktree
+    tree: Git  # the unit's worktree (its git dir named explicitly)
     path: Path
     start_sha: str
     home: Path  # private HOME for the unit's tools, removed with the worktree
+    captured: str | None = None  # the change's tree, once captured: what is checked and committed
+
+    def capture(self, files: list[str]) -> str:
+        """Freeze the change: from now on the re-check reads, and the commit holds, this tree."""
+        self.captured = self.tree.capture(sorted(set(files)))
+        return self.captured
+
+    def read(self, path: str) -> bytes | None:
+        """A repo-relative file of the change: from the captured tree once there is one."""
+        if self.captured is not None:
+            return self.tree.show_file(self.captured, path)
+        try:
+            file = confine(self.path, path)
+            return file.read_bytes() if file.is_file() else None
+        except (PathEscapeError, OSError):
+            return None
+
+    def base_tree(self) -> str | None:
+        return self.tree.tree_of(self.start_sha)
 
 
 @dataclass
@@ -70,6 +90,7 @@ class RunContext:
     run_id: str
     stop: StopFlag = STOP
     audit: AuditLog | None = None
+    git_url_template: str = "https://github.com/{owner}/{repo}.git"
     _login: str | None = field(default=None, repr=False)
     _login_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -81,7 +102,9 @@ class RunContext:
             return self._login
 
     def git_for(self, repo: Repository) -> Git:
-        return Git(Path(repo.local_path), self.git_env)
+        """The operator's clone; its network commands go to the profile's URL for `repo`."""
+        url = self.git_url_template.format(owner=self.profile.profile.owner, repo=repo.repo)
+        return Git(Path(repo.local_path), self.git_env, remote_url=url)
 
     @contextmanager
     def worktree(

@@ -5,9 +5,11 @@
     isolated workspace (worktree of the fetched base, private home; always removed)
       plug-in proposes the change (read-only)   → report-only/dry-run stops here ("would …")
       gates: environment and platform, verification workdir
-      adopt an existing PR that carries the change (verified on its head), or
-      plug-in applies the change → re-check → hold → verification
-      commit → publish (compare-and-set) → review gate → merge
+      plug-in applies the change → the change is captured (a tree) → re-check on it → hold
+      adopt an existing PR that carries exactly that change (verified on its head), or
+      verification → nothing it wrote reaches the commit (tamper check)
+      alerts re-read → commit of the captured tree → publish (lease on agentd's last push)
+      → alerts re-read → review gate → merge pinned to the sha agentd pushed or verified
     one final record, built from what happened
 
 Refusals anywhere are `UnitError`s (or git/GitHub faults); `agentd.errors.result_for` maps
@@ -31,6 +33,7 @@ from agentd.environment import target_environment_problem
 from agentd.errors import AgentdError, RateLimitedError, UnitError, result_for
 from agentd.github.models import PullRequest
 from agentd.log import get_logger
+from agentd.mutation import MutationKind
 from agentd.redaction import redact
 from agentd.report import UnitRecord
 from agentd.stamp import replace_stamp
@@ -102,14 +105,16 @@ def _lifecycle(ctx: RunContext, plugin: AlertPlugin, unit: Unit, facts: _Facts) 
         facts.changes = list(proposal.summary)
         _mutation_gate(ctx, proposal)
         _environment_gate(ctx, unit, ws)
-        adopted = _adopt_existing(ctx, plugin, unit, proposal, facts)
-        if adopted is not None:
-            return adopted
         change = plugin.apply(ctx, unit, proposal, ws)
         facts.changes = change.summary or facts.changes
+        _capture(ws, change)
         plugin.recheck(ctx, unit, change, ws)
         hold = plugin.hold(ctx, unit, change)
+        adopted = _adopt_existing(ctx, plugin, unit, proposal, ws, change, hold, facts)
+        if adopted is not None:
+            return adopted
         verification = _verify(ctx, unit, ws, facts)
+        _untampered(ws)
         return _commit_and_deliver(ctx, plugin, unit, facts, ws, change, verification, hold)
 
 
@@ -143,6 +148,24 @@ def _environment_gate(ctx: RunContext, unit: Unit, ws: Workspace) -> None:
     verification_workdir(unit.target, ws.path)
 
 
+def _capture(ws: Workspace, change: Change) -> None:
+    """Freeze the change before anything else runs: the re-check reads it, the commit holds it."""
+    if not change.files or ws.capture(change.files) == ws.base_tree():
+        raise UnitError(ReasonCode.VERIFICATION_FAILED, "the change left every file as it was")
+
+
+def _untampered(ws: Workspace) -> None:
+    """Verification may not alter what was re-checked: nothing it wrote is ever committed."""
+    assert ws.captured is not None  # noqa: S101 - captured before verification
+    altered = ws.tree.differs_from(ws.captured)
+    if altered:
+        raise UnitError(
+            ReasonCode.VERIFICATION_FAILED,
+            f"verification changed {', '.join(altered[:10])} after the change was checked; "
+            "nothing was committed (a test suite must not rewrite tracked files)",
+        )
+
+
 def _verify(ctx: RunContext, unit: Unit, ws: Workspace, facts: _Facts) -> VerificationResult:
     assert unit.target is not None  # noqa: S101 - the environment gate checked it
     verification = verify_target(ctx, unit.target, ws.path)
@@ -153,40 +176,84 @@ def _verify(ctx: RunContext, unit: Unit, ws: Workspace, facts: _Facts) -> Verifi
 
 
 def _adopt_existing(
-    ctx: RunContext, plugin: AlertPlugin, unit: Unit, proposal: Proposal, facts: _Facts
+    ctx: RunContext,
+    plugin: AlertPlugin,
+    unit: Unit,
+    proposal: Proposal,
+    ws: Workspace,
+    change: Change,
+    hold: Hold | None,
+    facts: _Facts,
 ) -> UnitResult | None:
-    """Adopt the first existing PR that carries exactly this change and verifies on its head."""
+    """Adopt an existing PR that carries exactly the change agentd built, verified on its head."""
     if ctx.profile.profile.defaults.native_dependabot_pr_strategy != "adopt_first":
         return None
+    assert ws.captured is not None  # noqa: S101 - captured before adoption is considered
+    ours = ws.tree.changes(ws.start_sha, ws.captured)
     for pull in plugin.candidates(ctx, unit, proposal):
-        ctx.git_for(unit.repo).fetch_branch(pull.head.ref)
-        with ctx.worktree(unit.repo, unit.base, unit.key + ":adopt", ref=pull.head.sha) as ws:
-            change = plugin.adopt(ctx, unit, proposal, pull, ws)
-            if isinstance(change, str):
-                facts.notes.append(f"{_who(pull)} PR #{pull.number} left alone: {change}")
-                continue
-            facts.pr_source, facts.pull = PRSource.NATIVE_DEPENDABOT, pull
+        why = _adoption_problem(ws, pull, ours, change)
+        if why is not None:
+            facts.notes.append(f"{_who(pull)} PR #{pull.number} left alone: {why}")
+            continue
+        facts.pr_source, facts.pull = PRSource.NATIVE_DEPENDABOT, pull
+        with ctx.worktree(unit.repo, unit.base, unit.key + ":adopt", ref=pull.head.sha) as head:
             try:
-                verification = _verify(ctx, unit, ws, facts)
-            except UnitError:
+                verification = _verify(ctx, unit, head, facts)
+            except UnitError as failed:
                 raise UnitError(
                     ReasonCode.VERIFICATION_FAILED,
-                    f"verification of PR #{pull.number}'s head failed: {why_failed(facts.verification or VerificationResult())}",
+                    f"verification of PR #{pull.number}'s head failed: {failed.message}",
                 ) from None
-        hold = plugin.hold(ctx, unit, change)
-        restamp(
-            ctx, unit.repo.repo, pull, plugin.describe(ctx, unit, change, verification, hold).stamp
-        )
+        stamp = plugin.describe(ctx, unit, change, verification, hold).stamp
+        restamp(ctx, unit.repo.repo, pull, stamp)
         facts.notes.append(
-            f"adopted {_who(pull)} PR #{pull.number} (verified on its head; never pushed to)"
+            f"adopted {_who(pull)} PR #{pull.number} (its change is exactly agentd's, verified "
+            "on its head; never pushed to)"
         )
-        return _deliver(ctx, plugin, unit, facts, pull, pull.head.ref, change, hold, pull.title)
+        author = pull.user.login if pull.user else ""
+        return _deliver(
+            ctx, plugin, unit, facts, _Merge(pull, pull.head.ref, pull.head.sha, author, pull.title),
+            change, hold,
+        )  # fmt: skip
+    return None
+
+
+def _adoption_problem(
+    ws: Workspace, pull: PullRequest, ours: dict[str, str], change: Change
+) -> str | None:
+    """Why `pull` is not exactly agentd's change by its own author from this repository."""
+    head, base = pull.head.repo, pull.base.repo
+    if head is None or base is None or head.full_name != base.full_name:
+        return "it comes from another repository"
+    sha = ws.operator.fetch_branch(pull.head.ref)
+    if sha != pull.head.sha:
+        return "its head moved while agentd looked at it"
+    fork_point = ws.operator.merge_base(sha, ws.start_sha)
+    if fork_point is None:
+        return "it shares no history with the base branch"
+    login = pull.user.login if pull.user else ""
+    others = sorted({name for name, _ in ws.operator.authors(fork_point, sha) if name != login})
+    if others:
+        return f"it carries commits by {', '.join(others)}"
+    theirs = ws.operator.changes(fork_point, sha)
+    if theirs != ours:
+        differing = sorted(p for p in set(theirs) | set(ours) if theirs.get(p) != ours.get(p))
+        return (
+            f"its change differs from agentd's in {', '.join(differing[:5])} "
+            f"(agentd's: {'; '.join(change.summary) or ', '.join(sorted(ours))})"
+        )
     return None
 
 
 def _who(pull: PullRequest) -> str:
     login = pull.user.login if pull.user is not None else "unknown"
     return "native Dependabot" if login == "dependabot[bot]" else login
+
+
+def _still_open(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> list[int]:
+    """Which of the unit's alerts are still open, read now."""
+    open_now = plugin.open_alerts(ctx, unit.repo)
+    return [n for n in unit.alert_numbers if n in open_now]
 
 
 def _commit_and_deliver(
@@ -199,10 +266,14 @@ def _commit_and_deliver(
     verification: VerificationResult,
     hold: Hold | None,
 ) -> UnitResult:
-    if not change.files or not ws.tree.changed_files():
-        raise UnitError(ReasonCode.VERIFICATION_FAILED, "the change left every file as it was")
+    assert ws.captured is not None  # noqa: S101 - captured before verification
+    if unit.alert_numbers and not _still_open(ctx, plugin, unit):
+        raise UnitError.skipped(
+            ReasonCode.SUPERSEDED,
+            "every alert of this unit was fixed or dismissed while agentd worked on it",
+        )
     description = plugin.describe(ctx, unit, change, verification, hold)
-    ws.tree.commit_all(redact(description.commit_message), sorted(set(change.files)))
+    commit = ws.tree.commit_tree(ws.captured, ws.start_sha, redact(description.commit_message))
     published = publish(
         ctx,
         ws,
@@ -213,12 +284,27 @@ def _commit_and_deliver(
         protected=unit.protected_branches,
         title=description.title,
         body=redact(replace_stamp(description.body, description.stamp)),
+        commit=commit,
     )
     facts.pr_source, facts.pull = PRSource.AGENT_MANAGED, published.pull
+    if published.edited:
+        return UnitResult.opened_pr(ReasonCode.POLICY_BLOCKED, published.edited)
     facts.opened = published.created or published.pushed
-    return _deliver(
-        ctx, plugin, unit, facts, published.pull, published.branch, change, hold, description.title
+    target = _Merge(
+        published.pull, published.branch, published.head_sha, ctx.login(), description.title
     )
+    return _deliver(ctx, plugin, unit, facts, target, change, hold)
+
+
+@dataclass(frozen=True)
+class _Merge:
+    """The PR to merge, pinned to the head agentd pushed or verified."""
+
+    pull: PullRequest
+    branch: str
+    head_sha: str
+    author: str
+    title: str
 
 
 def _deliver(
@@ -226,28 +312,37 @@ def _deliver(
     plugin: AlertPlugin,
     unit: Unit,
     facts: _Facts,
-    pull: PullRequest,
-    branch: str,
+    target: _Merge,
     change: Change,
     hold: Hold | None,
-    title: str,
 ) -> UnitResult:
     """The review gate and the merge, for classes whose PRs may merge at all."""
     if not plugin.may_merge:
         return UnitResult.opened_pr(hold.reason if hold else None, hold.detail if hold else "")
     facts.unit_pass = UnitPass.MERGE
+    if hold is None and ctx.policy.allows(MutationKind.MERGE):
+        still = _still_open(ctx, plugin, unit)
+        if set(still) != set(unit.alert_numbers):
+            facts.opened = True  # the next iteration plans again with the alerts as they are
+            gone = sorted(set(unit.alert_numbers) - set(still))
+            return UnitResult.opened_pr(
+                detail=f"alerts {', '.join(f'#{n}' for n in gone)} were fixed or dismissed "
+                "meanwhile; not merged, re-evaluated with the current alerts"
+            )
     merge = merge_if_allowed(
         ctx,
         MergeRequest(
             repo=unit.repo.repo,
             base=unit.base,
-            number=pull.number,
+            number=target.pull.number,
             key=unit.key,
             expected_files=sorted(set(change.files)),
             verification_passed=True,
-            branch=branch,
+            branch=target.branch,
+            head_sha=target.head_sha,
+            author=target.author,
             hold=hold,
-            commit_title=title,
+            commit_title=target.title,
         ),
     )
     facts.opened = facts.opened or merge.reevaluate

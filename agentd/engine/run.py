@@ -74,6 +74,14 @@ def check_runtime_contract(profile: Profile) -> None:
         )
 
 
+def git_url_template(profile: Profile, settings: Settings) -> str:
+    """Where git fetches and pushes, from the profile (or AGENTD_GIT_URL): never from a
+    clone's configured remote, which repository code may have rewritten."""
+    if settings.git_url:
+        return settings.git_url
+    return f"https://{profile.profile.auth.github_host}/{{owner}}/{{repo}}.git"
+
+
 def execute_run(
     loaded: LoadedProfile,
     settings: Settings,
@@ -135,6 +143,7 @@ def _execute_run(
             run_id=run_id,
             stop=stop,
             audit=audit,
+            git_url_template=git_url_template(profile, settings),
         )
         try:
             _run_passes(ctx, summary)

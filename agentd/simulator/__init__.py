@@ -64,6 +64,11 @@ class Simulator:
     def remote_path(self, repo: str) -> Path:
         return self.workdir / "remotes" / f"{repo}.git"
 
+    @property
+    def git_url(self) -> str:
+        """`AGENTD_GIT_URL` for runs against this simulator ({owner}/{repo} template)."""
+        return str(self.workdir.resolve() / "remotes" / "{repo}.git")
+
     def start(self) -> Simulator:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._server = SimulatorServer(self._address, self.world, self.traffic, self.admin)
@@ -86,6 +91,7 @@ class Simulator:
     def _write_manifest(self) -> dict[str, Any]:
         manifest: dict[str, Any] = {
             "api_url": self.api_url,
+            "git_url": self.git_url,
             "owner": self.owner,
             "owner_type": self.scenario.owner.type,
             "remotes": {name: str(self.remote_path(name)) for name in self.world.repos},

@@ -163,13 +163,16 @@ class RateBucket:
 
 @dataclass
 class Fault:
-    kind: str  # status | drop | secondary | primary_exhaust | pr_create_race | merge_409
+    kind: str  # status | drop | secondary | primary_exhaust | pr_create_race | merge_409 | push
     count: int = 1
     status: int = 502
     retry_after: int = 1
     route: str | None = None  # a route template ("/repos/{owner}/{repo}/pulls") or a path regex
     method: str | None = None
     message: str | None = None  # the error body's message for `status` faults
+    # `push`: somebody else pushes this commit ({"repo", "branch", "files"}) just before the
+    # matching request is served — a concurrent person, at the worst moment.
+    push: dict[str, Any] | None = None
 
     def matches(self, request: Request) -> bool:
         if self.method and self.method.upper() != request.method:

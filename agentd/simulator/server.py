@@ -279,6 +279,13 @@ class Handler(BaseHTTPRequestHandler):
         if fault.kind == "primary_exhaust":
             bucket.used = bucket.limit
             return None
+        if fault.kind == "push" and fault.push is not None:
+            state = world.repo(world.scenario.owner.login, fault.push["repo"])
+            if state is not None:
+                world.push_commit(
+                    state, fault.push["branch"], fault.push["files"], "a person's commit"
+                )
+            return None
         if fault.kind == "merge_409":
             return Response(
                 409,

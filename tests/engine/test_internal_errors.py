@@ -35,7 +35,7 @@ def test_a_bug_in_a_plugin_is_an_internal_error_counted_apart(
         data = profile_for(sim, [{"repo": "api"}], mode="pull_request")
         path = tmp_path / "profile.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        settings = Settings(api_url=sim.api_url, state_dir=tmp_path / "state")
+        settings = Settings(api_url=sim.api_url, git_url=sim.git_url, state_dir=tmp_path / "state")
         summary = execute_run(
             load_profile(path), settings, RunOptions(), environ={},
             token=Token(TokenKind.CLASSIC_PAT, TOKEN),

@@ -34,7 +34,7 @@ from agentd.engine import lifecycle
 from agentd.engine.context import Budget, RunContext, Workspace
 from agentd.environment import AllowedEnvironment
 from agentd.errors import RateLimitedError, UnitError
-from agentd.github.models import PullRequest
+from agentd.github.models import PullRequest, RepositoryRef
 from agentd.gitops import GitEnvironment, PushRejectedError
 from agentd.inventory import ClassInventory
 from agentd.mutation import MutationPolicy
@@ -80,7 +80,7 @@ class FakePlugin(AlertPlugin):
     crash: str | None = None
     hold_value: Hold | None = None
     adoptable: list[PullRequest] = field(default_factory=list)
-    adopt_answer: str | None = None  # why a candidate does not qualify; None = it does
+    open_now: tuple[int, ...] = (3,)  # the alerts GitHub reports open when re-read
     merges: bool = True
     calls: list[str] = field(default_factory=list)
 
@@ -109,12 +109,6 @@ class FakePlugin(AlertPlugin):
 
     def candidates(self, ctx: RunContext, unit: Unit, proposal: Proposal) -> list[PullRequest]:
         return self.adoptable
-
-    def adopt(
-        self, ctx: RunContext, unit: Unit, proposal: Proposal, pull: PullRequest, ws: Workspace
-    ) -> Change | str:
-        self.calls.append("adopt")
-        return self.adopt_answer or Change(files=["fix.txt"], adopted=pull)
 
     def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
         self._enter("apply")
@@ -148,6 +142,10 @@ class FakePlugin(AlertPlugin):
         )
         return Description("fix it", "body", "fix: it\n", stamp)
 
+    def open_alerts(self, ctx: RunContext, repo: Repository) -> set[int]:
+        self.calls.append("open_alerts")
+        return set(self.open_now)
+
     def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
         return Orphan(ReasonCode.SUPERSEDED, "gone")
 
@@ -173,9 +171,13 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Delivery:
             raise KeyError("bug in publish")
         if seen.publish_error is not None:
             raise seen.publish_error
-        head = ws.tree.run("show", "HEAD:fix.txt")
+        commit = kwargs["commit"]
         seen.published.append(
-            {**kwargs, "committed_fix": head, "message": ws.tree.run("log", "-1", "--format=%B")}
+            {
+                **kwargs,
+                "committed_fix": ws.tree.run("show", f"{commit}:fix.txt"),
+                "message": ws.tree.run("log", "-1", "--format=%B", commit),
+            }
         )
         return Published(
             pull_json(7, kwargs["branch"]), kwargs["branch"], "3" * 40, True, True, False
@@ -200,7 +202,7 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Delivery:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    _, clone = make_remote_and_clone(tmp_path, {"fix.txt": "vulnerable\n", "sub/keep": "x\n"})
+    remote, clone = make_remote_and_clone(tmp_path, {"fix.txt": "vulnerable\n", "sub/keep": "x\n"})
     data = base_profile(tmp_path, "auto_merge")
     data["profile"]["verification"]["sandbox"] = "none"
     repo = data["repositories"][0]
@@ -213,7 +215,7 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "verification_commands": [f'{sys.executable} -c "{CHECK}"'],
         }
     ]
-    yield {"tmp": tmp_path, "data": data, "clone": clone}
+    yield {"tmp": tmp_path, "data": data, "clone": clone, "remote": remote}
 
 
 def context(world: dict[str, Any], mode: str = "auto_merge") -> RunContext:
@@ -229,6 +231,8 @@ def context(world: dict[str, Any], mode: str = "auto_merge") -> RunContext:
         allowed_env=AllowedEnvironment({}),
         budget=Budget(5, 5),
         run_id="run-1",
+        git_url_template=str(world["remote"]),
+        _login="agentd-bot",
     )
 
 
@@ -260,7 +264,9 @@ def test_a_verified_change_is_committed_published_and_merged(
     outcome = run(ctx, plugin := FakePlugin())
     record = outcome.record
     assert record.outcome is Outcome.MERGED and outcome.merged and outcome.opened
-    assert plugin.calls == ["propose", "apply", "recheck", "hold", "describe"]
+    assert plugin.calls == [
+        "propose", "apply", "recheck", "hold", "open_alerts", "describe", "open_alerts"
+    ]  # fmt: skip
     [published] = delivery.published
     assert published["committed_fix"].strip() == "fixed" and published["message"].startswith(
         "fix: it"
@@ -424,23 +430,50 @@ def test_checks_pending_at_the_gate_is_opened_pr(world: dict[str, Any], delivery
     )
 
 
-def test_a_qualifying_existing_pr_is_adopted_verified_and_merged_on_its_own_branch(
-    world: dict[str, Any], delivery: Delivery
-) -> None:
-    from gitrepos import git
+def push_native(world: dict[str, Any], content: str, author: str = "dependabot[bot]") -> str:
+    """A branch `dependabot/pip/fix` whose one commit sets fix.txt; returns its sha."""
+    import os
+    import subprocess
+
+    from gitrepos import ENV, git
 
     clone = world["clone"]
     git(clone, "checkout", "-q", "-b", "dependabot/pip/fix")
-    (clone / "fix.txt").write_text("fixed\n")
-    git(clone, "commit", "-qam", "bump")
+    (clone / "fix.txt").write_text(content)
+    env = {**ENV, "GIT_AUTHOR_NAME": author, "GIT_COMMITTER_NAME": author}
+    subprocess.run(
+        ["git", "commit", "-qam", "bump"], cwd=clone, env={**os.environ, **env}, check=True
+    )
     git(clone, "push", "-q", "origin", "dependabot/pip/fix")
     head = git(clone, "rev-parse", "HEAD")
     git(clone, "checkout", "-q", "main")
-    native = pull_json(5, "dependabot/pip/fix", "dependabot[bot]", head)
-    outcome = run(context(world), plugin := FakePlugin(adoptable=[native]))
-    assert plugin.calls == ["propose", "adopt", "hold", "describe"]  # never applies its own
+    return head
+
+
+def native_pull(head: str) -> PullRequest:
+    pull = pull_json(5, "dependabot/pip/fix", "dependabot[bot]", head)
+    repo = {"name": "api", "full_name": "acme-org/api"}
+    return pull.model_copy(
+        update={
+            "head": pull.head.model_copy(update={"repo": RepositoryRef.model_validate(repo)}),
+            "base": pull.base.model_copy(update={"repo": RepositoryRef.model_validate(repo)}),
+        }
+    )
+
+
+def test_a_pr_carrying_exactly_agentds_change_is_adopted_verified_and_merged_on_its_head(
+    world: dict[str, Any], delivery: Delivery
+) -> None:
+    head = push_native(world, "fixed\n")
+    outcome = run(context(world), plugin := FakePlugin(adoptable=[native_pull(head)]))
+    assert plugin.calls == ["propose", "apply", "recheck", "hold", "describe", "open_alerts"]
     assert delivery.restamped == [5] and not delivery.published
-    assert [m.branch for m in delivery.merges] == ["dependabot/pip/fix"]
+    [merge] = delivery.merges
+    assert (merge.branch, merge.head_sha, merge.author) == (
+        "dependabot/pip/fix",
+        head,
+        "dependabot[bot]",
+    )
     record = outcome.record
     assert record.outcome is Outcome.MERGED and record.pr_source is PRSource.NATIVE_DEPENDABOT
     assert record.pr_number == 5 and any(
@@ -448,19 +481,50 @@ def test_a_qualifying_existing_pr_is_adopted_verified_and_merged_on_its_own_bran
     )
 
 
-def test_an_existing_pr_that_does_not_qualify_is_left_alone(
+@pytest.mark.parametrize(
+    ("content", "author", "why"),
+    [
+        ("fixed\nevil==6.6.6\n", "dependabot[bot]", "its change differs from agentd's in fix.txt"),
+        ("fixed\n", "Someone Else", "it carries commits by Someone Else"),
+    ],
+)
+def test_a_pr_that_is_not_exactly_agentds_change_is_left_alone(
+    world: dict[str, Any], delivery: Delivery, content: str, author: str, why: str
+) -> None:
+    head = push_native(world, content, author)
+    outcome = run(context(world), FakePlugin(adoptable=[native_pull(head)]))
+    assert not delivery.restamped and [p["branch"] for p in delivery.published] != []
+    assert any(f"PR #5 left alone: {why}" in n for n in outcome.record.notes), outcome.record.notes
+    assert delivery.merges[0].head_sha == "3" * 40  # agentd's own PR, pinned to its push
+
+
+def test_what_verification_writes_is_never_committed(
     world: dict[str, Any], delivery: Delivery
 ) -> None:
-    from gitrepos import git
+    rewrite = "import pathlib; pathlib.Path('fix.txt').write_text('fixed\\nevil==6.6.6\\n')"
+    world["data"]["repositories"][0]["targets"][0]["verification_commands"] = [
+        f'{sys.executable} -c "{rewrite}"'
+    ]
+    result = run(context(world), FakePlugin()).record.result
+    assert (result.outcome, result.reason) == (Outcome.BLOCKED, ReasonCode.VERIFICATION_FAILED)
+    assert "verification changed fix.txt" in result.detail and not delivery.published
 
-    head = git(world["clone"], "rev-parse", "HEAD")
-    git(world["clone"], "push", "-q", "origin", "HEAD:refs/heads/dependabot/pip/other")
-    native = pull_json(5, "dependabot/pip/other", "dependabot[bot]", head)
-    outcome = run(
-        context(world), plugin := FakePlugin(adoptable=[native], adopt_answer="wrong version")
-    )
-    assert "apply" in plugin.calls and not delivery.restamped, outcome.record.result
-    assert any("PR #5 left alone: wrong version" in n for n in outcome.record.notes)
+
+def test_alerts_fixed_meanwhile_stop_publishing(world: dict[str, Any], delivery: Delivery) -> None:
+    result = run(context(world), FakePlugin(open_now=())).record.result
+    assert (result.outcome, result.reason) == (Outcome.SKIPPED, ReasonCode.SUPERSEDED)
+    assert not delivery.published and not delivery.merges
+
+
+def test_alerts_changed_before_the_merge_stop_the_merge(
+    world: dict[str, Any], delivery: Delivery
+) -> None:
+    ctx = context(world)
+    unit = a_unit(ctx)
+    unit.alert_numbers = [3, 4]
+    outcome = run(ctx, FakePlugin(open_now=(3,)), unit)
+    assert delivery.published and not delivery.merges and outcome.opened
+    assert outcome.record.outcome is Outcome.OPENED_PR and "#4" in outcome.record.result.detail
 
 
 @pytest.mark.parametrize("where", [*HOOKS, "publish", "merge"])

@@ -28,7 +28,7 @@ from agentd.alerts.interface import (
     Unit,
     new_unit,
 )
-from agentd.ecosystems import UpdateContext, UpdateResult, branch_slug, is_lockfile
+from agentd.ecosystems import UpdateContext, UpdateResult, branch_slug
 from agentd.engine.context import RunContext, Workspace
 from agentd.errors import PathEscapeError, UnitError
 from agentd.github.models import DependabotAlert, PullRequest
@@ -128,36 +128,6 @@ class DependabotPlugin(AlertPlugin):
                 unit.notes.append(f"native Dependabot PR #{pull.number} left alone: {why}")
         return qualifying
 
-    def adopt(
-        self, ctx: RunContext, unit: Unit, proposal: Proposal, pull: PullRequest, ws: Workspace
-    ) -> Change | str:
-        plan: UnitPlan = proposal.payload
-        context = _update_context(ctx, unit, ws)
-        package = plan.fixable[0]
-        content = _read(context, package.key.manifest_path)
-        wanted = {b.target_version for b in package.bumps}
-        found = {
-            d.version
-            for d in ecosystems.parse_dependency_file(package.key.manifest_path, content or b"")
-            if ecosystems.normalize_name(d.ecosystem, d.name) == package.key.name
-        }
-        if found != wanted:
-            return (
-                f"it moves {package.display_name} to {', '.join(sorted(found)) or 'nothing'}; "
-                f"the smallest fixing version is {', '.join(sorted(wanted))}"
-            )
-        survivors = surviving_vulnerable(plan, lambda path: _read(context, path))
-        if survivors:
-            return f"still vulnerable: {'; '.join(survivors)}"
-        files = [f.filename for f in ctx.api.pull_files(unit.repo.repo, pull.number)]
-        return Change(
-            files=files,
-            summary=plan.summary(),
-            manifest_files=[f for f in files if not is_lockfile(f)],
-            adopted=pull,
-            payload=_Applied(plan),
-        )
-
     def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
         plan: UnitPlan = proposal.payload
         assert plan.updater is not None  # noqa: S101 - fixable packages always have an updater
@@ -173,8 +143,7 @@ class DependabotPlugin(AlertPlugin):
 
     def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
         applied: _Applied = change.payload
-        context = _update_context(ctx, unit, ws)
-        survivors = surviving_vulnerable(applied.plan, lambda path: _read(context, path))
+        survivors = surviving_vulnerable(applied.plan, ws.read)
         if survivors:
             raise UnitError(
                 ReasonCode.VERIFICATION_FAILED,
@@ -230,6 +199,9 @@ class DependabotPlugin(AlertPlugin):
             commit_message=_commit_message(unit, applied.plan),
             stamp=stamp,
         )
+
+    def open_alerts(self, ctx: RunContext, repo: Repository) -> set[int]:
+        return {a.number for a in ctx.api.dependabot_alerts(repo.repo)}
 
     def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
         reason = _why_orphaned(ctx, repo, stamp)

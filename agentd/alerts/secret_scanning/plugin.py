@@ -143,7 +143,7 @@ class SecretScanningPlugin(AlertPlugin):
     def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
         found: _Alert = unit.payload
         secret = (found.alert.secret or "").encode()
-        left = [p for p in change.files if secret and secret in confine(ws.path, p).read_bytes()]
+        left = [p for p in change.files if secret and secret in (ws.read(p) or b"")]
         if left:
             raise UnitError(
                 ReasonCode.VERIFICATION_FAILED, f"the secret is still in {', '.join(left)}"
@@ -184,6 +184,9 @@ class SecretScanningPlugin(AlertPlugin):
             last_pass_at=utc_now(),
         )
         return Description(title, _body(unit, found, change, verification), message, stamp)
+
+    def open_alerts(self, ctx: RunContext, repo: Repository) -> set[int]:
+        return {a.number for a in ctx.api.secret_scanning_alerts(repo.repo)}
 
     def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
         assert stamp.alert_number is not None  # noqa: S101 - secret stamps carry one
