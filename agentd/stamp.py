@@ -114,6 +114,23 @@ def parse_stamp(body: str | None) -> Stamp | None:
         raise StampError(f"invalid stamp ({where}: {first['msg']})") from None
 
 
+def same_visible_content(old: str | None, new: str) -> bool:
+    """Whether two PR bodies differ only by the stamp's `last_pass_at` (no update needed)."""
+    if old is None:
+        return False
+    try:
+        before, after = parse_stamp(old), parse_stamp(new)
+    except StampError:
+        return False
+    if before is None or after is None:
+        return old == new
+    text_before, text_after = _STAMP.sub("", old).strip(), _STAMP.sub("", new).strip()
+    timeless = {"last_pass_at"}
+    return text_before == text_after and before.model_dump(exclude=timeless) == after.model_dump(
+        exclude=timeless
+    )
+
+
 def replace_stamp(body: str, stamp: Stamp) -> str:
     """The body with every existing stamp removed and `stamp` appended once."""
     cleaned = _STAMP.sub("", body).replace(_MARKER, "agentd-remediation").rstrip()

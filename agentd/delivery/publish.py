@@ -20,7 +20,7 @@ from agentd.errors import BudgetExhaustedError, UnitError
 from agentd.github.models import PullRequest
 from agentd.gitops import AGENT_IDENTITY, PushRejectedError
 from agentd.log import get_logger
-from agentd.stamp import Stamp, replace_stamp
+from agentd.stamp import Stamp, replace_stamp, same_visible_content
 from agentd.vocabulary import ReasonCode
 
 log = get_logger("publish")
@@ -165,5 +165,5 @@ def publish(
 def restamp(ctx: RunContext, repo: str, pull: PullRequest, stamp: Stamp) -> None:
     """Put the unit's stamp into an adopted PR's body (the only edit agentd makes to it)."""
     body = replace_stamp(pull.body or "", stamp)
-    if body != (pull.body or ""):
+    if not same_visible_content(pull.body, body):
         ctx.api.update_pull(repo, pull.number, body=body)

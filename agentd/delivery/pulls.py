@@ -16,7 +16,7 @@ from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import PullRequest
 from agentd.log import get_logger
-from agentd.stamp import StampError, parse_stamp
+from agentd.stamp import StampError, parse_stamp, same_visible_content
 
 log = get_logger("prs")
 LOOKUP_ATTEMPTS = 3
@@ -130,7 +130,7 @@ def ensure_pull_request(
             if pull is None:
                 raise
     updated = False
-    if not created and ((pull.body or "") != body or pull.title != title):
+    if not created and (not same_visible_content(pull.body, body) or pull.title != title):
         pull = api.update_pull(repo, pull.number, title=title, body=body)
         updated = True
     missing = [

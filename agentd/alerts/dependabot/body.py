@@ -81,7 +81,7 @@ def verification_table(verification: VerificationResult) -> list[str]:
     lines = ["| command | result |", "| --- | --- |"]
     for command in verification.commands:
         outcome = (
-            f"passed (exit 0, {command.duration_seconds:.1f}s)" if command.passed
+            "passed (exit 0)" if command.passed
             else f"not run: {command.not_run_reason}" if command.not_run_reason
             else f"failed (exit {command.exit_code})"
         )  # fmt: skip
