@@ -131,6 +131,22 @@ def same_visible_content(old: str | None, new: str) -> bool:
     )
 
 
+GITHUB_BODY_LIMIT = 65536
+SHORTENED = (
+    "\n\n… (shortened: GitHub limits a pull request body to 65,536 characters; the run report "
+    "has everything)"
+)
+
+
+def stamped_body(body: str, stamp: Stamp, limit: int = GITHUB_BODY_LIMIT) -> str:
+    """`body` with `stamp`, shortened to fit GitHub's limit; the stamp always survives."""
+    whole = replace_stamp(body, stamp)
+    if len(whole) <= limit:
+        return whole
+    room = limit - len(replace_stamp("", stamp)) - len(SHORTENED)
+    return replace_stamp(body[: max(0, room)].rstrip() + SHORTENED, stamp)
+
+
 def replace_stamp(body: str, stamp: Stamp) -> str:
     """The body with every existing stamp removed and `stamp` appended once."""
     cleaned = _STAMP.sub("", body).replace(_MARKER, "agentd-remediation").rstrip()

@@ -131,3 +131,22 @@ def test_keys_and_branches() -> None:
     assert branch_name(template, AlertClass.DEPENDABOT, "root", key, "api") == (
         f"security/dependabot/root/{key_short(key)}"
     )
+
+
+def test_a_body_over_githubs_limit_is_shortened_and_keeps_its_stamp() -> None:
+    from agentd.stamp import GITHUB_BODY_LIMIT, parse_stamp, stamped_body
+    from agentd.vocabulary import AlertClass
+
+    stamp = Stamp(
+        remediation_key="acme-org/api:dependabot:main:root",
+        alert_class=AlertClass.DEPENDABOT,
+        target_id="root",
+        base_branch="main",
+        advisory_ids=["GHSA-9hjg-9r4m-mvj7"],
+        agent_version="0.1.0",
+        last_pass_at="2026-12-01T00:00:00+00:00",
+    )
+    body = stamped_body("| row |\n" * 20_000, stamp)
+    assert len(body) <= GITHUB_BODY_LIMIT and "shortened" in body
+    assert parse_stamp(body) == stamp
+    assert stamped_body("short", stamp).startswith("short")

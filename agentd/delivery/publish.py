@@ -20,7 +20,7 @@ from agentd.errors import BudgetExhaustedError, UnitError
 from agentd.github.models import PullRequest
 from agentd.gitops import AGENT_IDENTITY, PushRejectedError
 from agentd.log import get_logger
-from agentd.stamp import Stamp, replace_stamp, same_visible_content
+from agentd.stamp import GITHUB_BODY_LIMIT, Stamp, replace_stamp, same_visible_content
 from agentd.vocabulary import ReasonCode
 
 log = get_logger("publish")
@@ -162,8 +162,15 @@ def publish(
     return Published(outcome.pull, branch, sha, pushed, outcome.created, outcome.updated)
 
 
-def restamp(ctx: RunContext, repo: str, pull: PullRequest, stamp: Stamp) -> None:
-    """Put the unit's stamp into an adopted PR's body (the only edit agentd makes to it)."""
+def restamp(ctx: RunContext, repo: str, pull: PullRequest, stamp: Stamp) -> bool:
+    """Put the unit's stamp into an adopted PR's body (the only edit agentd makes to it).
+
+    False when the stamped body would exceed GitHub's limit: agentd does not shorten
+    somebody else's text, so the PR stays unstamped (and unmerged by agentd).
+    """
     body = replace_stamp(pull.body or "", stamp)
+    if len(body) > GITHUB_BODY_LIMIT:
+        return False
     if not same_visible_content(pull.body, body):
         ctx.api.update_pull(repo, pull.number, body=body)
+    return True

@@ -36,7 +36,7 @@ from agentd.log import get_logger
 from agentd.mutation import MutationKind
 from agentd.redaction import redact
 from agentd.report import UnitRecord
-from agentd.stamp import replace_stamp
+from agentd.stamp import stamped_body
 from agentd.verify import VerificationResult
 from agentd.vocabulary import (
     AutomationMode,
@@ -205,7 +205,12 @@ def _adopt_existing(
                     f"verification of PR #{pull.number}'s head failed: {failed.message}",
                 ) from None
         stamp = plugin.describe(ctx, unit, change, verification, hold).stamp
-        restamp(ctx, unit.repo.repo, pull, stamp)
+        if not restamp(ctx, unit.repo.repo, pull, stamp):
+            return UnitResult.opened_pr(
+                ReasonCode.POLICY_BLOCKED,
+                f"PR #{pull.number}'s body is too long to carry agentd's stamp within GitHub's "
+                "limit; it is verified, and a person merges it",
+            )
         facts.notes.append(
             f"adopted {_who(pull)} PR #{pull.number} (its change is exactly agentd's, verified "
             "on its head; never pushed to)"
@@ -283,7 +288,7 @@ def _commit_and_deliver(
         base=unit.base,
         protected=unit.protected_branches,
         title=description.title,
-        body=redact(replace_stamp(description.body, description.stamp)),
+        body=stamped_body(redact(description.body), description.stamp),
         commit=commit,
     )
     facts.pr_source, facts.pull = PRSource.AGENT_MANAGED, published.pull

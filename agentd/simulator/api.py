@@ -703,7 +703,16 @@ def _validation(
     )
 
 
+MAX_BODY = 65536  # GitHub refuses longer PR and issue bodies
+
+
+def _check_body(data: dict[str, Any]) -> None:
+    if len(str(data.get("body") or "")) > MAX_BODY:
+        raise _validation(f"body is too long (maximum is {MAX_BODY} characters)", field="body")
+
+
 def create_pull_checked(world: World, state: RepoState, data: dict[str, Any]) -> Pull:
+    _check_body(data)
     head, base = str(data.get("head", "")), str(data.get("base", ""))
     branch = head.split(":", 1)[1] if ":" in head else head
     if not data.get("title") or not branch or not base:
@@ -750,6 +759,7 @@ def update_pull(world: World, request: Request, params: dict[str, str]) -> Respo
     state = repo_or_404(world, params)
     pull = pull_or_404(state, params["number"])
     data = body_dict(request)
+    _check_body(data)
     with world.lock:
         if "title" in data:
             pull.title = str(data["title"])

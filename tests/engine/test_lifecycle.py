@@ -191,8 +191,9 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Delivery:
             return MergeOutcome(UnitResult.opened_pr(request.hold.reason, request.hold.detail))
         return MergeOutcome(seen.merge_result)
 
-    def restamp(ctx: RunContext, repo: str, pull: PullRequest, stamp: Stamp) -> None:
+    def restamp(ctx: RunContext, repo: str, pull: PullRequest, stamp: Stamp) -> bool:
         seen.restamped.append(pull.number)
+        return True
 
     monkeypatch.setattr(lifecycle, "publish", publish)
     monkeypatch.setattr(lifecycle, "merge_if_allowed", merge)
