@@ -352,9 +352,22 @@ class Git:
                 changed[path] = "" if parts[4] == "D" else parts[3]
         return changed
 
-    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+    def commit_tree(
+        self, tree: str, parent: str, message: str, identity: tuple[str, str] | None = None
+    ) -> str:
         """A commit of `tree` on `parent`; what agentd pushes is exactly what it checked."""
-        out = self._run(["commit-tree", tree, "-p", parent, "-F", "-"], input_text=message)
+        who = {}
+        if identity is not None:
+            name, email = identity
+            who = {
+                "GIT_AUTHOR_NAME": name,
+                "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name,
+                "GIT_COMMITTER_EMAIL": email,
+            }
+        out = self._run(
+            ["commit-tree", tree, "-p", parent, "-F", "-"], input_text=message, extra_env=who
+        )
         return out.stdout.strip()
 
     def authors(self, since: str, until: str) -> list[tuple[str, str]]:

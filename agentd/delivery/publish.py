@@ -18,7 +18,7 @@ from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_
 from agentd.engine.context import RunContext, Workspace
 from agentd.errors import BudgetExhaustedError, UnitError
 from agentd.github.models import PullRequest
-from agentd.gitops import AGENT_IDENTITY, PushRejectedError
+from agentd.gitops import PushRejectedError
 from agentd.log import get_logger
 from agentd.stamp import GITHUB_BODY_LIMIT, Stamp, replace_stamp, same_visible_content
 from agentd.vocabulary import ReasonCode
@@ -52,7 +52,7 @@ def _audit_push(ctx: RunContext, ws: Workspace, branch: str, sha: str, result: s
         ctx.audit.push(ws.operator.repo.name, branch, sha, result)
 
 
-def _agentds_own(ws: Workspace, sha: str, key: str) -> bool:
+def _agentds_own(ctx: RunContext, ws: Workspace, sha: str, key: str) -> bool:
     """Whether the branch tip is one commit of agentd's for this key on top of the base's
     history (used when the ledger has no record, e.g. a fresh state dir)."""
     base = ws.operator.merge_base(sha, ws.start_sha)
@@ -60,9 +60,7 @@ def _agentds_own(ws: Workspace, sha: str, key: str) -> bool:
         return False
     authors = ws.operator.authors(base, sha)
     message = ws.operator.run("log", "-1", "--format=%B", sha)
-    return authors == [(AGENT_IDENTITY["name"], AGENT_IDENTITY["email"])] and (
-        f"Remediation-Key: {key}" in message
-    )
+    return authors == [ctx.commit_identity()] and (f"Remediation-Key: {key}" in message)
 
 
 def push_change(
@@ -82,7 +80,11 @@ def push_change(
             ledger.record(key, branch, remote_sha)
             return remote_sha, False
         ours = ledger.last_pushed(key, branch)
-        if remote_sha is not None and remote_sha != ours and not _agentds_own(ws, remote_sha, key):
+        if (
+            remote_sha is not None
+            and remote_sha != ours
+            and not _agentds_own(ctx, ws, remote_sha, key)
+        ):
             raise EditedByPersonError(branch, remote_sha)
         try:
             ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected, source=commit)

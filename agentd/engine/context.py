@@ -13,6 +13,7 @@ from agentd.audit import AuditLog
 from agentd.environment import AllowedEnvironment
 from agentd.errors import InfrastructureError, PathEscapeError
 from agentd.github.api import GitHubAPI
+from agentd.github.models import Account
 from agentd.gitops import Git, GitEnvironment
 from agentd.mutation import MutationPolicy
 from agentd.paths import confine
@@ -91,15 +92,23 @@ class RunContext:
     stop: StopFlag = STOP
     audit: AuditLog | None = None
     git_url_template: str = "https://github.com/{owner}/{repo}.git"
-    _login: str | None = field(default=None, repr=False)
-    _login_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    account: Account | None = field(default=None, repr=False)  # the token's own; read once
+    _account_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _account(self) -> Account:
+        with self._account_lock:
+            if self.account is None:
+                self.account = self.api.user()
+            return self.account
 
     def login(self) -> str:
         """The token's own account: agentd acts only on PRs it authored (SPEC §10)."""
-        with self._login_lock:
-            if self._login is None:
-                self._login = self.api.user().login
-            return self._login
+        return self._account().login
+
+    def commit_identity(self) -> tuple[str, str]:
+        """Commits are credited to the token's own account, as GitHub attributes them."""
+        account = self._account()
+        return account.login, f"{account.id}+{account.login}@users.noreply.github.com"
 
     def git_for(self, repo: Repository) -> Git:
         """The operator's clone; its network commands go to the profile's URL for `repo`."""

@@ -278,7 +278,8 @@ def _commit_and_deliver(
             "every alert of this unit was fixed or dismissed while agentd worked on it",
         )
     description = plugin.describe(ctx, unit, change, verification, hold)
-    commit = ws.tree.commit_tree(ws.captured, ws.start_sha, redact(description.commit_message))
+    message = redact(description.commit_message)
+    commit = ws.tree.commit_tree(ws.captured, ws.start_sha, message, ctx.commit_identity())
     published = publish(
         ctx,
         ws,

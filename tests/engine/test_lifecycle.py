@@ -34,7 +34,7 @@ from agentd.engine import lifecycle
 from agentd.engine.context import Budget, RunContext, Workspace
 from agentd.environment import AllowedEnvironment
 from agentd.errors import RateLimitedError, UnitError
-from agentd.github.models import PullRequest, RepositoryRef
+from agentd.github.models import Account, PullRequest, RepositoryRef
 from agentd.gitops import GitEnvironment, PushRejectedError
 from agentd.inventory import ClassInventory
 from agentd.mutation import MutationPolicy
@@ -177,6 +177,7 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Delivery:
                 **kwargs,
                 "committed_fix": ws.tree.run("show", f"{commit}:fix.txt"),
                 "message": ws.tree.run("log", "-1", "--format=%B", commit),
+                "author": ws.tree.run("log", "-1", "--format=%an <%ae>", commit).strip(),
             }
         )
         return Published(
@@ -233,7 +234,7 @@ def context(world: dict[str, Any], mode: str = "auto_merge") -> RunContext:
         budget=Budget(5, 5),
         run_id="run-1",
         git_url_template=str(world["remote"]),
-        _login="agentd-bot",
+        account=Account(login="agentd-bot", id=1001),
     )
 
 
@@ -273,6 +274,7 @@ def test_a_verified_change_is_committed_published_and_merged(
         "fix: it"
     )
     assert "agentd:remediation" in published["body"]  # the engine stamps the body
+    assert published["author"] == "agentd-bot <1001+agentd-bot@users.noreply.github.com>"
     assert [m.branch for m in delivery.merges] == [published["branch"]]
     assert delivery.merges[0].expected_files == ["fix.txt"]
     assert record.unit_pass is UnitPass.MERGE and record.pr_source is PRSource.AGENT_MANAGED
