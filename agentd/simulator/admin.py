@@ -50,6 +50,10 @@ class Admin:
     def set_latency(self, milliseconds: int) -> None:
         self.traffic.latency_ms = milliseconds
 
+    def keep_responses(self, keep: bool = True) -> None:
+        """Log each API response's JSON body too (`LoggedRequest.response_body`)."""
+        self.traffic.keep_responses = keep
+
     def set_check(self, repo: str, name: str, outcome: str, sha: str | None = None) -> None:
         state = self._repo(repo)
         with self.world.lock:
@@ -85,14 +89,11 @@ class Admin:
             alert.updated_at = now
 
     def withdraw_alert(self, repo: str, number: int) -> None:
-        """Auto-dismiss a Dependabot alert, as GitHub does when its advisory is withdrawn."""
+        """Withdraw a Dependabot alert's advisory: GitHub removes the alert from every listing
+        and answers 410 Gone for it (`auto_dismissed` is auto-triage, not withdrawal)."""
         alert = self._alert(repo, "dependabot", number)
         with self.world.lock:
-            alert.state, alert.dismissed_at, alert.updated_at = (
-                "auto_dismissed",
-                time.time(),
-                time.time(),
-            )
+            alert.withdrawn, alert.updated_at = True, time.time()
 
     def reopen_alert(self, repo: str, alert_class: str, number: int) -> None:
         alert = self._alert(repo, alert_class, number)

@@ -200,6 +200,8 @@ def _csv(request: Request, name: str) -> set[str]:
 
 
 def _dependabot_wanted(request: Request, alert: Alert) -> bool:
+    if alert.withdrawn:
+        return False  # removed from every listing
     finding: DependencyFinding = alert.finding
     wanted = {
         "state": alert.state,
@@ -268,6 +270,15 @@ def repo_dependabot_one(world: World, request: Request, params: dict[str, str]) 
     )
     if alert is None:
         raise not_found()
+    if alert.withdrawn:  # GitHub answers 410 Gone for a withdrawn alert (changelog 2026-10-13)
+        raise HttpError(
+            410,
+            shapes.error(
+                "The alert you requested has been withdrawn and is no longer available.",
+                DOC_DEP,
+                410,
+            ),
+        )
     return ok(_for_api_version(request, dependabot_json(world, state, alert, False)))
 
 

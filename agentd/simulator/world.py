@@ -67,6 +67,7 @@ class Alert:
     dismissed_comment: str | None = None
     resolution: str | None = None
     validity: str = "unknown"
+    withdrawn: bool = False  # Dependabot removes an alert whose advisory was withdrawn
 
 
 @dataclass

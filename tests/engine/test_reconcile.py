@@ -114,3 +114,18 @@ def test_a_dependency_a_person_removed_is_reported_dependency_removed(tmp_path: 
         assert (closed["outcome"], closed["reason_code"]) == ("skipped", "dependency_removed")
         assert open_pulls(env) == []
         assert "`dependency_removed`" in comments_on(env, pull["number"])[0]
+
+
+def test_a_pr_whose_advisories_were_withdrawn_is_closed_as_withdrawn(tmp_path: Path) -> None:
+    with e2e(
+        tmp_path, scenario(), [{"repo": "api", "targets": [TARGET]}], mode="pull_request"
+    ) as env:
+        result, _ = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        [pull] = open_pulls(env)
+        for alert in env.sim.admin.alerts("api", "dependabot"):
+            env.sim.admin.withdraw_alert("api", alert["number"])
+        result, summary = env.run()
+        [closed] = env.units(summary, pr_number=pull["number"])
+        assert (closed["outcome"], closed["reason_code"]) == ("skipped", "advisory_withdrawn")
+        assert open_pulls(env) == []

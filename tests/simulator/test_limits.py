@@ -38,3 +38,22 @@ def test_a_pull_request_body_over_65536_characters_is_refused(tmp_path: Path) ->
             f"{url}/{created.json()['number']}", json={"body": "y" * 65537}, headers=headers
         )
         assert patched.status_code == 422
+
+
+def test_a_withdrawn_dependabot_alert_is_gone_from_lists_and_answers_410(tmp_path: Path) -> None:
+    scenario = {
+        "owner": {"login": "acme-org", "type": "org"},
+        "repositories": [{"name": "api", "files": {"requirements.txt": "requests==2.25.0\n"}}],
+    }
+    with Simulator(scenario, tmp_path / "sim") as sim:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        url = f"{sim.api_url}/repos/acme-org/api/dependabot/alerts"
+        numbers = [a["number"] for a in httpx.get(url, headers=headers).json()]
+        sim.admin.withdraw_alert("api", numbers[0])
+        listed = httpx.get(
+            url, params={"state": "open,fixed,dismissed,auto_dismissed"}, headers=headers
+        )
+        assert numbers[0] not in [a["number"] for a in listed.json()]
+        gone = httpx.get(f"{url}/{numbers[0]}", headers=headers)
+        assert gone.status_code == 410
+        assert "withdrawn" in gone.json()["message"]

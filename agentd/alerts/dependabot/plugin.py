@@ -30,6 +30,7 @@ from agentd.alerts.interface import (
 )
 from agentd.ecosystems import UpdateContext, UpdateResult, branch_slug
 from agentd.engine.context import RunContext, Workspace
+from agentd.engine.verification import sandbox_hidden
 from agentd.errors import PathEscapeError, UnitError
 from agentd.github.models import DependabotAlert, PullRequest
 from agentd.inventory import ClassInventory
@@ -38,7 +39,7 @@ from agentd.profile import Repository
 from agentd.redaction import redact
 from agentd.report import utc_now
 from agentd.stamp import Stamp
-from agentd.verify import VerificationResult, scrubbed_env
+from agentd.verify import Sandbox, VerificationResult, scrubbed_env
 from agentd.vocabulary import AlertClass, Outcome, ReasonCode, UnitResult
 
 NATIVE_AUTHOR = "dependabot[bot]"
@@ -226,6 +227,13 @@ def _update_context(ctx: RunContext, unit: Unit, ws: Workspace) -> UpdateContext
         timeout_seconds=float(
             unit.target.verification_timeout_seconds or settings.default_timeout_seconds
         ),
+        # the verification sandbox, with the network shared: updaters need their registries
+        sandbox=Sandbox(
+            settings.sandbox,
+            writable=(ws.path, ws.home),
+            hidden=sandbox_hidden(ctx),
+            network=True,
+        ),
     )
 
 
@@ -309,13 +317,14 @@ def _commit_message(unit: Unit, plan: UnitPlan) -> str:
 
 def _why_orphaned(ctx: RunContext, repo: Repository, stamp: Stamp) -> ReasonCode:
     wanted = set(stamp.advisory_ids or [])
+    states = "auto_dismissed,dismissed,fixed,open"
     alerts: list[DependabotAlert] = [
-        a for a in ctx.api.dependabot_alerts(repo.repo, state="auto_dismissed,dismissed,fixed")
+        a for a in ctx.api.dependabot_alerts(repo.repo, state=states)
         if a.security_advisory.ghsa_id in wanted
     ]  # fmt: skip
-    if alerts and all(
-        a.state == "auto_dismissed" or a.security_advisory.withdrawn_at for a in alerts
-    ):
+    # GitHub removes the alerts of a withdrawn advisory (a GET answers 410 Gone);
+    # `auto_dismissed` is auto-triage, a dismissal, not a withdrawal.
+    if wanted and all(a.security_advisory.withdrawn_at for a in alerts):
         return ReasonCode.ADVISORY_WITHDRAWN
     fixed = [a for a in alerts if a.state == "fixed"]
     if fixed:
