@@ -50,6 +50,15 @@ def plan_repository(
         result = UnitResult.blocked(
             ReasonCode.AUTH_INSUFFICIENT, f"{label} alerts unreadable: {entry.detail}"
         )
+    elif inventory.metadata.archived:
+        result = UnitResult.skipped(
+            ReasonCode.POLICY_BLOCKED,
+            "the repository is archived (read-only on GitHub): its alerts are reported, "
+            "never remediated; unarchive it to have them fixed",
+        )
+        unit = _coverage_unit(ctx, plugin, repo, base, result)
+        unit.alert_numbers = sorted(a.number for a in entry.alerts)
+        return [unit]
     else:
         return plugin.plan(ctx, repo, entry, base, inventory.metadata.default_branch)
     return [_coverage_unit(ctx, plugin, repo, base, result)]
