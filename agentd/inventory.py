@@ -6,8 +6,9 @@ analysis" and "zero alerts" are told apart — coverage is never reported as zer
 For a user, every repository is read on its own. Independent reads run concurrently.
 
 A rate-limit stop aborts the whole inventory: agentd never acts on (or presents) a partial
-picture as complete. Other failures are recorded per repository and class as
-`unavailable`, with the reason.
+picture as complete. Other failures (HTTP errors, faults retries did not cure, malformed
+answers, pagination that was refused) are recorded per repository and class as
+`unavailable`, or as the repository's `error` for its metadata, with the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from agentd.github.api import GitHubAPI
-from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.github.client import GitHubError, GitHubHTTPError
 from agentd.github.models import (
     CodeScanningAlert,
     DependabotAlert,
@@ -122,7 +123,7 @@ def _read_repo_class(api: GitHubAPI, repo: str, alert_class: AlertClass) -> Clas
         alerts = list(_LISTERS[alert_class](api, repo))
     except GitHubHTTPError as exc:
         return _coverage_error(alert_class, exc)
-    except TransientError as exc:
+    except GitHubError as exc:
         return ClassInventory(Coverage.UNAVAILABLE, detail=str(exc))
     return ClassInventory(Coverage.ENABLED, alerts)
 
@@ -135,7 +136,7 @@ def _org_stream(api: GitHubAPI, alert_class: AlertClass) -> dict[str, list[Any]]
         for alert in _LISTERS[alert_class](api, None):
             if alert.repository is not None:
                 grouped[alert.repository.name].append(alert)
-    except (GitHubHTTPError, TransientError) as exc:
+    except GitHubError as exc:
         log.info(
             "organisation alert endpoint unavailable; reading repositories one by one",
             extra={"alert_class": alert_class.value, "why": str(exc)},
@@ -149,7 +150,7 @@ def _read_metadata(api: GitHubAPI, repo: str) -> RepoInventory:
         return RepoInventory(repo, metadata=api.repository(repo))
     except GitHubHTTPError as exc:
         return RepoInventory(repo, error=f"HTTP {exc.status}: {exc.message}")
-    except TransientError as exc:
+    except GitHubError as exc:
         return RepoInventory(repo, error=str(exc))
 
 

@@ -1,14 +1,20 @@
-"""Typed GitHub operations for one owner, on top of `GitHubClient`."""
+"""Typed GitHub operations for one owner, on top of `GitHubClient`.
+
+Every answer is validated as if written by an attacker. A malformed item of a list is
+logged and skipped, except in the lists a merge or a triage relies on being whole (check
+runs, branch rules, PR files, secret locations): there one malformed item refuses the list.
+A malformed single object raises MalformedResponseError, which stops only what needed it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from agentd.github.client import GitHubClient, GitHubHTTPError
+from agentd.github.client import GitHubClient, GitHubHTTPError, MalformedResponseError
 from agentd.github.models import (
     Account,
     Branch,
@@ -29,6 +35,7 @@ from agentd.github.models import (
     SecretScanningAlert,
 )
 from agentd.log import get_logger
+from agentd.redaction import redact
 
 M = TypeVar("M", bound=BaseModel)
 log = get_logger("github.api")
@@ -38,17 +45,62 @@ def _q(segment: str) -> str:
     return quote(segment, safe="")
 
 
-def _valid(items: Iterator[Any], model: type[M], what: str) -> Iterator[M]:
-    """Validated items; a malformed (possibly hostile) payload is logged and skipped."""
+def _why(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return redact(f"{first['msg']}{f' at {where}' if where else ''}"[:200])
+
+
+def _parse(item: Any, model: type[M], what: str) -> M | None:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        number = item.get("number") if isinstance(item, dict) else None
+        log.warning(
+            "ignoring a malformed API item",
+            extra={
+                "what": what,
+                "number": number if isinstance(number, int) else None,
+                "why": _why(exc),
+            },
+        )
+        return None
+
+
+def _valid(items: Iterable[Any], model: type[M], what: str) -> Iterator[M]:
+    """Validated items; a malformed (possibly hostile) item is logged and skipped."""
     for item in items:
-        try:
-            yield model.model_validate(item)
-        except ValidationError as exc:
-            number = item.get("number") if isinstance(item, dict) else None
-            log.warning(
-                "ignoring a malformed API item",
-                extra={"what": what, "number": number, "why": str(exc.errors()[0]["msg"])[:200]},
-            )
+        if (parsed := _parse(item, model, what)) is not None:
+            yield parsed
+
+
+def _complete(items: Iterable[Any], model: type[M], what: str) -> list[M]:
+    """Every item, validated, or MalformedResponseError once each malformed one is logged:
+    skipping a failing check run, a required-check rule or a changed file would let a
+    merge through that the whole list forbids."""
+    parsed = [_parse(item, model, what) for item in items]
+    valid = [item for item in parsed if item is not None]
+    if len(valid) < len(parsed):
+        raise MalformedResponseError(
+            f"{what}: {len(parsed) - len(valid)} of {len(parsed)} items are malformed; "
+            "an incomplete list cannot be relied on"
+        )
+    return valid
+
+
+def _one(model: type[M], data: Any, what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedResponseError(f"{what}: the answer is malformed ({_why(exc)})") from None
+
+
+def _labels_checked(pull: Any) -> Any:
+    """A PR payload whose malformed labels are logged and dropped (a label decides nothing)."""
+    labels = pull.get("labels") if isinstance(pull, dict) else None
+    if not isinstance(labels, list):
+        return pull
+    return {**pull, "labels": list(_valid(labels, Label, "label"))}
 
 
 class GitHubAPI:
@@ -63,14 +115,14 @@ class GitHubAPI:
     # --- identity, limits, metadata -------------------------------------------------------
 
     def user(self) -> Account:
-        return Account.model_validate(self.client.get_json("/user"))
+        return _one(Account, self.client.get_json("/user"), "the token's account")
 
     def rate_limit(self) -> dict[str, Any]:
         data = self.client.get_json("/rate_limit")
         return dict(data) if isinstance(data, dict) else {}
 
     def repository(self, repo: str) -> Repository:
-        return Repository.model_validate(self.client.get_json(self._repo(repo)))
+        return _one(Repository, self.client.get_json(self._repo(repo)), f"repository {repo}")
 
     def dependabot_alerts_enabled(self, repo: str) -> bool:
         try:
@@ -97,7 +149,7 @@ class GitHubAPI:
 
     def dependabot_alert(self, repo: str, number: int) -> DependabotAlert:
         data = self.client.get_json(f"{self._repo(repo)}/dependabot/alerts/{number}")
-        return DependabotAlert.model_validate(data)
+        return _one(DependabotAlert, data, f"Dependabot alert {number} of {repo}")
 
     def code_scanning_alerts(
         self, repo: str | None = None, state: str = "open"
@@ -113,7 +165,7 @@ class GitHubAPI:
 
     def code_scanning_alert(self, repo: str, number: int) -> CodeScanningAlert:
         data = self.client.get_json(f"{self._repo(repo)}/code-scanning/alerts/{number}")
-        return CodeScanningAlert.model_validate(data)
+        return _one(CodeScanningAlert, data, f"code-scanning alert {number} of {repo}")
 
     def secret_scanning_alerts(
         self, repo: str | None = None, state: str = "open", hide_secret: bool = True
@@ -131,11 +183,12 @@ class GitHubAPI:
     def secret_scanning_alert(self, repo: str, number: int) -> SecretScanningAlert:
         """One alert with its secret value (registered with the redactor on arrival)."""
         data = self.client.get_json(f"{self._repo(repo)}/secret-scanning/alerts/{number}")
-        return SecretScanningAlert.model_validate(data)
+        return _one(SecretScanningAlert, data, f"secret-scanning alert {number} of {repo}")
 
     def secret_locations(self, repo: str, number: int) -> list[SecretLocation]:
         path = f"{self._repo(repo)}/secret-scanning/alerts/{number}/locations"
-        return [SecretLocation.model_validate(item) for item in self.client.paginate(path)]
+        what = f"locations of secret-scanning alert {number} of {repo}"
+        return _complete(self.client.paginate(path), SecretLocation, what)
 
     # --- pull requests --------------------------------------------------------------------
 
@@ -151,19 +204,16 @@ class GitHubAPI:
             "base": base,
             "head": f"{self.owner}:{head_branch}" if head_branch else None,
         }
-        return [
-            PullRequest.model_validate(i)
-            for i in self.client.paginate(f"{self._repo(repo)}/pulls", params)
-        ]
+        items = map(_labels_checked, self.client.paginate(f"{self._repo(repo)}/pulls", params))
+        return list(_valid(items, PullRequest, f"pull request of {repo}"))
 
     def pull(self, repo: str, number: int) -> PullRequest:
-        return PullRequest.model_validate(
-            self.client.get_json(f"{self._repo(repo)}/pulls/{number}")
-        )
+        data = self.client.get_json(f"{self._repo(repo)}/pulls/{number}")
+        return _one(PullRequest, _labels_checked(data), f"PR #{number} of {repo}")
 
     def pull_files(self, repo: str, number: int) -> list[PullFile]:
         path = f"{self._repo(repo)}/pulls/{number}/files"
-        return [PullFile.model_validate(item) for item in self.client.paginate(path)]
+        return _complete(self.client.paginate(path), PullFile, f"files of PR #{number} of {repo}")
 
     def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
         payload = {
@@ -176,13 +226,13 @@ class GitHubAPI:
         response = self.client.post(
             f"{self._repo(repo)}/pulls", payload, f"open PR {head} → {base}"
         )
-        return PullRequest.model_validate(response.data)
+        return _one(PullRequest, _labels_checked(response.data), f"new PR {head} of {repo}")
 
     def update_pull(self, repo: str, number: int, **fields: str) -> PullRequest:
         response = self.client.patch(
             f"{self._repo(repo)}/pulls/{number}", fields, f"update PR #{number}"
         )
-        return PullRequest.model_validate(response.data)
+        return _one(PullRequest, _labels_checked(response.data), f"PR #{number} of {repo}")
 
     def merge_pull(
         self, repo: str, number: int, *, sha: str, method: str, title: str, message: str = ""
@@ -200,13 +250,13 @@ class GitHubAPI:
 
     def comments(self, repo: str, number: int) -> list[Comment]:
         path = f"{self._repo(repo)}/issues/{number}/comments"
-        return [Comment.model_validate(item) for item in self.client.paginate(path)]
+        return list(_valid(self.client.paginate(path), Comment, f"comment on #{number} of {repo}"))
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         response = self.client.post(
             f"{self._repo(repo)}/issues/{number}/comments", {"body": body}, f"comment on #{number}"
         )
-        return Comment.model_validate(response.data)
+        return _one(Comment, response.data, f"new comment on #{number} of {repo}")
 
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> list[Label]:
         response = self.client.post(
@@ -214,47 +264,45 @@ class GitHubAPI:
             {"labels": list(labels)},
             f"label #{number}",
         )
-        return [Label.model_validate(item) for item in response.data or []]
+        if not isinstance(response.data, list):
+            raise MalformedResponseError(f"labels of #{number} of {repo}: the answer is no list")
+        return list(_valid(response.data, Label, f"label of #{number} of {repo}"))
 
     # --- branches and checks --------------------------------------------------------------
 
     def branch(self, repo: str, name: str) -> Branch:
-        return Branch.model_validate(
-            self.client.get_json(f"{self._repo(repo)}/branches/{_q(name)}")
-        )
+        data = self.client.get_json(f"{self._repo(repo)}/branches/{_q(name)}")
+        return _one(Branch, data, f"branch {name} of {repo}")
 
     def branch_protection(self, repo: str, name: str) -> BranchProtection | None:
         """Classic protection; None when the branch is not protected. 403/404 on a
         protected branch propagate: the caller decides it is unreadable."""
         data = self.client.get_json(f"{self._repo(repo)}/branches/{_q(name)}/protection")
-        return BranchProtection.model_validate(data)
+        return _one(BranchProtection, data, f"protection of {name} of {repo}")
 
     def branch_rules(self, repo: str, name: str) -> list[BranchRule]:
         path = f"{self._repo(repo)}/rules/branches/{_q(name)}"
-        return [BranchRule.model_validate(item) for item in self.client.paginate(path)]
+        return _complete(self.client.paginate(path), BranchRule, f"rules of {name} of {repo}")
 
     def check_runs(self, repo: str, ref: str) -> list[CheckRun]:
         path = f"{self._repo(repo)}/commits/{_q(ref)}/check-runs"
-        return [
-            CheckRun.model_validate(item)
-            for item in self.client.paginate(path, items_key="check_runs")
-        ]
+        items = self.client.paginate(path, items_key="check_runs")
+        return _complete(items, CheckRun, f"check runs of {ref} in {repo}")
 
     def combined_status(self, repo: str, ref: str) -> CombinedStatus:
-        return CombinedStatus.model_validate(
-            self.client.get_json(f"{self._repo(repo)}/commits/{_q(ref)}/status")
-        )
+        # One malformed status refuses the whole answer (the error names its index), as
+        # for check runs: a missing failing status would let the gate pass.
+        data = self.client.get_json(f"{self._repo(repo)}/commits/{_q(ref)}/status")
+        return _one(CombinedStatus, data, f"commit statuses of {ref} in {repo}")
 
     # --- git data (pinning actions) --------------------------------------------------------
 
     def tag_ref(self, full_repo: str, tag: str) -> GitRef:
         owner, name = full_repo.split("/", 1)
-        return GitRef.model_validate(
-            self.client.get_json(f"/repos/{_q(owner)}/{_q(name)}/git/ref/tags/{_q(tag)}")
-        )
+        data = self.client.get_json(f"/repos/{_q(owner)}/{_q(name)}/git/ref/tags/{_q(tag)}")
+        return _one(GitRef, data, f"tag {tag} of {full_repo}")
 
     def tag_object(self, full_repo: str, sha: str) -> GitTag:
         owner, name = full_repo.split("/", 1)
-        return GitTag.model_validate(
-            self.client.get_json(f"/repos/{_q(owner)}/{_q(name)}/git/tags/{_q(sha)}")
-        )
+        data = self.client.get_json(f"/repos/{_q(owner)}/{_q(name)}/git/tags/{_q(sha)}")
+        return _one(GitTag, data, f"tag object {sha} of {full_repo}")

@@ -7,6 +7,12 @@ Responsibilities, in the order a request meets them:
 4. bounded retries (tenacity) for 5xx, dropped connections and secondary rate limits,
    honouring `retry-after`; non-idempotent requests are retried only where that is safe,
 5. rate-limit accounting from the `x-ratelimit-*` headers of every response.
+
+Every answer is treated as written by an attacker: no request (redirects included) leaves
+the configured API base (scheme, host, port and path prefix), so the token goes nowhere
+else; pagination follows `next` only within that base, never to a page it already read and
+for at most `max_pages` pages; a cached answer whose `Link` leaves the base is neither
+stored nor replayed.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import httpx
 from tenacity import (
@@ -40,6 +46,9 @@ from agentd.vocabulary import ReasonCode
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
+# 100,000 items per listing: far beyond any real alert or PR list, and a bound on a server
+# whose pagination never ends (each page may be a free 304, so the rate limit is no bound).
+MAX_PAGES = 1000
 log = get_logger("github")
 
 _FAULT_POINTS = {
@@ -49,6 +58,8 @@ _FAULT_POINTS = {
     MutationKind.MERGE: "merge",
 }
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+_LINK_URL = re.compile(r"<([^>]*)>")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # POSTs that are idempotent by the API's own semantics (adding labels is a set union).
 _SAFE_POST = re.compile(r"/issues/\d+/labels$")
@@ -82,6 +93,19 @@ class GitHubHTTPError(GitHubError):
 
 class TransientError(GitHubError):
     """A fault that retries did not cure (or that could not be retried safely)."""
+
+
+class MalformedResponseError(GitHubError):
+    """An answer that is not what the endpoint promises (a broken or hostile server)."""
+
+
+class PaginationError(GitHubError):
+    """A listing whose `next` link leaves the API base, returns to a page already read,
+    or goes past the page cap: the listing stops instead of following it."""
+
+
+class OutsideApiError(GitHubError):
+    """A request (or a redirect) to somewhere other than the configured API base."""
 
 
 class _Retryable(Exception):
@@ -134,6 +158,69 @@ class ApiResponse:
         return match.group(1) if match else None
 
 
+@dataclass(frozen=True)
+class ApiScope:
+    """Where agentd may send requests: the API base's scheme, host, port and path prefix
+    (`contains`), plus that API's GraphQL endpoint (`allows`)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    prefix: str
+    graphql: str
+
+    @classmethod
+    def of(cls, base_url: str) -> ApiScope:
+        url = httpx.URL(base_url)
+        prefix = url.path.rstrip("/") + "/"
+        # GitHub Enterprise Server serves GraphQL beside its REST prefix: /api/v3 → /api/graphql.
+        graphql = prefix.removesuffix("/v3/") if prefix.endswith("/api/v3/") else prefix
+        return cls(url.scheme, url.host, _port(url), prefix, graphql.rstrip("/") + "/graphql")
+
+    def contains(self, url: str | httpx.URL) -> bool:
+        """Under the REST base: where pagination may go."""
+        parsed = self._parsed(url)
+        return parsed is not None and parsed.path.startswith(self.prefix)
+
+    def allows(self, url: str | httpx.URL) -> bool:
+        """Under the REST base, or the GraphQL endpoint: where any request may go."""
+        parsed = self._parsed(url)
+        return parsed is not None and (
+            parsed.path.startswith(self.prefix) or parsed.path == self.graphql
+        )
+
+    def _parsed(self, url: str | httpx.URL) -> httpx.URL | None:
+        """The URL on this API's origin, without credentials or dot segments; else None."""
+        # httpx's own parser, so the check sees exactly the URL httpx would connect to.
+        try:
+            parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            return None
+        path = parsed.path
+        safe = (
+            (parsed.scheme, parsed.host, _port(parsed)) == (self.scheme, self.host, self.port)
+            and not parsed.userinfo
+            # Percent-encoded dot segments survive httpx's normalisation; a server or proxy
+            # may still resolve them out of the prefix.
+            and not {".", ".."} & set(path.split("/"))
+            and "\\" not in path
+        )
+        return parsed if safe else None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}{self.prefix}"
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def _shown(url: str) -> str:
+    """An attacker-chosen URL, fit for an error message."""
+    return redact(url if len(url) <= 200 else url[:200] + "…")
+
+
+_PageKey = tuple[str, tuple[tuple[str, str], ...]]
 MutationObserver = Callable[[MutationKind, str, str, int | None, str | None], None]
 
 
@@ -155,8 +242,11 @@ class GitHubClient:
         timeout_seconds: float = 30.0,
         max_connections: int = 16,
         observer: MutationObserver | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
+        self.scope = ApiScope.of(self.base_url)
+        self.max_pages = max_pages
         self.policy = policy
         self.cache = cache
         self.min_rate_limit_remaining = min_rate_limit_remaining
@@ -176,6 +266,7 @@ class GitHubClient:
             timeout=timeout_seconds,
             limits=httpx.Limits(max_connections=max_connections),
             follow_redirects=True,
+            event_hooks={"request": [self._refuse_outside]},
         )
 
     def __repr__(self) -> str:
@@ -211,15 +302,19 @@ class GitHubClient:
     def paginate(
         self, path: str, params: Mapping[str, Any] | None = None, items_key: str | None = None
     ) -> Iterator[Any]:
-        """Every item of a list endpoint, following `Link: rel="next"` (page or cursor)."""
-        url: str | None = self.url(path, {"per_page": PER_PAGE, **(params or {})})
-        while url:
+        """Every item of a list endpoint, following `Link: rel="next"` (page or cursor)
+        within the API base, never back to a page already read, for at most `max_pages`
+        pages; otherwise PaginationError (items already yielded are then incomplete)."""
+        url = self.url(path, {"per_page": PER_PAGE, **(params or {})})
+        listing = _path_of(url)
+        visited = {_page_key(url)}
+        while True:
             response = self.request("GET", url)
-            items = response.data[items_key] if items_key else response.data
-            if not isinstance(items, list):
-                raise GitHubHTTPError("GET", url, response.status, {"message": "not a list"})
-            yield from items
-            url = response.next_url()
+            yield from _page_items(response, url, items_key)
+            link = response.next_url()
+            if link is None:
+                return
+            url = self._next_page(listing, url, link, visited)
 
     def post(self, path: str, body: Mapping[str, Any], what: str = "") -> ApiResponse:
         return self.request("POST", self.url(path), body, what)
@@ -236,6 +331,10 @@ class GitHubClient:
     def request(
         self, method: str, url: str, body: Mapping[str, Any] | None = None, what: str = ""
     ) -> ApiResponse:
+        if not self.scope.allows(url):
+            raise OutsideApiError(
+                f"refused to send {method} {_shown(url)}: it is outside the API base {self.scope}"
+            )
         kind = classify_request(method, _path_of(url))
         if kind is not None:
             self.policy.check(kind, what or f"{method} {_path_of(url)}")
@@ -259,6 +358,64 @@ class GitHubClient:
         return response
 
     # --- internals ----------------------------------------------------------------------
+
+    def _next_page(self, listing: str, url: str, link: str, visited: set[_PageKey]) -> str:
+        """The next page's URL, checked; records it as visited."""
+        stop = f"pagination of {listing} stopped"
+        following = urljoin(url, link)
+        if not self.scope.contains(following):
+            raise PaginationError(
+                f"{stop}: its next-page link {_shown(following)} leaves the API base "
+                f"{self.scope}; the token is sent only to the API base"
+            )
+        key = _page_key(following)
+        if key in visited:
+            raise PaginationError(
+                f"{stop}: its next-page link {_shown(following)} returns to a page already "
+                "read (a pagination loop)"
+            )
+        if len(visited) >= self.max_pages:
+            raise PaginationError(
+                f"{stop}: it has more than {self.max_pages} pages, agentd's cap per listing"
+            )
+        visited.add(key)
+        return following
+
+    def _refuse_outside(self, request: httpx.Request) -> None:
+        """httpx request hook: runs for every request, redirects included."""
+        if not self.scope.allows(request.url):
+            raise OutsideApiError(
+                f"refused to send {request.method} {_shown(str(request.url))}: it is outside "
+                f"the API base {self.scope}"
+            )
+
+    def _trusted_link(self, page_url: str, link: str | None) -> bool:
+        return not link or all(
+            self.scope.contains(urljoin(page_url, target)) for target in _LINK_URL.findall(link)
+        )
+
+    def _load_cached(self, method: str, url: str) -> CachedResponse | None:
+        if self.cache is None or method != "GET":
+            return None
+        cached = self.cache.load(url)
+        # An entry stored before links were checked must not be replayed on a 304.
+        return cached if cached is not None and self._trusted_link(url, cached.link) else None
+
+    def _store_cached(self, url: str, response: httpx.Response) -> None:
+        link = response.headers.get("link")
+        # Not stored at all (rather than stored without its link): a 304 would then replay
+        # the page as the last one and silently truncate the listing.
+        if self.cache is None or not self._trusted_link(url, link):
+            return
+        self.cache.store(
+            CachedResponse(
+                url=url,
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                link=link,
+                body=response.text,
+            )
+        )
 
     def _observe(
         self,
@@ -320,7 +477,7 @@ class GitHubClient:
             ) from None
 
     def _send_once(self, method: str, url: str, body: Mapping[str, Any] | None) -> ApiResponse:
-        cached = self.cache.load(url) if self.cache is not None and method == "GET" else None
+        cached = self._load_cached(method, url)
         headers: dict[str, str] = {}
         if cached is not None:
             if cached.etag:
@@ -344,16 +501,8 @@ class GitHubClient:
         data = _json(response.text) if response.content else None
         if response.status_code >= 400:
             raise GitHubHTTPError(method, url, response.status_code, data)
-        if method == "GET" and self.cache is not None and response.status_code == 200:
-            self.cache.store(
-                CachedResponse(
-                    url=url,
-                    etag=response.headers.get("etag"),
-                    last_modified=response.headers.get("last-modified"),
-                    link=response.headers.get("link"),
-                    body=response.text,
-                )
-            )
+        if method == "GET" and response.status_code == 200:
+            self._store_cached(url, response)
         return ApiResponse(response.status_code, data, response.headers)
 
     def _raise_for_limits(self, method: str, url: str, response: httpx.Response) -> None:
@@ -387,6 +536,23 @@ def _json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return {"message": text[:200]}
+
+
+def _page_key(url: str) -> _PageKey:
+    """A page's identity within one listing (whose origin is fixed): the path and the
+    query parameters in any order, so a reordered cursor is still the same page."""
+    parts = urlsplit(url)
+    return parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
+def _page_items(response: ApiResponse, url: str, items_key: str | None) -> list[Any]:
+    data = response.data
+    if items_key is not None:
+        data = data.get(items_key) if isinstance(data, dict) else None
+    if not isinstance(data, list):
+        where = f" under {items_key!r}" if items_key else ""
+        raise MalformedResponseError(f"GET {_path_of(url)}: the answer has no list{where}")
+    return data
 
 
 def _cached_headers(cached: CachedResponse) -> dict[str, str]:
