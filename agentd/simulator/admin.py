@@ -15,6 +15,24 @@ from agentd.simulator import gitstore
 from agentd.simulator.http import Fault, HttpError, LoggedRequest, Request, Response, Traffic
 from agentd.simulator.world import World
 
+# GitHub's dismissal vocabulary per alert class (default first); a reason from another
+# class's vocabulary becomes the default, so every alert answers in its own schema's terms.
+DISMISS_REASONS = {
+    "dependabot": ("tolerable_risk", "fix_started", "inaccurate", "no_bandwidth", "not_used"),
+    "code_scanning": ("won't fix", "false positive", "used in tests"),
+    "secret_scanning": (
+        "wont_fix", "false_positive", "revoked", "used_in_tests", "pattern_deleted", "pattern_edited",
+    ),
+}  # fmt: skip
+
+
+def dismiss_reason(alert_class: str, reason: str | None) -> str | None:
+    known = DISMISS_REASONS.get(alert_class)
+    if not known:
+        return reason
+    spelled = (reason or "").replace("_", " ") if alert_class == "code_scanning" else reason
+    return spelled if spelled in known else known[0]
+
 
 class Admin:
     def __init__(self, world: World, traffic: Traffic) -> None:
@@ -69,12 +87,13 @@ class Admin:
         repo: str,
         alert_class: str,
         number: int,
-        reason: str = "tolerable_risk",
+        reason: str | None = None,  # None: the class's usual ("tolerable_risk", "won't fix", …)
         comment: str = "",
     ) -> None:
         state = self._repo(repo)
         self.world.refresh(state)
         alert = self._alert(repo, alert_class, number)
+        reason = dismiss_reason(alert_class, reason)
         with self.world.lock:
             now = time.time()
             if alert_class == "secret_scanning":
@@ -202,9 +221,7 @@ class Admin:
         if method == "POST" and match:
             repo, alert_class, number, action = match.groups()
             if action == "dismiss":
-                self.dismiss_alert(
-                    repo, alert_class, int(number), body.get("reason", "tolerable_risk")
-                )
+                self.dismiss_alert(repo, alert_class, int(number), body.get("reason"))
             else:
                 self.reopen_alert(repo, alert_class, int(number))
             return Response(204)

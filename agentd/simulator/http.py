@@ -202,6 +202,7 @@ class LoggedRequest:
     body: str
     headers: dict[str, str]
     request_id: str
+    response_body: str | None = None  # the JSON sent back, kept only with `keep_responses`
 
 
 class Traffic:
@@ -216,6 +217,7 @@ class Traffic:
         self.faults: list[Fault] = []
         self.latency_ms = 0
         self.seq = 0
+        self.keep_responses = False  # opt-in (tests): log each response body too
 
     def bucket(self, token: str) -> RateBucket:
         with self.lock:
@@ -233,9 +235,10 @@ class Traffic:
                     return fault
         return None
 
-    def record(self, request: Request, status: int) -> str:
+    def record(self, request: Request, status: int, response_body: Any = None) -> str:
         request_id = uuid.uuid4().hex[:16].upper()
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        kept = encode(response_body).decode() if self.keep_responses else None
         with self.lock:
             self.seq += 1
             self.log.append(
@@ -243,6 +246,7 @@ class Traffic:
                     self.seq, time.time(), request.method, request.path, request.route or "?",
                     dict(request.query), status, request.method in MUTATING,
                     request.raw_body.decode("utf-8", errors="replace"), headers, request_id,
+                    kept,
                 )
             )  # fmt: skip
             self.counts[f"{request.method} {request.route or '?'}"] += 1

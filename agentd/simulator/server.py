@@ -131,7 +131,9 @@ class Handler(BaseHTTPRequestHandler):
             response = Response(exc.status, exc.body, exc.headers)
         if response.status == 401:  # GitHub answers these from the unauthenticated bucket
             response.headers.update(ANONYMOUS_BUCKET.headers())
-        request_id = traffic.record(request, response.status if not response.drop else 0)
+        request_id = traffic.record(
+            request, response.status if not response.drop else 0, response.body
+        )
         return response, request_id
 
     def _authorized(

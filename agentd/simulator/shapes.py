@@ -88,7 +88,7 @@ def full_repo(
         "git_url": f"git://github.com/{full}.git", "ssh_url": f"git@github.com:{full}.git",
         "clone_url": f"{WEB}/{full}.git", "svn_url": f"{WEB}/{full}", "mirror_url": None, "homepage": None,
         "language": None, "forks_count": 0, "stargazers_count": 0, "watchers_count": 0, "size": 1,
-        "default_branch": default_branch, "open_issues_count": 0, "has_issues": True, "has_projects": False,
+        "default_branch": default_branch, "open_issues_count": 0, "has_issues": True, "has_downloads": True, "has_projects": False,
         "has_wiki": False, "has_pages": False, "has_discussions": False, "archived": archived, "disabled": False,
         "visibility": "private" if private else "public", "pushed_at": iso(1_700_000_000), "created_at": iso(1_600_000_000),
         "updated_at": iso(1_700_000_000), "permissions": permissions, "allow_rebase_merge": "rebase" in merge_methods,
