@@ -17,7 +17,8 @@ never disguised as a verification or GitHub problem.
     │   └── BudgetExhaustedError a blast-radius budget is spent (blocked policy_blocked)
     ├── InfrastructureError      git, the workspace or GitHub failed under a unit (failed)
     │   ├── GitError (agentd.gitops), WorkspaceError (agentd.engine.context)
-    │   └── GitHubError (agentd.github.client): GitHubHTTPError, TransientError
+    │   └── GitHubError (agentd.github.client): GitHubHTTPError, TransientError,
+    │       MalformedResponseError, PaginationError, OutsideApiError
     └── MutationForbiddenError   a mutation the mode forbids reached the lowest layer (a bug guard)
 """
 
