@@ -83,6 +83,7 @@ class Sandbox:
     kind: str  # "none" | "bwrap"
     writable: tuple[Path, ...] = ()
     hidden: tuple[Path, ...] = ()
+    network: bool = False  # share the host network (updaters: registries); else none
 
 
 def scrubbed_env(home: Path, allowed: Mapping[str, str]) -> dict[str, str]:
@@ -102,6 +103,7 @@ def _bwrap_argv(
 ) -> list[str]:
     wrapped = [
         "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
+        *(["--share-net"] if sandbox.network else []),
         "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
     ]  # fmt: skip
     for path in sandbox.hidden:  # what does not exist needs no hiding (and cannot be mounted over)

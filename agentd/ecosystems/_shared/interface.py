@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 
 from agentd.ecosystems._shared.model import Dependency
 from agentd.paths import confine
+from agentd.verify import Sandbox
 from agentd.vocabulary import ReasonCode
 
 VersionScheme = Literal["pep440", "semver"]  # implemented in agentd.versions
@@ -42,10 +43,18 @@ class UpdateContext:
     env: dict[str, str]  # scrubbed environment: PATH, private HOME, allowlisted values
     home: Path
     timeout_seconds: float
+    # Where the tool runs: the verification sandbox (network shared for registries). None
+    # means nobody decided, and no tool runs; `Sandbox("none")` is the explicit opt-out.
+    sandbox: Sandbox | None = None
 
     def file(self, repo_relative: str) -> Path:
         """Absolute path of a repo-relative file, refusing anything outside the worktree."""
         return confine(self.worktree, repo_relative)
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether tools run inside the sandbox (bwrap, or auto: bwrap or nothing)."""
+        return self.sandbox is not None and self.sandbox.kind != "none"
 
 
 @dataclass

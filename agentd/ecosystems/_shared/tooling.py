@@ -2,7 +2,10 @@
 
 A tool runs argv-only in the project directory with the unit's scrubbed environment
 (never agentd's own), under one deadline for the whole update, through the verification
-runner: its own process group, killed as a group on timeout, output tail redacted.
+runner: its own process group, killed as a group on timeout, output tail redacted, and
+inside the unit's sandbox (`UpdateContext.sandbox`: the verification sandbox with the
+network shared for registries). Without a sandbox decision no tool runs at all. What the
+repository's own config may ask of the tool is checked before (`repo_config`, `python_config`).
 
 `FileGuard` keeps the original bytes of every file an update may touch, so the updater
 can report exactly which files changed, or put every one of them back before it refuses:
@@ -91,13 +94,21 @@ class ToolRunner:
             env=self.env,
             timeout=remaining,
             home=self.context.home,
-            sandbox=Sandbox("none"),
+            sandbox=self._sandbox(),
         )
         if result.provenance is not Provenance.OBSERVED:
             raise UpdateRefused(ReasonCode.VERIFICATION_UNAVAILABLE, result.not_run_reason)
         run = ToolRun(redact(shown), result.exit_code, result.timed_out, result.output_tail)
         self.outputs.append(f"$ {run.command}\n{run.output.strip()}")
         return run
+
+    def _sandbox(self) -> Sandbox:
+        if self.context.sandbox is None:  # fail closed: nobody said where tools may run
+            raise UpdateRefused(
+                ReasonCode.POLICY_BLOCKED,
+                f"no sandbox was chosen for this update, so {self.tool} does not run",
+            )
+        return self.context.sandbox
 
     def check(self, args: Iterable[str], cwd: Path, *, reason: ReasonCode, what: str) -> ToolRun:
         """Run; a failure or timeout refuses the update with the tool's own words."""

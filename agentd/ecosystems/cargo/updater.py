@@ -5,7 +5,8 @@ major lines are locked) to exactly the target, or fails when a requirement exclu
 A workspace member's own exact pin (`name = "=1.6.0"`) is then moved to the target, a
 manifest change; a dependency of a dependency that pins the old version cannot be fixed
 from here and the update is refused with cargo's explanation. cargo resolves from the
-index only: nothing is built, no build script runs.
+index only: nothing is built, no build script runs, and cargo config that names a program,
+a registry or a credential is refused before cargo starts (`repo_config`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from agentd import ecosystems
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
+from agentd.ecosystems._shared.repo_config import check_cargo
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRunner,
@@ -90,6 +92,7 @@ class CargoUpdater:
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
+            check_cargo(context, {b.manifest_path for b in bumps})
             for display in sorted({b.manifest_path for b in bumps}):
                 lockfile = context.file(display)
                 members = member_manifests(lockfile.parent)

@@ -1,8 +1,9 @@
 """npm: `package-lock.json` / `npm-shrinkwrap.json` (lockfile v2 and v3), driven by npm.
 
 Every run is `npm install --package-lock-only --ignore-scripts --no-audit --no-fund`:
-npm resolves against the registry the project's `.npmrc` names, writes only the
-lockfile, never `node_modules`, and never runs a lifecycle script.
+npm resolves against the registry the operator's environment names (a project `.npmrc`
+that names a registry, a credential or a program is refused first, see `repo_config`),
+writes only the lockfile, never `node_modules`, and never runs a lifecycle script.
 
 To reach the exact target version (`npm update` would take the newest in range), the
 vulnerable copies are pinned for one run — an `overrides` entry keyed by the vulnerable
@@ -33,6 +34,7 @@ from agentd.ecosystems._shared.nodejs import (
     require_targets,
     survivors,
 )
+from agentd.ecosystems._shared.repo_config import check_npm
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRunner,
@@ -107,6 +109,7 @@ class NpmUpdater:
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
+            check_npm(context, bumps_by_file(bumps))
             for display, file_bumps in bumps_by_file(bumps).items():
                 project = _open_project(context, display)
                 guard.add(project.lockfile, *project.manifests)

@@ -28,6 +28,7 @@ from agentd.ecosystems._shared.nodejs import (
     require_targets,
     survivors,
 )
+from agentd.ecosystems._shared.repo_config import check_pnpm
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRunner,
@@ -129,6 +130,7 @@ class PnpmUpdater:
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
+            check_pnpm(context, bumps_by_file(bumps))
             in_workspace_file = _pnpm_major(runner, context) >= WORKSPACE_OVERRIDES_SINCE
             for display, file_bumps in bumps_by_file(bumps).items():
                 project = _open_project(context, display)
@@ -137,7 +139,23 @@ class PnpmUpdater:
                 updater = _ProjectUpdate(runner, guard, project, in_workspace_file)
                 notes += updater.run(file_bumps)
 
-        return guarded_update(context, "pnpm", quiet_npm_env(), body)
+        return guarded_update(context, "pnpm", _pnpm_env(context), body)
+
+
+def _pnpm_env(context: UpdateContext) -> dict[str, str]:
+    """pnpm 11+ reads `PNPM_CONFIG_*`, not `npm_config_*`. Its store and its lock files go
+    to the unit's private home: inside the sandbox /tmp is read-only (pnpm takes
+    `XDG_RUNTIME_DIR` instead when only the user can write there), and pnpm would put a
+    store for a worktree on another mount inside the worktree."""
+    runtime = context.home / "xdg-runtime"
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return {
+        **quiet_npm_env(),
+        "PNPM_CONFIG_IGNORE_SCRIPTS": "true",
+        "PNPM_CONFIG_UPDATE_NOTIFIER": "false",
+        "PNPM_CONFIG_STORE_DIR": str(context.home / "pnpm-store"),
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
 
 
 def _pnpm_major(runner: ToolRunner, context: UpdateContext) -> int:

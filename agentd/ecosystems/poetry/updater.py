@@ -9,6 +9,10 @@ and the change is lockfile-only. When the project's own requirement excludes the
 is rewritten (an exact pin moves to the fixed version; a PEP 508 range gains
 `>=fixed`) — a manifest change; a dependency of a dependency that pins the old version
 cannot be fixed from here, and the update is refused.
+
+Poetry runs with `--no-plugins`: without it, poetry puts the project's `.poetry/plugins`
+on its path and executes any `.pth` file there, repository code inside poetry itself.
+Sources, `poetry.toml` settings and in-tree builds are checked first (`python_config`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from agentd.ecosystems._shared.pyproject import (
     require_locked,
     unfixed,
 )
+from agentd.ecosystems._shared.python_config import check_poetry
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRun,
@@ -41,6 +46,8 @@ _POETRY_ENV = {
     "POETRY_KEYRING_ENABLED": "false",
     "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     "NO_COLOR": "1",
+    # else poetry runs the `.venv/bin/python` a repository may commit next to pyproject.toml
+    "POETRY_VIRTUALENVS_IN_PROJECT": "false",
 }
 _VERSION = re.compile(r"(\d+)\.\d+")
 _UNSOLVABLE = ("version solving failed", "SolverProblemError", "is forbidden", "depends on")
@@ -53,6 +60,7 @@ class PoetryUpdater:
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
+            check_poetry(context, {b.manifest_path for b in bumps})
             lock_args = _lock_args(runner, context)
             for display in sorted({b.manifest_path for b in bumps}):
                 file_bumps = [b for b in bumps if b.manifest_path == display]
@@ -68,11 +76,14 @@ class PoetryUpdater:
 
 def _lock_args(runner: ToolRunner, context: UpdateContext) -> list[str]:
     run = runner.check(
-        ["--version"], context.home, reason=ReasonCode.VERIFICATION_UNAVAILABLE, what="poetry"
+        ["--no-plugins", "--version"],
+        context.home,
+        reason=ReasonCode.VERIFICATION_UNAVAILABLE,
+        what="poetry",
     )
     match = _VERSION.search(run.output)
     major = int(match.group(1)) if match else 2
-    return ["lock", "--no-interaction"] + (["--no-update"] if major < 2 else [])
+    return ["--no-plugins", "lock", "--no-interaction"] + (["--no-update"] if major < 2 else [])
 
 
 def pin_group(bumps: list[PackageBump]) -> str:

@@ -5,8 +5,11 @@ locked version, so a bump that the project's requirements admit is lockfile-only
 one of the project's own requirements (`[project]` dependencies, optional dependencies,
 dependency groups) excludes the fix, that requirement is rewritten (a manifest change)
 and uv locks again; a dependency of a dependency that pins the old version cannot be
-fixed from here, and the update is refused. uv never builds or installs anything for a
-lock, and never downloads a Python (`UV_PYTHON_DOWNLOADS=never`).
+fixed from here, and the update is refused. uv installs nothing for a lock and never
+downloads a Python (`UV_PYTHON_DOWNLOADS=never`), nor runs the project's own `.venv`
+(`UV_PROJECT_ENVIRONMENT` is in the private home); it builds the project (or a source) only
+to read metadata it cannot read statically, which outside the sandbox is refused first,
+with the indexes and settings a repository may not choose (`python_config`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from agentd.ecosystems._shared.pyproject import (
     require_locked,
     unfixed,
 )
+from agentd.ecosystems._shared.python_config import check_uv
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRun,
@@ -40,6 +44,7 @@ class UvUpdater:
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
+            check_uv(context, {b.manifest_path for b in bumps})
             for display in sorted({b.manifest_path for b in bumps}):
                 file_bumps = [b for b in bumps if b.manifest_path == display]
                 lockfile = context.file(display)
@@ -48,7 +53,14 @@ class UvUpdater:
                 manifests.append(pyproject)
                 notes += _update(runner, lockfile, pyproject, display, file_bumps)
 
-        return guarded_update(context, "uv", _UV_ENV, body)
+        return guarded_update(context, "uv", _uv_env(context), body)
+
+
+def _uv_env(context: UpdateContext) -> dict[str, str]:
+    """uv finds its interpreter in the project's environment first, running the
+    `.venv/bin/python` a repository may commit; the project environment is put in the
+    private home instead, so uv takes an interpreter from PATH."""
+    return {**_UV_ENV, "UV_PROJECT_ENVIRONMENT": str(context.home / "uv-project-environment")}
 
 
 def _lock(runner: ToolRunner, directory: Path, bumps: list[PackageBump]) -> ToolRun:

@@ -3,7 +3,9 @@
 The lockfile says which yarn it needs (berry lockfiles carry `__metadata`); the `yarn` on
 PATH must agree (a berry project normally pins its release through `yarnPath` in
 `.yarnrc.yml`, which yarn 1 honours too), otherwise the update is refused — yarn 1 would
-rewrite a berry lockfile, and berry would migrate a classic one.
+rewrite a berry lockfile, and berry would migrate a classic one. That committed release
+is repository code: it runs only inside the sandbox; yarn plugins, a yarn 1 `yarn-path`,
+registries and credentials in the project's yarn config are refused first (`repo_config`).
 
 To lock exactly the target version, a temporary aliased dependency
 (`"agentd-fix-0": "npm:lodash@4.17.21"`) makes yarn resolve the fixed release with all
@@ -38,6 +40,7 @@ from agentd.ecosystems._shared.nodejs import (
     survivors,
 )
 from agentd.ecosystems._shared.npmsemver import parse_version, satisfies
+from agentd.ecosystems._shared.repo_config import check_yarn
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRunner,
@@ -114,41 +117,16 @@ class YarnUpdater:
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
+            check_yarn(context, bumps_by_file(bumps))
             for display, file_bumps in bumps_by_file(bumps).items():
                 project = _open_project(context, display)
                 guard.add(project.lockfile, *project.manifests)
                 guard.add_artifacts(*(project.directory / a for a in _BERRY_ARTIFACTS))
                 manifests += project.manifests
-                _refuse_repository_code(context, project)
                 _require_matching_yarn(runner, project)
                 notes += _YarnUpdate(runner, project, context.home).run(file_bumps)
 
         return guarded_update(context, "yarn", {**quiet_npm_env(), **_YARN_ENV}, body)
-
-
-_PLUGINS = re.compile(r"^plugins\s*:", re.MULTILINE)
-
-
-def _refuse_repository_code(context: UpdateContext, project: _Project) -> None:
-    """Refuse yarn plugins the repository ships: agentd runs no optional repository code.
-
-    A berry project's own release (`yarnPath`, normally committed under `.yarn/releases`)
-    is the tool itself and does run; see docs/security.md.
-    """
-    worktree = context.worktree.resolve()
-    directory = project.directory
-    while True:
-        config = directory / ".yarnrc.yml"
-        if config.is_file() and _PLUGINS.search(
-            config.read_text(encoding="utf-8", errors="replace")
-        ):
-            raise UpdateRefused(
-                ReasonCode.POLICY_BLOCKED,
-                f"{config.relative_to(worktree)} loads yarn plugins from the repository; update it by hand",
-            )
-        if directory.resolve() == worktree or directory.parent == directory:
-            return
-        directory = directory.parent
 
 
 def _require_matching_yarn(runner: ToolRunner, project: _Project) -> None:

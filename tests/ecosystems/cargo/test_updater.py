@@ -8,7 +8,7 @@ import pytest
 from e2e import e2e
 from support import require_tool
 
-from agentd.ecosystems import PackageBump, parse_dependency_file, updater_for
+from agentd.ecosystems import PackageBump, UpdateContext, parse_dependency_file, updater_for
 from agentd.ecosystems.cargo.updater import CargoUpdater, _rustup_home
 from agentd.vocabulary import ReasonCode
 from ecosystems.registries.cargo import CargoRegistry, write_crate_project
@@ -44,9 +44,13 @@ def publish_fixes(crates: CargoRegistry) -> None:
     crates.publish("smallvec", "0.6.14").publish("smallvec", "1.6.1").publish("smallvec", "1.7.0")
 
 
-def lock(directory: Path, home: Path) -> None:
-    env = offline_env(home, _rustup_home(offline_env(home)))
+def lock(directory: Path, home: Path, crates: CargoRegistry) -> None:
+    env = offline_env(home, {**_rustup_home(offline_env(home)), **crates.env()})
     run(["cargo", "generate-lockfile"], directory, env)
+
+
+def context(directory: Path, home: Path, crates: CargoRegistry) -> UpdateContext:
+    return updater_context(directory, home, crates.env())
 
 
 def versions(content: bytes, name: str = "smallvec") -> list[str]:
@@ -66,8 +70,8 @@ def crates(tmp_path: Path) -> CargoRegistry:
 
 def _project(tmp_path: Path, crates: CargoRegistry, dependencies: dict[str, str]) -> Path:
     directory = tmp_path / "repo"
-    write_crate_project(directory, crates, dependencies)
-    lock(directory, private_home(tmp_path))
+    write_crate_project(directory, dependencies)
+    lock(directory, private_home(tmp_path), crates)
     publish_fixes(crates)
     return directory
 
@@ -82,7 +86,7 @@ def test_both_major_lines_move_exactly_in_one_call(tmp_path: Path, crates: Cargo
     manifest = (directory / "Cargo.toml").read_bytes()
 
     result = CargoUpdater().apply(
-        updater_context(directory, private_home(tmp_path)),
+        context(directory, private_home(tmp_path), crates),
         [_bump("1.6.0", "1.6.1"), _bump("0.6.13", "0.6.14")],
     )
 
@@ -98,7 +102,7 @@ def test_an_exact_pin_of_the_workspace_is_moved(tmp_path: Path, crates: CargoReg
     directory = _project(tmp_path, crates, {"smallvec": "=1.6.0", "midlib": "1"})
 
     result = CargoUpdater().apply(
-        updater_context(directory, private_home(tmp_path)), [_bump("1.6.0", "1.6.1")]
+        context(directory, private_home(tmp_path), crates), [_bump("1.6.0", "1.6.1")]
     )
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
@@ -114,7 +118,7 @@ def test_a_dependency_pinning_the_old_version_is_refused(
     before = read_tree(directory)
 
     result = CargoUpdater().apply(
-        updater_context(directory, private_home(tmp_path)), [_bump("1.6.0", "1.6.1")]
+        context(directory, private_home(tmp_path), crates), [_bump("1.6.0", "1.6.1")]
     )
 
     assert result.blocked is ReasonCode.MANIFEST_CHANGE_REQUIRED
@@ -136,8 +140,8 @@ def test_e2e_lockfile_only_merges_and_an_exact_pin_is_blocked(tmp_path: Path) ->
         "pinned": {"smallvec": "=1.6.0"},
     }.items():
         directory = tmp_path / "fixtures" / name
-        write_crate_project(directory, crates, dependencies)
-        lock(directory, private_home(tmp_path))
+        write_crate_project(directory, dependencies)
+        lock(directory, private_home(tmp_path), crates)
         fixtures[name] = {
             p.relative_to(directory).as_posix(): p.read_text()
             for p in directory.rglob("*")
@@ -146,7 +150,7 @@ def test_e2e_lockfile_only_merges_and_an_exact_pin_is_blocked(tmp_path: Path) ->
     publish_fixes(crates)
     world = scenario(*(repo(n, f) for n, f in fixtures.items()), advisory_dirs=[advisories])
     with e2e(tmp_path, world, [{"repo": n, "targets": [target("cargo")]} for n in fixtures]) as env:
-        configure(env, {"cargo": LOCKFILE_RULE}, {})
+        configure(env, {"cargo": LOCKFILE_RULE}, crates.env())
         result, summary = env.run()
         assert result.returncode == 0, result.stderr[-3000:]
         app = the_unit(env, summary, "app")

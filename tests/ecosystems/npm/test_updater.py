@@ -15,7 +15,7 @@ import pytest
 from e2e import e2e
 from support import require_tool
 
-from agentd.ecosystems import PackageBump, updater_for
+from agentd.ecosystems import PackageBump, UpdateContext, updater_for
 from agentd.ecosystems.npm.updater import NpmUpdater
 from agentd.vocabulary import ReasonCode
 from ecosystems.registries.e2etools import (
@@ -34,6 +34,7 @@ from ecosystems.registries.npm import (
     marker_script,
     publish_lodash_fixes,
     read_tree,
+    registry_env,
     write_package_json,
 )
 from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
@@ -49,21 +50,29 @@ class Project:
     root: Path  # the repository
     home: Path
 
+    @property
+    def env(self) -> dict[str, str]:
+        return registry_env(self.url)
+
+    def context(self, **extra: str) -> UpdateContext:
+        return updater_context(self.root, self.home, {**self.env, **extra})
+
     def create(self, manifest: dict[str, object], where: str = ".") -> Path:
         directory = self.root / where
         write_package_json(directory, manifest)
-        (directory / ".npmrc").write_text(f"registry={self.url}\n")
         run(
             ["npm", "install", "--package-lock-only", "--ignore-scripts"],
             directory,
-            offline_env(self.home),
+            offline_env(self.home, self.env),
         )
         return directory
 
     def assert_consistent(self, where: str = ".") -> None:
         """npm itself finds every dependency satisfied by the lockfile."""
         run(
-            ["npm", "ls", "--package-lock-only", "--all"], self.root / where, offline_env(self.home)
+            ["npm", "ls", "--package-lock-only", "--all"],
+            self.root / where,
+            offline_env(self.home, self.env),
         )
 
     def locked(self, where: str = ".") -> dict[str, str]:
@@ -104,7 +113,7 @@ def test_transitive_bump_is_lockfile_only_and_exact(project: Project) -> None:
     manifest_before = (directory / "package.json").read_bytes()
 
     result = NpmUpdater().apply(
-        updater_context(project.root, project.home),
+        project.context(),
         [_bump("lodash", "4.17.15", "4.17.21", "ui/package-lock.json")],
     )
 
@@ -128,9 +137,7 @@ def test_a_dependent_pinning_the_old_version_needs_an_override(project: Project)
     )  # fmt: skip
     publish_lodash_fixes(project.registry)
 
-    result = NpmUpdater().apply(
-        updater_context(project.root, project.home), [_bump("lodash", "4.17.15", "4.17.21")]
-    )
+    result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.changed_files == ["package-lock.json", "package.json"]
@@ -147,9 +154,7 @@ def test_a_direct_pin_gets_its_range_bumped(project: Project) -> None:
     )  # fmt: skip
     publish_lodash_fixes(project.registry)
 
-    result = NpmUpdater().apply(
-        updater_context(project.root, project.home), [_bump("lodash", "4.17.15", "4.17.21")]
-    )
+    result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.manifest_files == ["package.json"]
@@ -175,9 +180,7 @@ def test_workspaces_bump_their_own_pins_and_override_a_dependents_pin(project: P
     )
     publish_lodash_fixes(project.registry)
 
-    result = NpmUpdater().apply(
-        updater_context(project.root, project.home), [_bump("lodash", "4.17.15", "4.17.21")]
-    )
+    result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.manifest_files == ["package.json", "packages/web/package.json"]
@@ -195,9 +198,7 @@ def test_an_unresolvable_bump_restores_every_file(project: Project) -> None:
     )
     before = read_tree(directory)  # 4.17.21 is never published: npm cannot reach it
 
-    result = NpmUpdater().apply(
-        updater_context(project.root, project.home), [_bump("lodash", "4.17.15", "4.17.21")]
-    )
+    result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
 
     assert result.blocked is ReasonCode.VERIFICATION_FAILED
     assert "npm install" in result.blocked_detail
@@ -212,9 +213,7 @@ def test_lockfile_v1_is_left_for_a_person(project: Project) -> None:
         json.dumps({"lockfileVersion": 1, "dependencies": {"lodash": {"version": "4.17.15"}}})
     )
     before = read_tree(directory)
-    result = NpmUpdater().apply(
-        updater_context(project.root, project.home), [_bump("lodash", "4.17.15", "4.17.21")]
-    )
+    result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
     assert result.blocked is ReasonCode.UNSUPPORTED_ECOSYSTEM
     assert read_tree(directory) == before
 
@@ -222,9 +221,7 @@ def test_lockfile_v1_is_left_for_a_person(project: Project) -> None:
 def test_a_package_the_lockfile_no_longer_holds_is_dependency_removed(project: Project) -> None:
     directory = project.create({"name": "web", "version": "1.0.0"})
     before = read_tree(directory)
-    result = NpmUpdater().apply(
-        updater_context(project.root, project.home), [_bump("lodash", "4.17.15", "4.17.21")]
-    )
+    result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
     assert result.blocked is ReasonCode.DEPENDENCY_REMOVED
     assert read_tree(directory) == before
 
@@ -234,14 +231,12 @@ def test_tool_output_is_redacted(project: Project) -> None:
 
     token = "npm_" + "S3cretRegistryToken" * 2
     REDACTOR.register(token)  # as the engine does for every allowlisted value
-    directory = project.create(
-        {"name": "web", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}}
-    )
+    project.create({"name": "web", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}})
     publish_lodash_fixes(project.registry)
-    (directory / ".npmrc").write_text(f"registry={project.url}{token}/\n")  # npm prints URLs
+    registry = f"{project.url}{token}/"  # npm prints URLs
 
     result = NpmUpdater().apply(
-        updater_context(project.root, project.home, {"NPM_TOKEN": token}),
+        project.context(NPM_TOKEN=token, NPM_CONFIG_REGISTRY=registry),
         [_bump("lodash", "4.17.15", "4.17.21")],
     )
 
@@ -279,9 +274,8 @@ def test_e2e_lockfile_only_merges_and_a_pinning_dependent_opens_a_pr(tmp_path: P
                 "name": name, "version": "1.0.0", "dependencies": dependencies,
                 "scripts": {"preinstall": marker_script(marker), "prepare": marker_script(marker)},
             })  # fmt: skip
-            (directory / ".npmrc").write_text(f"registry={url}\n")
             run(["npm", "install", "--package-lock-only", "--ignore-scripts"], directory,
-                offline_env(home))  # fmt: skip
+                offline_env(home, registry_env(url)))  # fmt: skip
             fixtures[name] = {p.name: p.read_text() for p in directory.iterdir() if p.is_file()}
         registry.publish("lodash", "4.17.21").publish("lodash", "4.17.22")
         registry.publish("cross-spawn", "6.0.6").publish("cross-spawn", "7.0.5")
@@ -291,7 +285,7 @@ def test_e2e_lockfile_only_merges_and_a_pinning_dependent_opens_a_pr(tmp_path: P
             {"repo": "pinned", "targets": [target("npm")]},
         ]
         with e2e(tmp_path, world, profile_repos) as env:
-            configure(env, {"npm": REVIEW_MANIFESTS_RULE}, {})
+            configure(env, {"npm": REVIEW_MANIFESTS_RULE}, registry_env(url))
             result, summary = env.run()
             assert result.returncode == 0, result.stderr[-3000:]
 

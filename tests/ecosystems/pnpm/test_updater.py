@@ -12,7 +12,7 @@ import yaml
 from e2e import e2e
 from support import require_tool
 
-from agentd.ecosystems import PackageBump, parse_dependency_file, updater_for
+from agentd.ecosystems import PackageBump, UpdateContext, parse_dependency_file, updater_for
 from agentd.ecosystems.pnpm.updater import PnpmUpdater, add_workspace_overrides
 from agentd.vocabulary import ReasonCode
 from ecosystems.registries.e2etools import (
@@ -31,6 +31,7 @@ from ecosystems.registries.npm import (
     marker_script,
     publish_lodash_fixes,
     read_tree,
+    registry_env,
     write_package_json,
 )
 from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
@@ -46,15 +47,21 @@ class Project:
     root: Path
     home: Path
 
+    @property
+    def env(self) -> dict[str, str]:
+        return registry_env(self.url)
+
+    def context(self) -> UpdateContext:
+        return updater_context(self.root, self.home, self.env)
+
     def create(self, manifest: dict[str, object]) -> Path:
         write_package_json(self.root, manifest)
-        (self.root / ".npmrc").write_text(f"registry={self.url}\n")
-        run(PNPM_INSTALL, self.root, offline_env(self.home))
+        run(PNPM_INSTALL, self.root, offline_env(self.home, self.env))
         return self.root
 
     def assert_consistent(self) -> None:
         """pnpm itself accepts the lockfile as up to date."""
-        run([*PNPM_INSTALL, "--frozen-lockfile"], self.root, offline_env(self.home))
+        run([*PNPM_INSTALL, "--frozen-lockfile"], self.root, offline_env(self.home, self.env))
 
     def versions(self, name: str) -> list[str]:
         found = parse_dependency_file(LOCK, (self.root / LOCK).read_bytes())
@@ -85,7 +92,7 @@ def test_transitive_bump_is_lockfile_only_and_exact(project: Project) -> None:
     publish_lodash_fixes(project.registry)
     manifest = (project.root / "package.json").read_bytes()
 
-    result = PnpmUpdater().apply(updater_context(project.root, project.home), [_bump()])
+    result = PnpmUpdater().apply(project.context(), [_bump()])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.changed_files == [LOCK] and result.manifest_files == []
@@ -104,7 +111,7 @@ def test_a_dependent_pinning_the_old_version_keeps_an_override(project: Project)
     )  # fmt: skip
     publish_lodash_fixes(project.registry)
 
-    result = PnpmUpdater().apply(updater_context(project.root, project.home), [_bump()])
+    result = PnpmUpdater().apply(project.context(), [_bump()])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.manifest_files == ["pnpm-workspace.yaml"]
@@ -120,7 +127,7 @@ def test_a_direct_pin_gets_its_range_bumped(project: Project) -> None:
     )  # fmt: skip
     publish_lodash_fixes(project.registry)
 
-    result = PnpmUpdater().apply(updater_context(project.root, project.home), [_bump()])
+    result = PnpmUpdater().apply(project.context(), [_bump()])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.manifest_files == ["package.json"]
@@ -134,7 +141,7 @@ def test_a_direct_pin_gets_its_range_bumped(project: Project) -> None:
 def test_an_unresolvable_bump_restores_every_file(project: Project) -> None:
     project.create({"name": "web", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}})
     before = read_tree(project.root)
-    result = PnpmUpdater().apply(updater_context(project.root, project.home), [_bump()])
+    result = PnpmUpdater().apply(project.context(), [_bump()])
     assert result.blocked is ReasonCode.VERIFICATION_FAILED
     assert "pnpm install" in result.blocked_detail and result.tool_output
     assert read_tree(project.root) == before  # no override file, no half-edited lockfile
@@ -170,8 +177,7 @@ def test_e2e_lockfile_only_merges_and_a_forbidden_manifest_change_blocks(tmp_pat
                 "name": name, "version": "1.0.0", "dependencies": dependencies,
                 "scripts": {"preinstall": marker_script(marker), "postinstall": marker_script(marker)},
             })  # fmt: skip
-            (directory / ".npmrc").write_text(f"registry={url}\n")
-            run(PNPM_INSTALL, directory, offline_env(home))
+            run(PNPM_INSTALL, directory, offline_env(home, registry_env(url)))
             fixtures[name] = {p.name: p.read_text() for p in directory.iterdir() if p.is_file()}
         publish_lodash_fixes(registry)
         world = scenario(repo("web", fixtures["web"]), repo("pinned", fixtures["pinned"]))
@@ -180,7 +186,7 @@ def test_e2e_lockfile_only_merges_and_a_forbidden_manifest_change_blocks(tmp_pat
             {"repo": "pinned", "targets": [target("pnpm")]},
         ]
         with e2e(tmp_path, world, profile_repos) as env:
-            configure(env, {"pnpm": LOCKFILE_RULE}, {})
+            configure(env, {"pnpm": LOCKFILE_RULE}, registry_env(url))
             result, summary = env.run()
             assert result.returncode == 0, result.stderr[-3000:]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from e2e import e2e
 
-from agentd.ecosystems import PackageBump, parse_dependency_file, updater_for
+from agentd.ecosystems import PackageBump, UpdateContext, parse_dependency_file, updater_for
 from agentd.ecosystems.poetry.updater import PoetryUpdater, bump_poetry_pins
 from agentd.vocabulary import ReasonCode
 from ecosystems.registries.e2etools import (
@@ -23,7 +23,13 @@ from ecosystems.registries.e2etools import (
     the_unit,
 )
 from ecosystems.registries.npm import read_tree
-from ecosystems.registries.pypi import PythonIndex, http_world, publish_http_fixes, pyproject
+from ecosystems.registries.pypi import (
+    PythonIndex,
+    http_world,
+    index_env,
+    publish_http_fixes,
+    pyproject,
+)
 from ecosystems.registries.toolenv import (
     offline_env,
     private_home,
@@ -51,6 +57,9 @@ class Project:
     url: str
     root: Path
     home: Path
+
+    def context(self) -> UpdateContext:
+        return updater_context(self.root, self.home, index_env(self.url))
 
     def create(self, dependencies: list[str]) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -87,9 +96,7 @@ def test_transitive_bump_is_lockfile_only_exact_and_keeps_the_content_hash(
     manifest = (project.root / "pyproject.toml").read_bytes()
     content_hash = _content_hash(project.root / LOCK)
 
-    result = PoetryUpdater().apply(
-        updater_context(project.root, project.home), [_bump("urllib3", "1.26.5", "1.26.19")]
-    )
+    result = PoetryUpdater().apply(project.context(), [_bump("urllib3", "1.26.5", "1.26.19")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.changed_files == [LOCK] and result.manifest_files == []
@@ -109,9 +116,7 @@ def test_a_direct_pin_is_rewritten_in_pyproject(project: Project) -> None:
     project.create(["requests==2.25.0"])
     publish_http_fixes(project.index)
 
-    result = PoetryUpdater().apply(
-        updater_context(project.root, project.home), [_bump("requests", "2.25.0", "2.32.4")]
-    )
+    result = PoetryUpdater().apply(project.context(), [_bump("requests", "2.25.0", "2.32.4")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.manifest_files == ["pyproject.toml"]
@@ -124,9 +129,7 @@ def test_a_dependency_pinning_the_old_version_is_refused_and_restored(project: P
     publish_http_fixes(project.index)
     before = read_tree(project.root)
 
-    result = PoetryUpdater().apply(
-        updater_context(project.root, project.home), [_bump("urllib3", "1.26.5", "1.26.19")]
-    )
+    result = PoetryUpdater().apply(project.context(), [_bump("urllib3", "1.26.5", "1.26.19")])
 
     assert result.blocked is ReasonCode.MANIFEST_CHANGE_REQUIRED, result.blocked_detail
     assert "pinned-client" in result.tool_output
@@ -173,7 +176,7 @@ def test_e2e_lockfile_only_merges_and_a_forbidden_manifest_change_blocks(tmp_pat
         with e2e(
             tmp_path, world, [{"repo": n, "targets": [target("poetry")]} for n in fixtures]
         ) as env:
-            configure(env, {"poetry": LOCKFILE_RULE}, {})
+            configure(env, {"poetry": LOCKFILE_RULE}, index_env(url))
             result, summary = env.run()
             assert result.returncode == 0, result.stderr[-3000:]
             app = the_unit(env, summary, "app")

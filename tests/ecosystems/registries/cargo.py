@@ -1,7 +1,8 @@
 """A local cargo registry (a `local-registry` source): an index and `.crate` files on disk.
 
-Fixture projects point crates.io at it with a `.cargo/config.toml` source replacement,
-so cargo resolves and locks without any network.
+The operator points crates.io at it with a source replacement in the config of a cargo
+home of its own (`CARGO_HOME`, allowlisted), so cargo resolves and locks without any
+network; a repository's own `.cargo/config.toml` may not name registries.
 """
 
 from __future__ import annotations
@@ -79,21 +80,25 @@ class CargoRegistry:
         return self
 
     def source_replacement(self) -> str:
-        """`.cargo/config.toml` text that swaps crates.io for this registry."""
+        """cargo config text that swaps crates.io for this registry."""
         return (
             '[source.crates-io]\nreplace-with = "agentd-test-registry"\n\n'
             f'[source.agentd-test-registry]\nlocal-registry = "{self.root}"\n'
         )
 
+    def env(self) -> dict[str, str]:
+        """The operator's setting: a cargo home whose config replaces crates.io (cargo
+        only reads it there, never writes: a read-only one works inside the sandbox)."""
+        home = self.root.with_name(self.root.name + "-cargo-home")
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(self.source_replacement())
+        return {"CARGO_HOME": str(home)}
 
-def write_crate_project(
-    directory: Path, registry: CargoRegistry, dependencies: dict[str, str]
-) -> None:
+
+def write_crate_project(directory: Path, dependencies: dict[str, str]) -> None:
     listed = "".join(f'{dep} = "{req}"\n' for dep, req in dependencies.items())
     (directory / "src").mkdir(parents=True, exist_ok=True)
     (directory / "src" / "lib.rs").write_text("")
     (directory / "Cargo.toml").write_text(
         f'[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n{listed}'
     )
-    (directory / ".cargo").mkdir(exist_ok=True)
-    (directory / ".cargo" / "config.toml").write_text(registry.source_replacement())

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from e2e import E2E, verify_ok
+from support import require_tool
 
 from ecosystems.registries.toolenv import OFFLINE
 
@@ -42,12 +43,17 @@ def target(ecosystem: str, path: str = ".", target_id: str = "root") -> dict[str
     }
 
 
-def configure(env: E2E, rules: dict[str, dict[str, bool]], allowed: dict[str, str]) -> None:
+def configure(
+    env: E2E,
+    rules: dict[str, dict[str, bool]],
+    allowed: dict[str, str],
+    sandbox: str | None = None,
+) -> None:
     """Add ecosystem rules, and give updaters (only) the registry settings and proxy trap.
 
     The values go through the profile's dotenv file, so agentd's own process (and its
     git and GitHub traffic) never sees them: only the scrubbed updater and verification
-    environments do.
+    environments do. `sandbox` sets `verification.sandbox` (else the profile default).
     """
     profile = yaml.safe_load(env.profile_path.read_text(encoding="utf-8"))
     values = {**OFFLINE, **allowed}
@@ -57,6 +63,10 @@ def configure(env: E2E, rules: dict[str, dict[str, bool]], allowed: dict[str, st
         "environment_allowlist": sorted(values),
         "dotenv_path": str(dotenv),
     }
+    if sandbox is not None:
+        if sandbox != "none":
+            require_tool("bwrap")
+        profile["profile"]["verification"]["sandbox"] = sandbox
     profile["profile"]["defaults"]["auto_merge"]["ecosystem_rules"].update(rules)
     env.profile_path.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
 

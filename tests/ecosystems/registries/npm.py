@@ -120,6 +120,17 @@ class NpmRegistry:
             yield base + "/"
 
 
+def registry_env(url: str) -> dict[str, str]:
+    """The operator's registry setting for every JS package manager (never a project
+    `.npmrc` or `.yarnrc.yml`: agentd refuses repository-chosen registries)."""
+    return {
+        "NPM_CONFIG_REGISTRY": url,  # npm, yarn 1, pnpm before 11
+        "PNPM_CONFIG_REGISTRY": url,
+        "YARN_NPM_REGISTRY_SERVER": url.rstrip("/"),  # berry
+        "YARN_UNSAFE_HTTP_WHITELIST": "127.0.0.1",
+    }
+
+
 def write_package_json(directory: Path, manifest: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -67,18 +67,25 @@ class PythonIndex:
 
 
 def pyproject(index_url: str, dependencies: Sequence[str], tool: str) -> str:
-    """A project for `tool` ("uv" or "poetry") whose only index is the local one."""
+    """A project for `tool` ("uv" or "poetry") whose only index is the local one: uv takes
+    it from the environment (`index_env`); poetry can only take it from pyproject.toml, and
+    agentd accepts that source because the environment names the same URL."""
     listed = ", ".join(f'"{d}"' for d in dependencies)
     head = (
         '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.8"\n'
         f"dependencies = [{listed}]\n"
     )
     if tool == "uv":
-        return head + f'\n[[tool.uv.index]]\nname = "local"\nurl = "{index_url}"\ndefault = true\n'
+        return head
     return head + (
         "\n[tool.poetry]\npackage-mode = false\n\n"
         f'[[tool.poetry.source]]\nname = "local"\nurl = "{index_url}"\npriority = "primary"\n'
     )
+
+
+def index_env(index_url: str) -> dict[str, str]:
+    """The operator's index settings (uv's default index; poetry's `local` source)."""
+    return {"UV_DEFAULT_INDEX": index_url, "POETRY_REPOSITORIES_LOCAL_URL": index_url}
 
 
 def http_world(index: PythonIndex) -> PythonIndex:

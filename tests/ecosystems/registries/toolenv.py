@@ -10,7 +10,7 @@ from pathlib import Path
 from support import require_tool
 
 from agentd.ecosystems import UpdateContext
-from agentd.verify import scrubbed_env
+from agentd.verify import Sandbox, scrubbed_env
 
 # A proxy on a port nothing listens on: a tool that tries to leave loopback fails loudly
 # instead of silently reaching a public registry.
@@ -40,15 +40,30 @@ def offline_env(home: Path, allowed: Mapping[str, str] | None = None) -> dict[st
     return scrubbed_env(home, {**OFFLINE, **(allowed or {})})
 
 
+def updater_sandbox(kind: str, worktree: Path, home: Path, hidden: Sequence[Path] = ()) -> Sandbox:
+    """What the Dependabot plug-in gives an updater: the verification sandbox (worktree and
+    private home writable, `hidden` hidden) with the network shared for registries."""
+    if kind != "none":
+        require_tool("bwrap")
+    return Sandbox(kind, writable=(worktree, home), hidden=tuple(hidden), network=True)
+
+
 def updater_context(
-    worktree: Path, home: Path, allowed: Mapping[str, str] | None = None, timeout: float = 120
+    worktree: Path,
+    home: Path,
+    allowed: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    sandbox: str = "none",
 ) -> UpdateContext:
+    """Registries and credentials reach the updater only through `allowed`, as they do
+    through the profile's `environment_allowlist`."""
     return UpdateContext(
         worktree=worktree,
         target_path=".",
         env=offline_env(home, allowed),
         home=home,
         timeout_seconds=timeout,
+        sandbox=updater_sandbox(sandbox, worktree, home),
     )
 
 

@@ -43,18 +43,13 @@ def require_berry_release() -> Path:
     return candidate
 
 
-def write_berry_project(directory: Path, registry_url: str, release: Path) -> None:
-    """Pin the berry release and point it at the local registry (scripts not disabled here:
-    turning them off is the updater's job)."""
+def write_berry_project(directory: Path, release: Path) -> None:
+    """Pin the berry release (scripts not disabled here: turning them off is the updater's
+    job; the registry comes from the environment, see `npm.registry_env`)."""
     target = directory / BERRY_RELEASE
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(release, target)
-    (directory / ".yarnrc.yml").write_text(
-        f"yarnPath: {BERRY_RELEASE}\n"
-        f'npmRegistryServer: "{registry_url.rstrip("/")}"\n'
-        'unsafeHttpWhitelist:\n  - "127.0.0.1"\n'
-        "enableTelemetry: false\n"
-    )
+    (directory / ".yarnrc.yml").write_text(f"yarnPath: {BERRY_RELEASE}\nenableTelemetry: false\n")
 
 
 def project_files(directory: Path) -> dict[str, str]:

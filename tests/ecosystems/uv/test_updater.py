@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from e2e import e2e
 
-from agentd.ecosystems import PackageBump, parse_dependency_file, updater_for
+from agentd.ecosystems import PackageBump, UpdateContext, parse_dependency_file, updater_for
 from agentd.ecosystems.uv.updater import UvUpdater
 from agentd.vocabulary import ReasonCode
 from ecosystems.registries.e2etools import (
@@ -23,7 +23,13 @@ from ecosystems.registries.e2etools import (
     the_unit,
 )
 from ecosystems.registries.npm import read_tree
-from ecosystems.registries.pypi import PythonIndex, http_world, publish_http_fixes, pyproject
+from ecosystems.registries.pypi import (
+    PythonIndex,
+    http_world,
+    index_env,
+    publish_http_fixes,
+    pyproject,
+)
 from ecosystems.registries.toolenv import (
     offline_env,
     private_home,
@@ -43,10 +49,14 @@ class Project:
     root: Path
     home: Path
 
+    def context(self) -> UpdateContext:
+        return updater_context(self.root, self.home, index_env(self.url))
+
     def create(self, dependencies: list[str]) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "pyproject.toml").write_text(pyproject(self.url, dependencies, "uv"))
-        run([python_tool("uv"), "lock"], self.root, offline_env(self.home, UV_ENV))
+        env = offline_env(self.home, {**UV_ENV, **index_env(self.url)})
+        run([python_tool("uv"), "lock"], self.root, env)
         return self.root
 
     def versions(self, name: str) -> list[str]:
@@ -82,9 +92,7 @@ def test_transitive_bump_is_lockfile_only_exact_and_stays_in_its_major_line(
     publish_http_fixes(project.index)  # 1.26.20, 2.2.2 and 2.3.0 are admitted too
     manifest = (project.root / "pyproject.toml").read_bytes()
 
-    result = UvUpdater().apply(
-        updater_context(project.root, project.home), [_bump("urllib3", "1.26.5", "1.26.19")]
-    )
+    result = UvUpdater().apply(project.context(), [_bump("urllib3", "1.26.5", "1.26.19")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.changed_files == [LOCK] and result.manifest_files == []
@@ -98,9 +106,7 @@ def test_a_direct_pin_is_rewritten_in_pyproject(project: Project) -> None:
     project.create(["requests[socks]==2.25.0 ; python_version >= '3.8'", "httpclient>=1.0"])
     publish_http_fixes(project.index)
 
-    result = UvUpdater().apply(
-        updater_context(project.root, project.home), [_bump("requests", "2.25.0", "2.32.4")]
-    )
+    result = UvUpdater().apply(project.context(), [_bump("requests", "2.25.0", "2.32.4")])
 
     assert result.blocked is None, (result.blocked_detail, result.tool_output)
     assert result.changed_files == ["pyproject.toml", LOCK]
@@ -115,9 +121,7 @@ def test_a_dependency_pinning_the_old_version_is_refused_and_restored(project: P
     publish_http_fixes(project.index)
     before = read_tree(project.root)
 
-    result = UvUpdater().apply(
-        updater_context(project.root, project.home), [_bump("urllib3", "1.26.5", "1.26.19")]
-    )
+    result = UvUpdater().apply(project.context(), [_bump("urllib3", "1.26.5", "1.26.19")])
 
     assert result.blocked is ReasonCode.MANIFEST_CHANGE_REQUIRED, result.blocked_detail
     assert "pinned-client" in result.tool_output  # uv's own explanation
@@ -140,7 +144,8 @@ def test_e2e_two_major_lines_merge_lockfile_only_and_a_pin_opens_a_pr(tmp_path: 
             directory = tmp_path / "fixtures" / name
             directory.mkdir(parents=True)
             (directory / "pyproject.toml").write_text(pyproject(url, dependencies, "uv"))
-            run([python_tool("uv"), "lock", "--refresh"], directory, offline_env(home, UV_ENV))
+            env = offline_env(home, {**UV_ENV, **index_env(url)})
+            run([python_tool("uv"), "lock", "--refresh"], directory, env)
             fixtures[name] = {p.name: p.read_text() for p in directory.iterdir() if p.is_file()}
         assert locked(tmp_path / "fixtures" / "two" / LOCK, "urllib3") == ["2.0.4"]
         publish_http_fixes(index)
@@ -148,7 +153,7 @@ def test_e2e_two_major_lines_merge_lockfile_only_and_a_pin_opens_a_pr(tmp_path: 
         with e2e(
             tmp_path, world, [{"repo": n, "targets": [target("uv")]} for n in fixtures]
         ) as env:
-            configure(env, {"uv": REVIEW_MANIFESTS_RULE}, {})
+            configure(env, {"uv": REVIEW_MANIFESTS_RULE}, index_env(url))
             result, summary = env.run()
             assert result.returncode == 0, result.stderr[-3000:]
             expected = {"one": "1.26.19", "two": "2.2.2"}  # each stays in its own major line

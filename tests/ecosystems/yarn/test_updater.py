@@ -29,6 +29,7 @@ from ecosystems.registries.npm import (
     marker_script,
     publish_lodash_fixes,
     read_tree,
+    registry_env,
     write_package_json,
 )
 from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
@@ -48,17 +49,19 @@ class Project:
     url: str
     root: Path
     home: Path
+    sandbox: str = "none"  # a berry project's own release runs only inside the sandbox
 
     def create(self, dependencies: dict[str, str], berry: bool = False) -> Path:
         write_package_json(
             self.root, {"name": "web", "version": "1.0.0", "dependencies": dependencies}
         )
         lock(self.root, self.url, self.home, berry)
+        self.sandbox = "bwrap" if berry else "none"
         return self.root
 
     def assert_consistent(self, berry: bool) -> None:
         """yarn itself would not change the lockfile (frozen / immutable install passes)."""
-        env = offline_env(self.home)
+        env = offline_env(self.home, registry_env(self.url))
         if berry:
             run(["yarn", "install", "--immutable", "--mode=skip-build"], self.root, env)
         else:
@@ -83,13 +86,12 @@ class Project:
 
 def lock(directory: Path, url: str, home: Path, berry: bool) -> None:
     """Write a fixture's yarn.lock with the yarn the project uses."""
-    env = offline_env(home, {"YARN_ENABLE_IMMUTABLE_INSTALLS": "false"})
+    env = offline_env(home, {**registry_env(url), "YARN_ENABLE_IMMUTABLE_INSTALLS": "false"})
     if berry:
-        write_berry_project(directory, url, require_berry_release())
+        write_berry_project(directory, require_berry_release())
         run(["yarn", "install", "--mode=update-lockfile"], directory, env)
         (directory / ".yarn" / "install-state.gz").unlink(missing_ok=True)
     else:
-        (directory / ".npmrc").write_text(f"registry={url}\n")
         modules = home / "fixture-node-modules"
         run(
             ["yarn", "install", "--ignore-scripts", "--modules-folder", str(modules)],
@@ -111,7 +113,10 @@ def _bump(old: str = "4.17.15", new: str = "4.17.21") -> PackageBump:
 
 
 def _apply(project: Project) -> tuple[object, ...]:
-    result = YarnUpdater().apply(updater_context(project.root, project.home), [_bump()])
+    context = updater_context(
+        project.root, project.home, registry_env(project.url), sandbox=project.sandbox
+    )
+    result = YarnUpdater().apply(context, [_bump()])
     return result.blocked, result.blocked_detail, result.tool_output, result
 
 
@@ -223,7 +228,7 @@ def test_e2e_classic_and_berry_merge_and_a_direct_pin_is_blocked(tmp_path: Path)
                 "scripts": {"preinstall": marker_script(marker), "prepare": marker_script(marker)},
             })  # fmt: skip
             if berry:
-                write_berry_project(directory, url, release)
+                write_berry_project(directory, release)
             lock(directory, url, home, berry)
             fixtures[name] = project_files(directory)
         publish_lodash_fixes(registry)
@@ -231,7 +236,8 @@ def test_e2e_classic_and_berry_merge_and_a_direct_pin_is_blocked(tmp_path: Path)
         with e2e(
             tmp_path, world, [{"repo": n, "targets": [target("yarn")]} for n in fixtures]
         ) as env:
-            configure(env, {"yarn": LOCKFILE_RULE}, {})
+            # the berry repository's own release may run only inside the sandbox
+            configure(env, {"yarn": LOCKFILE_RULE}, registry_env(url), sandbox="bwrap")
             result, summary = env.run()
             assert result.returncode == 0, result.stderr[-3000:]
             for name in ("classic", "berry"):
