@@ -33,6 +33,9 @@ class MutationForbiddenError(AgentdError):
 
 _ROUTES: tuple[tuple[str, re.Pattern[str], MutationKind], ...] = (
     ("PUT", re.compile(r"/repos/[^/]+/[^/]+/pulls/\d+/merge$"), MutationKind.MERGE),
+    # agentd sends GraphQL only for its merge-class mutations (enablePullRequestAutoMerge,
+    # enqueuePullRequest): report_only and pull_request runs never send them.
+    ("POST", re.compile(r"^(?!.*/repos/).*/graphql$"), MutationKind.MERGE),
     ("POST", re.compile(r"/repos/[^/]+/[^/]+/pulls$"), MutationKind.PR_CREATE),
     ("PATCH", re.compile(r"/repos/[^/]+/[^/]+/pulls/\d+$"), MutationKind.PR_UPDATE),
     ("POST", re.compile(r"/repos/[^/]+/[^/]+/issues/\d+/comments$"), MutationKind.COMMENT),

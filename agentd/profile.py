@@ -336,6 +336,10 @@ class Defaults(Strict):
     pr_title_template: TitleTemplate = "chore(deps): remediate {target_id} security alerts"
     pr_labels: list[str] = Field(default_factory=lambda: ["sec-agent"])
     merge_method: Literal["merge", "squash", "rebase"] = "squash"
+    # (+) api: agentd merges through the REST merge API once every check is green;
+    # github_auto_merge: while required checks are pending, agentd enables GitHub's native
+    # auto-merge pinned to the head it verified, and GitHub merges when they turn green.
+    merge_via: Literal["api", "github_auto_merge"] = "api"
     pr_metadata_fields: dict[str, str] | None = None
     outcome_statuses: list[str] | None = None
     reason_code_vocabulary: str | list[str] | None = None

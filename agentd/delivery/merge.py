@@ -1,8 +1,13 @@
 """The merge pass: the review gate, then a merge pinned to the head sha (SPEC §10).
 
 `merged` is reported only when GitHub's merge API answered that it merged. A head that
-moved (409) is re-evaluated by the next iteration, never forced; a refusal (405) is a
-`branch_protection_block`.
+moved (409) is re-evaluated by the next iteration, never forced. A missing approval or a
+merge-queue base ends `opened_pr` without any merge call, whatever the token could bypass;
+a base behind a merge queue is enqueued through GraphQL (`enqueuePullRequest`), never merged
+through REST. With `merge_via: github_auto_merge`, a PR that passes everything but pending
+checks gets GitHub's native auto-merge, pinned to the verified head (`expectedHeadOid`).
+GitHub's refusals (405) are mapped: reviews and merge queues → `opened_pr`, signatures →
+`blocked`, a refused merge method → the next allowed one.
 """
 
 from __future__ import annotations
@@ -13,15 +18,21 @@ from dataclasses import dataclass
 
 from agentd.alerts.interface import Hold
 from agentd.delivery.gate import (
+    BaseRules,
     ChecksState,
+    ChecksVerdict,
     ProtectionUnreadableError,
+    ReviewVerdict,
     diff_problems,
     evaluate_checks,
-    required_checks,
+    evaluate_reviews,
+    merge_methods,
+    read_base_rules,
+    unverified_commits,
 )
 from agentd.engine.context import RunContext
-from agentd.github.client import GitHubHTTPError
-from agentd.github.models import PullRequest
+from agentd.github.client import GitHubError, GitHubHTTPError
+from agentd.github.models import PullRequest, Repository
 from agentd.mutation import MutationKind
 from agentd.stamp import StampError, parse_stamp
 from agentd.vocabulary import Outcome, ReasonCode, UnitResult
@@ -94,6 +105,17 @@ def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> MergeOutcome:
     return MergeOutcome(result)
 
 
+@dataclass(frozen=True)
+class _Gate:
+    """What the gate learned about one PR, for the merge (or its native equivalents)."""
+
+    pull: PullRequest
+    rules: BaseRules
+    checks: ChecksVerdict
+    methods: list[str]
+    reviews: str
+
+
 def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | MergeOutcome:
     if not ctx.policy.allows(MutationKind.MERGE):
         return UnitResult.opened_pr(
@@ -103,87 +125,320 @@ def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | Merg
         return UnitResult.opened_pr(request.hold.reason, request.hold.detail)
     if not request.verification_passed:
         return UnitResult.blocked(ReasonCode.VERIFICATION_FAILED, "verification did not pass")
+    gate = _review_gate(ctx, request)
+    if not isinstance(gate, _Gate):
+        return gate
+    if gate.checks.state is ChecksState.PENDING:
+        return _enable_auto_merge(ctx, request, gate)
+    if not ctx.budget.take_merge():
+        return _budget_spent(ctx)
+    if gate.rules.merge_queue is not None:
+        return _enqueue(ctx, request, gate)
+    return _merge(ctx, request, gate)
+
+
+def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult | MergeOutcome:
+    """Everything SPEC §10 requires, in order; a _Gate when only pending checks (or
+    nothing) stand between the PR and its merge."""
     pull = _fresh_pull(ctx, request.repo, request.number)
     problem = _identity_problem(request, pull)
     if problem:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, problem)
     if pull.head.sha != request.head_sha:
-        return MergeOutcome(
-            UnitResult.opened_pr(
-                detail=f"the head moved to {pull.head.sha[:12]} after agentd pushed or verified "
-                f"{request.head_sha[:12]}; re-evaluated, never merged unverified"
-            ),
-            reevaluate=True,
+        return _moved(
+            f"the head moved to {pull.head.sha[:12]} after agentd pushed or verified "
+            f"{request.head_sha[:12]}; re-evaluated, never merged unverified"
         )
     try:
-        required = required_checks(ctx.api, request.repo, request.base)
+        rules = read_base_rules(ctx.api, request.repo, request.base)
     except ProtectionUnreadableError as exc:
         return exc.unit_result()
-    verdict = evaluate_checks(ctx.api, request.repo, request.head_sha, required)
-    if verdict.state is ChecksState.RED:
-        return UnitResult.blocked(ReasonCode.CHECKS_RED, verdict.detail)
-    if verdict.state is ChecksState.PENDING:
-        return UnitResult.opened_pr(ReasonCode.CHECKS_PENDING, verdict.detail)
-    if verdict.state is ChecksState.NONE:
-        return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, verdict.detail)
+    checks = evaluate_checks(
+        ctx.api, request.repo, request.head_sha, rules.checks, rules.every_check
+    )
+    early = _checks_outcome(ctx, checks)
+    if early is not None:
+        return early
+    return _pull_gate(ctx, request, pull, rules, checks)
+
+
+def _checks_outcome(ctx: RunContext, checks: ChecksVerdict) -> UnitResult | None:
+    if checks.state is ChecksState.RED:
+        return UnitResult.blocked(ReasonCode.CHECKS_RED, checks.detail)
+    if checks.state is ChecksState.NONE:
+        return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, checks.detail)
+    if checks.state is ChecksState.PENDING and not _via_auto_merge(ctx):
+        return UnitResult.opened_pr(ReasonCode.CHECKS_PENDING, checks.detail)
+    return None
+
+
+def _pull_gate(
+    ctx: RunContext,
+    request: MergeRequest,
+    pull: PullRequest,
+    rules: BaseRules,
+    checks: ChecksVerdict,
+) -> _Gate | UnitResult:
     files = ctx.api.pull_files(request.repo, request.number)
     patterns = ctx.profile.profile.verification.secret_redaction_patterns
     problems = diff_problems(files, request.expected_files, patterns)
     if problems:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, "; ".join(problems))
+    repository = _repository(ctx, request.repo)
+    reviews = _reviews(ctx, request, pull, rules, checks, repository)
+    if not reviews.ok:
+        return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, reviews.detail)
     if pull.mergeable is False:
         return UnitResult.opened_pr(
             ReasonCode.BRANCH_PROTECTION_BLOCK,
             "GitHub reports a merge conflict; the next run rebuilds the branch on the current base",
         )
-    if not ctx.budget.take_merge():
-        return UnitResult.opened_pr(
-            ReasonCode.POLICY_BLOCKED,
-            f"budget.max_merges ({ctx.budget.max_merges}) reached this run",
+    signatures = _signature_problem(ctx, request, rules)
+    if signatures is not None:
+        return signatures
+    methods, why = merge_methods(ctx.profile.profile.defaults.merge_method, rules, repository)
+    if not methods and rules.merge_queue is None:
+        return UnitResult.blocked(
+            ReasonCode.BRANCH_PROTECTION_BLOCK, f"no merge method is allowed: {why}"
         )
-    return _merge(ctx, request, pull, verdict.detail)
+    return _Gate(pull, rules, checks, methods, reviews.detail)
 
 
-def _merge(
-    ctx: RunContext, request: MergeRequest, pull: PullRequest, checks: str
-) -> UnitResult | MergeOutcome:
-    method = ctx.profile.profile.defaults.merge_method
-    title = request.commit_title or pull.title
+def _reviews(
+    ctx: RunContext,
+    request: MergeRequest,
+    pull: PullRequest,
+    rules: BaseRules,
+    checks: ChecksVerdict,
+    repository: Repository | None,
+) -> ReviewVerdict:
+    """The PR's reviews against the base's requirements; approvals by the PR's author or
+    by agentd's own account never count."""
+    return evaluate_reviews(
+        rules,
+        ctx.api.reviews(request.repo, request.number),
+        head_sha=request.head_sha,
+        excluded=(request.author, ctx.login()),
+        token_is_admin=repository is None or _is_admin(repository),
+        mergeable_state=pull.mergeable_state,
+        github_merges=checks.state is ChecksState.PENDING or rules.merge_queue is not None,
+    )
+
+
+def _repository(ctx: RunContext, repo: str) -> Repository | None:
+    """The repository's permissions and merge settings; None when unreadable (then the
+    gate assumes the token could bypass and that any method may be refused)."""
     try:
-        answer = ctx.api.merge_pull(
-            request.repo,
-            pull.number,
-            sha=request.head_sha,
-            method=method,
-            title=f"{title} (#{pull.number})",
+        return ctx.api.repository(repo)
+    except GitHubHTTPError:
+        return None
+
+
+def _is_admin(repository: Repository) -> bool:
+    return repository.permissions is None or repository.permissions.admin
+
+
+def _signature_problem(
+    ctx: RunContext, request: MergeRequest, rules: BaseRules
+) -> UnitResult | None:
+    if not rules.signatures:
+        return None
+    unverified = unverified_commits(ctx.api.pull_commits(request.repo, request.number))
+    if not unverified:
+        return None
+    return UnitResult.blocked(
+        ReasonCode.BRANCH_PROTECTION_BLOCK,
+        f"the base requires verified signatures and commit(s) {', '.join(unverified)} of the "
+        "PR are not verified; agentd does not merge them (sign commits, or let GitHub create "
+        "them through the API)",
+    )
+
+
+def _via_auto_merge(ctx: RunContext) -> bool:
+    return ctx.profile.profile.defaults.merge_via == "github_auto_merge"
+
+
+def _moved(detail: str) -> MergeOutcome:
+    return MergeOutcome(UnitResult.opened_pr(detail=detail), reevaluate=True)
+
+
+def _budget_spent(ctx: RunContext) -> UnitResult:
+    return UnitResult.opened_pr(
+        ReasonCode.POLICY_BLOCKED,
+        f"budget.max_merges ({ctx.budget.max_merges}) reached this run",
+    )
+
+
+# --- GitHub's own merge machinery: auto-merge and the merge queue ---------------------------
+
+
+def _enable_auto_merge(
+    ctx: RunContext, request: MergeRequest, gate: _Gate
+) -> UnitResult | MergeOutcome:
+    """Everything but pending checks passed: GitHub merges the pinned head when they pass."""
+    pending = gate.checks.detail
+    if gate.pull.auto_merge is not None:
+        return UnitResult.opened_pr(
+            ReasonCode.CHECKS_PENDING,
+            f"auto-merge enabled ({gate.pull.auto_merge.merge_method or 'GitHub'}); {pending}",
         )
-    except GitHubHTTPError as exc:
-        if exc.status == 409:
-            return MergeOutcome(
-                UnitResult.opened_pr(
-                    detail=f"the head moved before the merge ({exc.message}); re-evaluated, not forced"
-                ),
-                reevaluate=True,
-            )
-        if exc.status == 405 and "base branch was modified" in exc.message.lower():
-            # GitHub's transient refusal while it recomputes: look again next iteration.
-            return MergeOutcome(
-                UnitResult.opened_pr(detail=f"GitHub asked to retry the merge ({exc.message})"),
-                reevaluate=True,
-            )
-        if exc.status == 405:
+    method = gate.rules.merge_queue or (gate.methods[0] if gate.methods else "")
+    if not gate.pull.node_id or not method:
+        return UnitResult.opened_pr(
+            ReasonCode.CHECKS_PENDING, f"{pending}; auto-merge not enabled (no PR node id)"
+        )
+    if not ctx.budget.take_merge():
+        return _budget_spent(ctx)
+    try:
+        ctx.api.enable_auto_merge(gate.pull.node_id, method, request.head_sha)
+    except GitHubError as exc:
+        result = UnitResult.opened_pr(
+            ReasonCode.CHECKS_PENDING,
+            f"{pending}; auto-merge could not be enabled ({_message(exc)}); a later run "
+            "merges once the checks are green",
+        )
+        return MergeOutcome(result, reevaluate=_head_moved(exc))
+    return UnitResult.opened_pr(
+        ReasonCode.CHECKS_PENDING,
+        f"auto-merge enabled ({method}, pinned to {request.head_sha[:12]}): GitHub merges "
+        f"when the checks pass; {pending}; {gate.reviews}",
+    )
+
+
+def _enqueue(ctx: RunContext, request: MergeRequest, gate: _Gate) -> UnitResult | MergeOutcome:
+    """A base behind a merge queue is never merged through REST: the PR is enqueued."""
+    queue = f"the base {request.base} requires a merge queue"
+    if not gate.pull.node_id:
+        return UnitResult.opened_pr(
+            ReasonCode.BRANCH_PROTECTION_BLOCK, f"{queue}; the PR has no node id to enqueue"
+        )
+    try:
+        entry = ctx.api.enqueue_pull(gate.pull.node_id, request.head_sha)
+    except GitHubError as exc:
+        result = UnitResult.opened_pr(
+            ReasonCode.BRANCH_PROTECTION_BLOCK,
+            f"{queue} and agentd could not enqueue the PR ({_message(exc)}); never merged "
+            "through REST",
+        )
+        return MergeOutcome(result, reevaluate=_head_moved(exc))
+    queued = entry.get("mergeQueueEntry")
+    where = ""
+    if isinstance(queued, dict):
+        where = f" at position {queued.get('position')} ({queued.get('state')})"
+    return UnitResult.opened_pr(
+        ReasonCode.CHECKS_PENDING,
+        f"{queue}: enqueued{where}, pinned to {request.head_sha[:12]}; GitHub merges it when "
+        f"the queue's checks pass; {gate.checks.detail}; {gate.reviews}",
+    )
+
+
+def _message(exc: GitHubError) -> str:
+    return str(getattr(exc, "graphql_message", "") or getattr(exc, "message", "") or exc)
+
+
+def _head_moved(exc: GitHubError) -> bool:
+    return "head branch was modified" in _message(exc).lower()
+
+
+# --- the REST merge -------------------------------------------------------------------------
+
+
+def _merge(ctx: RunContext, request: MergeRequest, gate: _Gate) -> UnitResult | MergeOutcome:
+    """The REST merge, pinned to the verified head; a refused method falls back to the next
+    allowed one."""
+    refused: list[str] = []
+    for method in gate.methods:
+        try:
+            answer = _merge_call(ctx, request, gate.pull, method)
+        except GitHubHTTPError as exc:
+            if exc.status == 405 and _method_refused(exc.message):
+                refused.append(f"{method}: {exc.message}")
+                continue
+            return _refusal(exc)
+        if answer.get("merged") is not True:
             return UnitResult.blocked(
-                ReasonCode.BRANCH_PROTECTION_BLOCK, f"GitHub refused the merge: {exc.message}"
+                ReasonCode.BRANCH_PROTECTION_BLOCK, "the merge API did not confirm a merge"
             )
-        if exc.status in (401, 403):
-            return UnitResult.blocked(
-                ReasonCode.AUTH_INSUFFICIENT, f"merge not permitted: {exc.message}"
-            )
-        return UnitResult.blocked(
-            ReasonCode.BRANCH_PROTECTION_BLOCK, f"merge refused ({exc.status}): {exc.message}"
+        fallback = f" (after GitHub refused {'; '.join(refused)})" if refused else ""
+        return UnitResult.merged(
+            f"merged {gate.pull.head.sha[:12]} by {method}{fallback}; {gate.checks.detail}; "
+            f"{gate.reviews}"
         )
-    if answer.get("merged") is not True:
+    return UnitResult.blocked(
+        ReasonCode.BRANCH_PROTECTION_BLOCK,
+        f"GitHub refused every allowed merge method: {'; '.join(refused)}",
+    )
+
+
+def _merge_call(
+    ctx: RunContext, request: MergeRequest, pull: PullRequest, method: str
+) -> dict[str, object]:
+    title = request.commit_title or pull.title
+    return ctx.api.merge_pull(
+        request.repo,
+        pull.number,
+        sha=request.head_sha,
+        method=method,
+        title=f"{title} (#{pull.number})",
+    )
+
+
+_METHOD_REFUSALS = (
+    "are not allowed on this repository",
+    "must not contain merge commits",
+    "merge strategy",
+    "merge method",
+)
+_REVIEW_REFUSALS = (
+    "approving review",
+    "requesting changes",
+    "code owner review",
+    "last pusher",
+    "review required",
+)
+
+
+def _method_refused(message: str) -> bool:
+    lowered = message.lower()
+    return any(text in lowered for text in _METHOD_REFUSALS) and "merge queue" not in lowered
+
+
+def _refusal(exc: GitHubHTTPError) -> UnitResult | MergeOutcome:
+    """GitHub's refusal of a merge, as the unit's outcome."""
+    message = exc.message.lower()
+    if exc.status == 409:
+        return _moved(f"the head moved before the merge ({exc.message}); re-evaluated, not forced")
+    if exc.status == 405 and "base branch was modified" in message:
+        # GitHub's transient refusal while it recomputes: look again next iteration.
+        return _moved(f"GitHub asked to retry the merge ({exc.message})")
+    if exc.status == 405:
+        return _refusal_405(exc.message)
+    if exc.status in (401, 403):
         return UnitResult.blocked(
-            ReasonCode.BRANCH_PROTECTION_BLOCK, "the merge API did not confirm a merge"
+            ReasonCode.AUTH_INSUFFICIENT, f"merge not permitted: {exc.message}"
         )
-    return UnitResult.merged(f"merged {pull.head.sha[:12]} by {method}; {checks}")
+    return UnitResult.blocked(
+        ReasonCode.BRANCH_PROTECTION_BLOCK, f"merge refused ({exc.status}): {exc.message}"
+    )
+
+
+def _refusal_405(message: str) -> UnitResult:
+    lowered = message.lower()
+    shown = " ".join(message.split())
+    if any(text in lowered for text in _REVIEW_REFUSALS):
+        return UnitResult.opened_pr(
+            ReasonCode.BRANCH_PROTECTION_BLOCK, f"review required: GitHub says {shown}"
+        )
+    if "merge queue" in lowered:
+        return UnitResult.opened_pr(
+            ReasonCode.BRANCH_PROTECTION_BLOCK,
+            f"the base requires a merge queue: GitHub says {shown}; not merged through REST",
+        )
+    if "signature" in lowered:
+        return UnitResult.blocked(
+            ReasonCode.BRANCH_PROTECTION_BLOCK,
+            f"the base requires verified signatures: GitHub says {shown}",
+        )
+    return UnitResult.blocked(
+        ReasonCode.BRANCH_PROTECTION_BLOCK, f"GitHub refused the merge: {shown}"
+    )

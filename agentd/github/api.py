@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from agentd.github.client import GitHubClient, GitHubHTTPError, MalformedResponseError
+from agentd.github.client import (
+    GitHubClient,
+    GitHubError,
+    GitHubHTTPError,
+    MalformedResponseError,
+)
 from agentd.github.models import (
     Account,
     Branch,
@@ -28,9 +33,11 @@ from agentd.github.models import (
     GitRef,
     GitTag,
     Label,
+    PullCommit,
     PullFile,
     PullRequest,
     Repository,
+    Review,
     SecretLocation,
     SecretScanningAlert,
 )
@@ -101,6 +108,41 @@ def _labels_checked(pull: Any) -> Any:
     if not isinstance(labels, list):
         return pull
     return {**pull, "labels": list(_valid(labels, Label, "label"))}
+
+
+def _mutation_payload(data: dict[str, Any], name: str) -> dict[str, Any]:
+    payload = data.get(name)
+    if not isinstance(payload, dict):
+        raise MalformedResponseError(f"{name}: the GraphQL answer carries no payload")
+    return payload
+
+
+class GraphQLError(GitHubError):
+    """A GraphQL answer (HTTP 200) that carries `errors` instead of the mutation's data."""
+
+    def __init__(self, what: str, errors: list[Any]) -> None:
+        found = [e for e in errors if isinstance(e, dict)] or [{}]
+        self.error_type = str(found[0].get("type") or "")
+        self.graphql_message = "; ".join(str(e.get("message", "")) for e in found)[:500]
+        kind = self.error_type or "error"
+        super().__init__(redact(f"{what}: GraphQL {kind}: {self.graphql_message}"))
+
+
+_ENABLE_AUTO_MERGE = """
+mutation($pr: ID!, $method: PullRequestMergeMethod!, $oid: GitObjectID!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pr, mergeMethod: $method, expectedHeadOid: $oid}) {
+    pullRequest { number autoMergeRequest { mergeMethod enabledAt } }
+  }
+}
+""".strip()
+
+_ENQUEUE = """
+mutation($pr: ID!, $oid: GitObjectID!) {
+  enqueuePullRequest(input: {pullRequestId: $pr, expectedHeadOid: $oid}) {
+    mergeQueueEntry { position state }
+  }
+}
+""".strip()
 
 
 class GitHubAPI:
@@ -247,6 +289,44 @@ class GitHubAPI:
             f"{self._repo(repo)}/pulls/{number}/merge", payload, f"merge PR #{number}"
         )
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def reviews(self, repo: str, number: int) -> list[Review]:
+        """Every review of a PR, in chronological order (the gate needs the whole list)."""
+        path = f"{self._repo(repo)}/pulls/{number}/reviews"
+        return _complete(self.client.paginate(path), Review, f"reviews of PR #{number} of {repo}")
+
+    def pull_commits(self, repo: str, number: int) -> list[PullCommit]:
+        path = f"{self._repo(repo)}/pulls/{number}/commits"
+        what = f"commits of PR #{number} of {repo}"
+        return _complete(self.client.paginate(path), PullCommit, what)
+
+    def graphql(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
+        """One GraphQL mutation, through the mutation policy like every other change
+        (`POST /graphql` is a merge-class mutation); GitHub's `errors` raise GraphQLError."""
+        # The client's scope knows the endpoint: /graphql, or /api/graphql beside GHES's /api/v3.
+        url = urlsplit(self.client.base_url)._replace(path=self.client.scope.graphql).geturl()
+        response = self.client.request("POST", url, {"query": query, "variables": variables}, what)
+        data = response.data if isinstance(response.data, dict) else {}
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            raise GraphQLError(what, errors)
+        result = data.get("data")
+        if not isinstance(result, dict):
+            raise MalformedResponseError(f"{what}: the GraphQL answer has no data")
+        return result
+
+    def enable_auto_merge(self, node_id: str, method: str, expected_head: str) -> dict[str, Any]:
+        """GitHub's native auto-merge, pinned: GitHub refuses it if the head is not
+        `expected_head`."""
+        variables = {"pr": node_id, "method": method.upper(), "oid": expected_head}
+        data = self.graphql(_ENABLE_AUTO_MERGE, variables, "enable auto-merge")
+        return _mutation_payload(data, "enablePullRequestAutoMerge")
+
+    def enqueue_pull(self, node_id: str, expected_head: str) -> dict[str, Any]:
+        """Add a PR to its base's merge queue, pinned to `expected_head`."""
+        variables = {"pr": node_id, "oid": expected_head}
+        data = self.graphql(_ENQUEUE, variables, "enqueue in the merge queue")
+        return _mutation_payload(data, "enqueuePullRequest")
 
     def comments(self, repo: str, number: int) -> list[Comment]:
         path = f"{self._repo(repo)}/issues/{number}/comments"

@@ -54,6 +54,22 @@ class Repository(Model):
     html_url: str = ""
     permissions: Permissions | None = None
     security_and_analysis: SecurityAndAnalysis | None = None
+    # The repository's merge settings (None when GitHub does not show them to this token).
+    allow_merge_commit: bool | None = None
+    allow_squash_merge: bool | None = None
+    allow_rebase_merge: bool | None = None
+    allow_auto_merge: bool | None = None
+
+    def merge_methods(self) -> set[str] | None:
+        """The merge methods the repository allows, or None when they are not shown."""
+        flags = {
+            "merge": self.allow_merge_commit,
+            "squash": self.allow_squash_merge,
+            "rebase": self.allow_rebase_merge,
+        }
+        if any(flag is None for flag in flags.values()):
+            return None
+        return {method for method, allowed in flags.items() if allowed}
 
 
 class RepositoryRef(Model):
@@ -190,9 +206,15 @@ class BranchRef(Model):
     repo: RepositoryRef | None = None
 
 
+class AutoMerge(Model):
+    merge_method: str = ""
+    enabled_by: Account | None = None
+
+
 class PullRequest(Model):
     number: int
     state: str
+    node_id: str = ""
     title: str = ""
     body: str | None = None
     user: Account | None = None
@@ -205,6 +227,36 @@ class PullRequest(Model):
     mergeable_state: str | None = None
     merge_commit_sha: str | None = None
     labels: list[Label] = Field(default_factory=list)
+    auto_merge: AutoMerge | None = None
+
+
+class Review(Model):
+    """One review of a pull request (`GET /pulls/{n}/reviews`, in chronological order)."""
+
+    id: int
+    user: Account | None = None
+    state: str
+    commit_id: str | None = None
+
+
+class Verification(Model):
+    verified: bool = False
+    reason: str = ""
+
+
+class CommitDetail(Model):
+    verification: Verification | None = None
+
+
+class PullCommit(Model):
+    """One commit of a pull request (`GET /pulls/{n}/commits`)."""
+
+    sha: str
+    commit: CommitDetail
+
+    @property
+    def verified(self) -> bool:
+        return self.commit.verification is not None and self.commit.verification.verified
 
 
 class PullFile(Model):
@@ -231,6 +283,25 @@ class Branch(Model):
     protected: bool = False
     protection: dict[str, Any] | None = None
 
+    def summary_checks(self) -> set[str] | None:
+        """The required checks of the branch's protection summary (readable with
+        contents:read), or None when the summary does not show them."""
+        summary = self.protection.get("required_status_checks") if self.protection else None
+        if not isinstance(summary, dict):
+            return None
+        try:
+            return RequiredStatusChecks.model_validate(summary).names()
+        except ValueError:
+            return None
+
+    def classic_protection(self) -> bool:
+        """Whether classic branch protection may apply (the summary says so, or is silent
+        on a protected branch: fail closed)."""
+        if not self.protected:
+            return False
+        enabled = self.protection.get("enabled") if self.protection else None
+        return enabled is not False
+
 
 class StatusCheck(Model):
     context: str
@@ -244,13 +315,32 @@ class RequiredStatusChecks(Model):
         return set(self.contexts) | {check.context for check in self.checks}
 
 
+class Enabled(Model):
+    enabled: bool = False
+
+
+class RequiredReviews(Model):
+    required_approving_review_count: int = 0
+    require_code_owner_reviews: bool = False
+    require_last_push_approval: bool = False
+    dismiss_stale_reviews: bool = False
+
+
 class BranchProtection(Model):
     required_status_checks: RequiredStatusChecks | None = None
+    required_pull_request_reviews: RequiredReviews | None = None
+    enforce_admins: Enabled | None = None
+    required_linear_history: Enabled | None = None
+    required_signatures: Enabled | None = None
 
 
 class BranchRule(Model):
     type: str
     parameters: dict[str, Any] | None = None
+    ruleset_id: int | None = None
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return (self.parameters or {}).get(name, default)
 
     def required_checks(self) -> set[str]:
         if self.type != "required_status_checks" or not self.parameters:

@@ -11,9 +11,9 @@ import re
 import time
 from typing import Any
 
-from agentd.simulator import gitstore
+from agentd.simulator import automerge, gitstore, protection
 from agentd.simulator.http import Fault, HttpError, LoggedRequest, Request, Response, Traffic
-from agentd.simulator.world import World
+from agentd.simulator.world import Review, World
 
 # GitHub's dismissal vocabulary per alert class (default first); a reason from another
 # class's vocabulary becomes the default, so every alert answers in its own schema's terms.
@@ -76,6 +76,42 @@ class Admin:
         state = self._repo(repo)
         with self.world.lock:
             state.check_overrides.setdefault(sha or "*", {})[name] = outcome
+        self.advance()
+
+    def advance(self) -> None:
+        """Let auto-merge and the merge queues act now (they also act on every API request)."""
+        automerge.advance(self.world)
+
+    def review(
+        self,
+        repo: str,
+        number: int,
+        user: str,
+        state: str = "APPROVED",
+        commit_id: str | None = None,
+        body: str = "",
+    ) -> int:
+        """A person reviews PR `number` (of its current head unless `commit_id`)."""
+        repo_state = self._repo(repo)
+        with self.world.lock:
+            pull = repo_state.pulls[number]
+            head = commit_id or self.world.head_sha(repo_state, pull) or ""
+            review = Review(
+                self.world.new_id(),
+                (user, protection.user_id(user)),
+                state,
+                head,
+                time.time(),
+                body,
+            )
+            pull.reviews.append(review)
+        self.advance()
+        return review.id
+
+    def dismiss_review(self, repo: str, number: int, review_id: int) -> None:
+        with self.world.lock:
+            pull = self._repo(repo).pulls[number]
+            next(r for r in pull.reviews if r.id == review_id).state = "DISMISSED"
 
     def push(
         self, repo: str, branch: str, files: dict[str, str], message: str = "more work"
@@ -139,6 +175,7 @@ class Admin:
         ]
 
     def pulls(self, repo: str) -> list[dict[str, Any]]:
+        self.advance()
         state = self._repo(repo)
         result = []
         for pull in sorted(state.pulls.values(), key=lambda p: p.number):
@@ -205,6 +242,12 @@ class Admin:
         if method == "POST" and path == "/checks":
             self.set_check(body["repo"], body["name"], body["outcome"], body.get("sha"))
             return Response(201, {"ok": True})
+        if method == "POST" and path == "/reviews":
+            review_id = self.review(
+                body["repo"], int(body["number"]), body["user"],
+                body.get("state", "APPROVED"), body.get("commit_id"), body.get("body", ""),
+            )  # fmt: skip
+            return Response(201, {"id": review_id})
         if method == "POST" and path == "/push":
             return Response(
                 201,

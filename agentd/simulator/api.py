@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from agentd.simulator import gitstore, shapes
+from agentd.simulator import gitstore, protection, shapes
 from agentd.simulator.analysis import CodeFinding, DependencyFinding, SecretFinding
 from agentd.simulator.http import HttpError, Request, Response, cursor_slice, page_slice
 from agentd.simulator.world import Alert, Pull, RepoState, World
@@ -18,6 +18,7 @@ Handler = Callable[[World, Request, dict[str, str]], Response]
 DOC_DEP = "/dependabot/alerts#list-dependabot-alerts-for-a-repository"
 DOC_PULLS = "/pulls/pulls#create-a-pull-request"
 DOC_MERGE = "/pulls/pulls#merge-a-pull-request"
+DOC_SECRETS = "/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-a-repository"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def full_repo_json(world: World, state: RepoState) -> dict[str, Any]:
         default_branch=state.config.default_branch, archived=state.config.archived,
         permissions=state.config.permissions.model_dump(), security=security_and_analysis(state),
         delete_branch_on_merge=state.config.delete_branch_on_merge, merge_methods=list(state.config.allowed_merge_methods),
+        allow_auto_merge=state.config.allow_auto_merge,
     )  # fmt: skip
 
 
@@ -483,6 +485,13 @@ def _location_details(world: World, state: RepoState, location: Any) -> dict[str
     }
 
 
+def _secret_readable(world: World, state: RepoState) -> None:
+    """Secret-scanning alerts are shown to a repository admin or a security manager only;
+    GitHub answers anyone else as if there were nothing there."""
+    if not (state.config.permissions.admin or world.scenario.viewer.security_manager):
+        raise not_found(DOC_SECRETS)
+
+
 def _secret_enabled(state: RepoState) -> None:
     if state.config.features.secret_scanning != "enabled":
         raise HttpError(
@@ -512,6 +521,7 @@ def _secret_items(
 @route("GET", "/repos/{owner}/{repo}/secret-scanning/alerts")
 def repo_secrets(world: World, request: Request, params: dict[str, str]) -> Response:
     state = repo_or_404(world, params)
+    _secret_readable(world, state)
     _secret_enabled(state)
     chunk, headers = page_slice(request, _secret_items(world, request, state, False))
     return ok(chunk, headers=headers)
@@ -530,6 +540,7 @@ def _secret_alert(world: World, state: RepoState, number: str) -> Alert:
 @route("GET", "/repos/{owner}/{repo}/secret-scanning/alerts/{number}")
 def repo_secret_one(world: World, request: Request, params: dict[str, str]) -> Response:
     state = repo_or_404(world, params)
+    _secret_readable(world, state)
     _secret_enabled(state)
     alert = _secret_alert(world, state, params["number"])
     return ok(secret_json(world, state, alert, False, request.param("hide_secret") == "true"))
@@ -538,6 +549,7 @@ def repo_secret_one(world: World, request: Request, params: dict[str, str]) -> R
 @route("GET", "/repos/{owner}/{repo}/secret-scanning/alerts/{number}/locations")
 def repo_secret_locations(world: World, request: Request, params: dict[str, str]) -> Response:
     state = repo_or_404(world, params)
+    _secret_readable(world, state)
     _secret_enabled(state)
     alert = _secret_alert(world, state, params["number"])
     items = [
@@ -551,6 +563,10 @@ def repo_secret_locations(world: World, request: Request, params: dict[str, str]
 @route("GET", "/orgs/{org}/secret-scanning/alerts")
 def org_secrets(world: World, request: Request, params: dict[str, str]) -> Response:
     _org_or_404(world, params)
+    if not world.scenario.viewer.security_manager:  # organisation owners or security managers
+        raise not_found(
+            "/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-an-organization"
+        )
     items = []
     for state in world.repos.values():
         if state.config.features.secret_scanning == "enabled":
@@ -629,7 +645,7 @@ def pull_json(world: World, state: RepoState, pull: Pull, detailed: bool) -> dic
             "statuses": {"href": f"{base_url}/statuses/{head_sha}"},
         },
         "author_association": "CONTRIBUTOR" if pull.author[2] == "Bot" else "MEMBER",
-        "auto_merge": None,
+        "auto_merge": _auto_merge_json(world, pull),
         "draft": pull.draft,
     }
     if detailed:
@@ -649,9 +665,7 @@ def pull_json(world: World, state: RepoState, pull: Pull, detailed: bool) -> dic
                 "merged": merged,
                 "mergeable": mergeable,
                 "rebaseable": mergeable,
-                "mergeable_state": "unknown"
-                if mergeable is None
-                else ("clean" if mergeable else "dirty"),
+                "mergeable_state": _mergeable_state(world, state, pull, head_sha, mergeable),
                 "merged_by": world.viewer_json() if merged else None,
                 "comments": sum(1 for c in state.comments if c.issue == pull.number),
                 "review_comments": 0,
@@ -665,6 +679,36 @@ def pull_json(world: World, state: RepoState, pull: Pull, detailed: bool) -> dic
             }
         )
     return body
+
+
+def _auto_merge_json(world: World, pull: Pull) -> dict[str, Any] | None:
+    request = pull.auto_merge
+    if request is None:
+        return None
+    return {
+        "enabled_by": world.actor_json(request.enabled_by),
+        "merge_method": request.method,
+        "commit_title": "",
+        "commit_message": "",
+    }
+
+
+def _mergeable_state(
+    world: World, state: RepoState, pull: Pull, head: str, mergeable: bool | None
+) -> str:
+    """GitHub's `mergeable_state`, for anyone: `blocked` while any requirement is unmet
+    (even for a token that could bypass it), `unstable` with a failing or pending check
+    nothing requires, `clean` otherwise."""
+    if mergeable is None:
+        return "unknown"
+    if not mergeable:
+        return "dirty"
+    method = protection.queue_method(state, pull.base) or state.config.allowed_merge_methods[0]
+    needs = protection.requirements(world, state, pull, head, method, rest=False)
+    if needs.message() is not None:
+        return "blocked"
+    outcomes = [o for _, o in world.checks_for(state, head, count_poll=False)]
+    return "unstable" if any(o != "success" for o in outcomes) else "clean"
 
 
 def pull_or_404(state: RepoState, number: str) -> Pull:
@@ -810,18 +854,35 @@ def pull_files(world: World, request: Request, params: dict[str, str]) -> Respon
     return ok(chunk, headers=headers)
 
 
+@route("GET", "/repos/{owner}/{repo}/pulls/{number}/reviews")
+def pull_reviews(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    pull = pull_or_404(state, params["number"])
+    with world.lock:
+        protection.dismiss_stale(state, pull, world.head_sha(state, pull) or "")
+        items = [protection.review_json(world, state, pull, r) for r in pull.reviews]
+    chunk, headers = page_slice(request, items)
+    return ok(chunk, headers=headers)
+
+
+@route("GET", "/repos/{owner}/{repo}/pulls/{number}/commits")
+def pull_commits(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    pull = pull_or_404(state, params["number"])
+    head = world.head_sha(state, pull) or ""
+    base = gitstore.branch_sha(state.path, pull.base) or ""
+    since = gitstore.merge_base(state.path, base, head) or base
+    shas = gitstore.rev_list(state.path, f"{since}..{head}", reverse=True)[:250]
+    chunk, headers = page_slice(request, [commit_json(world, state, sha) for sha in shas])
+    return ok(chunk, headers=headers)
+
+
 @route("GET", "/repos/{owner}/{repo}/pulls/{number}/merge")
 def pull_merged(world: World, request: Request, params: dict[str, str]) -> Response:
     state = repo_or_404(world, params)
     if pull_or_404(state, params["number"]).merged_at is None:
         raise not_found()
     return Response(204)
-
-
-def _check_states(world: World, state: RepoState, sha: str) -> dict[str, str]:
-    return {
-        check.name: outcome for check, outcome in world.checks_for(state, sha, count_poll=False)
-    }
 
 
 @route("PUT", "/repos/{owner}/{repo}/pulls/{number}/merge")
@@ -850,14 +911,10 @@ def merge_pull(world: World, request: Request, params: dict[str, str]) -> Respon
             raise HttpError(
                 405, shapes.error(f"{noun} are not allowed on this repository.", DOC_MERGE, 405)
             )
-        required, source = world.required_checks(state, pull.base)
-        states = _check_states(world, state, head or "")
-        for name in sorted(required):
-            if states.get(name) != "success":
-                message = f'Required status check "{name}" is expected.'
-                if source == "ruleset":
-                    message = f"Repository rule violations found\n\n{message}"
-                raise HttpError(405, shapes.error(message, DOC_MERGE, 405))
+        needs = protection.requirements(world, state, pull, head or "", method, rest=True)
+        refusal = needs.message()
+        if refusal is not None:
+            raise HttpError(405, shapes.error(refusal, DOC_MERGE, 405))
         merged = world.merge(
             state, pull, method, data.get("commit_title"), data.get("commit_message"), head
         )
@@ -976,23 +1033,9 @@ def repo_labels(world: World, request: Request, params: dict[str, str]) -> Respo
 # --- branches, protection, rules, checks --------------------------------------------------------
 
 
-def _protection_summary(world: World, state: RepoState, branch: str) -> dict[str, Any]:
-    _required, _ = world.required_checks(state, branch)
-    classic = state.config.protection if branch == state.config.default_branch else None
-    contexts = sorted(classic.required_checks) if classic else []
-    return {
-        "enabled": classic is not None,
-        "required_status_checks": {
-            "enforcement_level": "non_admins" if classic else "off",
-            "contexts": contexts,
-            "checks": [{"context": c, "app_id": None} for c in contexts],
-        },
-    }
-
-
 def branch_json(world: World, state: RepoState, branch: str, sha: str) -> dict[str, Any]:
     full = world.full_name(state)
-    classic = state.config.protection if branch == state.config.default_branch else None
+    classic = protection.classic(state, branch)
     body: dict[str, Any] = {
         "name": branch,
         "commit": commit_json(world, state, sha),
@@ -1001,12 +1044,9 @@ def branch_json(world: World, state: RepoState, branch: str, sha: str) -> dict[s
             "html": f"{shapes.WEB}/{full}/tree/{branch}",
         },
         "protected": classic is not None,
+        "protection": protection.summary_json(state, branch),
         "protection_url": f"{world.api_url}/repos/{full}/branches/{branch}/protection",
     }
-    if classic is None or classic.readable:
-        body["protection"] = _protection_summary(world, state, branch)
-    else:
-        body["protection"] = {"enabled": True}
     return body
 
 
@@ -1028,45 +1068,21 @@ def list_branches(world: World, request: Request, params: dict[str, str]) -> Res
 
 @route("GET", "/repos/{owner}/{repo}/branches/{branch}/protection")
 def branch_protection(world: World, request: Request, params: dict[str, str]) -> Response:
+    """Classic protection in full: readable by an admin only (others get GitHub's 404)."""
     state = repo_or_404(world, params)
     branch = unquote(params["branch"])
-    classic = state.config.protection if branch == state.config.default_branch else None
+    classic = protection.classic(state, branch)
+    doc = protection.DOC_PROTECTION
+    if classic is not None and not classic.readable:
+        message = "Resource not accessible by personal access token"
+        raise HttpError(403, shapes.error(message, doc, 403))
+    if not state.config.permissions.admin:
+        raise not_found(doc)
     if gitstore.branch_sha(state.path, branch) is None:
-        raise HttpError(404, shapes.error("Branch not found", "/branches/branch-protection", 404))
+        raise HttpError(404, shapes.error("Branch not found", doc, 404))
     if classic is None:
-        raise HttpError(
-            404,
-            shapes.error(
-                "Branch not protected", "/branches/branch-protection#get-branch-protection", 404
-            ),
-        )
-    if not classic.readable:
-        raise HttpError(
-            403,
-            shapes.error(
-                "Resource not accessible by personal access token",
-                "/branches/branch-protection#get-branch-protection",
-                403,
-            ),
-        )
-    full = world.full_name(state)
-    url = f"{world.api_url}/repos/{full}/branches/{branch}/protection"
-    return ok(
-        {
-            "url": url,
-            "required_status_checks": {
-                "url": f"{url}/required_status_checks",
-                "strict": False,
-                "contexts": sorted(classic.required_checks),
-                "contexts_url": f"{url}/required_status_checks/contexts",
-                "checks": [{"context": c, "app_id": None} for c in sorted(classic.required_checks)],
-            },
-            "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": False},
-            "required_linear_history": {"enabled": False},
-            "allow_force_pushes": {"enabled": False},
-            "allow_deletions": {"enabled": False},
-        }
-    )
+        raise HttpError(404, shapes.error("Branch not protected", doc, 404))
+    return ok(protection.protection_json(world, state, branch, classic))
 
 
 @route("GET", "/repos/{owner}/{repo}/branches/{branch}")
@@ -1084,33 +1100,7 @@ def get_branch(world: World, request: Request, params: dict[str, str]) -> Respon
 @route("GET", "/repos/{owner}/{repo}/rules/branches/{branch}")
 def branch_rules(world: World, request: Request, params: dict[str, str]) -> Response:
     state = repo_or_404(world, params)
-    branch = unquote(params["branch"])
-    items = []
-    for index, ruleset in enumerate(state.config.rulesets, 1):
-        if ruleset.enforcement != "active" or branch != state.config.default_branch:
-            continue
-        items.append(
-            {
-                "type": "deletion",
-                "ruleset_source_type": "Repository",
-                "ruleset_source": world.full_name(state),
-                "ruleset_id": index,
-            }
-        )
-        if ruleset.required_checks:
-            items.append(
-                {
-                    "type": "required_status_checks",
-                    "parameters": {
-                        "strict_required_status_checks_policy": False,
-                        "do_not_enforce_on_create": False,
-                        "required_status_checks": [{"context": c} for c in ruleset.required_checks],
-                    },
-                    "ruleset_source_type": "Repository",
-                    "ruleset_source": world.full_name(state),
-                    "ruleset_id": index,
-                }
-            )
+    items = protection.rules_json(world, state, unquote(params["branch"]))
     chunk, headers = page_slice(request, items)
     return ok(chunk, headers=headers)
 
@@ -1233,6 +1223,11 @@ def commit_json(world: World, state: RepoState, sha: str) -> dict[str, Any]:
         "message": "",
     }
     git = git_commit_json(world, full, info)
+    if state.config.verified_commits:  # as if signed by a key registered on GitHub
+        git["verification"] = {
+            "verified": True, "reason": "valid", "signature": "-----BEGIN PGP SIGNATURE-----\n...",
+            "payload": f"tree {info['tree']}", "verified_at": shapes.iso(float(str(info["time"]))),
+        }  # fmt: skip
     return {
         "url": f"{world.api_url}/repos/{full}/commits/{sha}", "sha": sha, "node_id": git["node_id"],
         "html_url": git["html_url"], "comments_url": f"{world.api_url}/repos/{full}/commits/{sha}/comments",

@@ -25,6 +25,9 @@ class Owner(Strict):
 class Viewer(Strict):
     login: str = "agentd-bot"
     id: int = 1001
+    # The organisation's security manager role: secret-scanning alerts are readable by a
+    # repository admin or a security manager only (false + permissions.admin false → 404).
+    security_manager: bool = True
 
 
 class Auth(Strict):
@@ -58,15 +61,55 @@ class Check(Strict):
     kind: Literal["check_run", "status"] = "check_run"
 
 
+class RequiredReviews(Strict):
+    """Classic protection's required_pull_request_reviews."""
+
+    count: int = Field(default=1, ge=0, le=6)  # required_approving_review_count
+    code_owners: bool = False  # require_code_owner_reviews (owners from CODEOWNERS)
+    last_push_approval: bool = False  # require_last_push_approval
+    dismiss_stale: bool = False  # dismiss_stale_reviews
+
+
 class Protection(Strict):
+    """Classic branch protection of the default branch. Reading it needs admin
+    (`permissions.admin`): others get GitHub's 404 "Not Found" and only the branch's
+    protection summary (its required status checks)."""
+
     required_checks: list[str] = Field(default_factory=list)
+    # false: nothing of it is readable by this token, not even the summary's checks
+    # (the endpoint answers 403 "Resource not accessible by personal access token").
     readable: bool = True
+    required_reviews: RequiredReviews | None = None
+    enforce_admins: bool = False  # false: an admin token bypasses all of it, as on GitHub
+    required_linear_history: bool = False
+    required_signatures: bool = False
+
+
+class PullRequestRule(Strict):
+    required_approving_review_count: int = Field(default=1, ge=0, le=10)
+    require_code_owner_review: bool = False
+    require_last_push_approval: bool = False
+    dismiss_stale_reviews_on_push: bool = False
+    required_review_thread_resolution: bool = False
+    allowed_merge_methods: list[Literal["merge", "squash", "rebase"]] | None = None
+
+
+class MergeQueueRule(Strict):
+    merge_method: Literal["MERGE", "SQUASH", "REBASE"] = "MERGE"
+    grouping_strategy: Literal["ALLGREEN", "HEADGREEN"] = "ALLGREEN"
 
 
 class Ruleset(Strict):
     name: str = "default"
     required_checks: list[str] = Field(default_factory=list)
     enforcement: Literal["active", "evaluate", "disabled"] = "active"
+    pull_request: PullRequestRule | None = None
+    merge_queue: MergeQueueRule | None = None
+    required_signatures: bool = False
+    required_linear_history: bool = False
+    workflows: list[str] = Field(default_factory=list)  # required workflow files (listed only)
+    code_scanning_tools: list[str] = Field(default_factory=list)  # listed only
+    bypass: bool = False  # the token's account is on the ruleset's bypass list
 
 
 class Commit(Strict):
@@ -136,6 +179,8 @@ class Repository(Strict):
     rulesets: list[Ruleset] = Field(default_factory=list)
     delete_branch_on_merge: bool = False
     allowed_merge_methods: list[MergeMethod] = Field(default_factory=_all_merge_methods)
+    allow_auto_merge: bool = False  # the repository setting "Allow auto-merge" (off by default)
+    verified_commits: bool = False  # every commit counts as signed by a registered key
     secrets: dict[str, SecretSettings] = Field(default_factory=dict)
     dependabot_prs: list[DependabotPR] = Field(default_factory=list)
 

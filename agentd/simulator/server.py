@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from agentd.simulator import api, shapes
+from agentd.simulator import api, automerge, graphql, shapes
 from agentd.simulator.admin import Admin
 from agentd.simulator.http import (
     MUTATING,
@@ -123,7 +123,10 @@ class Handler(BaseHTTPRequestHandler):
         _world, traffic = self.server.world, self.server.traffic
         if traffic.latency_ms:
             time.sleep(traffic.latency_ms / 1000)
-        found = api.match(request.method, request.path)
+        automerge.advance(_world)  # GitHub merges what auto-merge and merge queues wait for
+        found = api.match(request.method, request.path) or graphql.match(
+            request.method, request.path
+        )
         request.route = found[0].name if found else "?"
         try:
             response = self._authorized(request, found)

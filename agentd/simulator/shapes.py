@@ -80,7 +80,7 @@ def simple_repo(
 def full_repo(
     api: str, owner: dict[str, Any], name: str, rid: int, *, private: bool, default_branch: str,
     archived: bool, permissions: dict[str, bool], security: dict[str, Any], delete_branch_on_merge: bool,
-    merge_methods: list[str],
+    merge_methods: list[str], allow_auto_merge: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     full = f"{owner['login']}/{name}"
     return {
@@ -92,7 +92,7 @@ def full_repo(
         "has_wiki": False, "has_pages": False, "has_discussions": False, "archived": archived, "disabled": False,
         "visibility": "private" if private else "public", "pushed_at": iso(1_700_000_000), "created_at": iso(1_600_000_000),
         "updated_at": iso(1_700_000_000), "permissions": permissions, "allow_rebase_merge": "rebase" in merge_methods,
-        "allow_squash_merge": "squash" in merge_methods, "allow_merge_commit": "merge" in merge_methods,
+        "allow_squash_merge": "squash" in merge_methods, "allow_merge_commit": "merge" in merge_methods, "allow_auto_merge": allow_auto_merge,
         "delete_branch_on_merge": delete_branch_on_merge, "subscribers_count": 0, "network_count": 0,
         "license": None, "forks": 0, "open_issues": 0, "watchers": 0, "security_and_analysis": security,
     }  # fmt: skip

@@ -24,6 +24,36 @@ DEPENDABOT_BOT = ("dependabot[bot]", 49699333)
 
 
 @dataclass
+class Review:
+    """One submitted review; `commit_id` is the head it reviewed."""
+
+    id: int
+    user: tuple[str, int]  # login, id
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
+    commit_id: str
+    submitted_at: float
+    body: str = ""
+
+
+@dataclass
+class AutoMergeRequest:
+    """GitHub's native auto-merge, enabled on one head (a push elsewhere disables it)."""
+
+    method: str  # merge | squash | rebase
+    head: str
+    enabled_by: tuple[str, int, str]
+    enabled_at: float
+
+
+@dataclass
+class QueueEntry:
+    head: str
+    position: int
+    enqueued_at: float
+    state: str = "QUEUED"
+
+
+@dataclass
 class Pull:
     number: int
     title: str
@@ -41,6 +71,9 @@ class Pull:
     labels: list[str] = field(default_factory=list)
     draft: bool = False
     maintainer_can_modify: bool = False
+    reviews: list[Review] = field(default_factory=list)
+    auto_merge: AutoMergeRequest | None = None
+    queue: QueueEntry | None = None
 
 
 @dataclass
@@ -398,23 +431,6 @@ class World:
                 result.append((check, outcome))
             return result
 
-    def required_checks(self, state: RepoState, branch: str) -> tuple[set[str], str]:
-        """Required contexts and whether they come from 'classic' protection or 'ruleset'."""
-        names: set[str] = set()
-        source = ""
-        if state.config.protection and branch == state.config.default_branch:
-            names |= set(state.config.protection.required_checks)
-            source = "classic"
-        for ruleset in state.config.rulesets:
-            if (
-                ruleset.enforcement == "active"
-                and branch == state.config.default_branch
-                and ruleset.required_checks
-            ):
-                names |= set(ruleset.required_checks)
-                source = source or "ruleset"
-        return names, source
-
     # --- merges ---------------------------------------------------------------------------
 
     def merge(
@@ -475,9 +491,12 @@ class World:
     def push_commit(
         self, state: RepoState, branch: str, files: dict[str, str], message: str = "more work"
     ) -> str:
-        """Admin helper: add a commit to a branch (moves a PR head in tests)."""
+        """Admin helper: add a commit to a branch (moves a PR head in tests); a new branch
+        starts from the default branch, as one created on GitHub does."""
         with self.lock:
-            head = gitstore.branch_sha(state.path, branch)
+            head = gitstore.branch_sha(state.path, branch) or gitstore.branch_sha(
+                state.path, state.config.default_branch
+            )
             gitstore.fast_import(
                 state.path,
                 [

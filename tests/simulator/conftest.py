@@ -38,6 +38,7 @@ def sample_scenario() -> dict[str, Any]:
                     {"message": "remove config", "delete": ["config/.env"]},
                 ],
                 "checks": [{"name": "ci", "outcome": "success"}],
+                "permissions": {"admin": True},  # reads classic protection (admin only)
                 "protection": {"required_checks": ["ci"]},
                 "rulesets": [{"name": "main", "required_checks": ["ci"]}],
             },

@@ -170,3 +170,76 @@ def test_every_endpoint_matches_githubs_schemas(sim: Simulator, client: httpx.Cl
     assert unauthenticated.status_code == 401
     validate(models.BasicError, unauthenticated.json())
     assert len(checked) >= 45
+
+
+def test_protection_reviews_and_auto_merge_bodies_match_githubs_schemas(tmp_path: Any) -> None:
+    ruleset = {
+        "required_checks": ["ci"],
+        "pull_request": {"required_approving_review_count": 1, "allowed_merge_methods": ["squash"]},
+        "merge_queue": {"merge_method": "SQUASH"},
+        "required_signatures": True,
+        "required_linear_history": True,
+        "workflows": [".github/workflows/ci.yml"],
+        "code_scanning_tools": ["CodeQL"],
+    }
+    reviews = {"count": 1, "code_owners": True, "last_push_approval": True}
+    protection = {"required_checks": ["ci"], "required_reviews": reviews, "enforce_admins": True}
+    scenario = {
+        "owner": {"login": "acme-org"},
+        "repositories": [
+            {
+                "name": "api",
+                "files": {"app.py": "a\n"},
+                "checks": [{"name": "ci", "outcome": "pending"}],
+                "permissions": {"admin": True},
+                "protection": protection,
+                "allow_auto_merge": True,
+            },
+            {"name": "ruled", "files": {"app.py": "a\n"}, "rulesets": [ruleset]},
+        ],
+    }
+    with (
+        Simulator(scenario, tmp_path / "sim") as sim,
+        httpx.Client(
+            base_url=sim.api_url, headers={"Authorization": "token ghp_" + "c" * 36}
+        ) as http,
+    ):
+
+        def check(path: str, model: Any, status: int = 200, method: str = "GET", **kw: Any) -> Any:
+            response = http.request(method, path, **kw)
+            assert response.status_code == status, (path, response.text[:300])
+            validate(model, response.json())
+            return response.json()
+
+        repo = "/repos/acme-org/api"
+        check(f"{repo}/branches/main/protection", models.BranchProtection)
+        check(f"{repo}/branches/main", models.BranchWithProtection)
+        check("/repos/acme-org/ruled/branches/main/protection", models.BasicError, 404)
+        rules = check("/repos/acme-org/ruled/rules/branches/main", rule_union())
+        assert len(rules) == 8
+        check(repo, models.FullRepository)
+        sim.admin.push("api", "fix", {"app.py": "b\n"})
+        pull = check(
+            f"{repo}/pulls", models.PullRequest, 201, "POST",
+            json={"head": "fix", "base": "main", "title": "Fix"},
+        )  # fmt: skip
+        number = pull["number"]
+        sim.admin.review("api", number, "alice", "CHANGES_REQUESTED", body="no")
+        sim.admin.review("api", number, "alice", "APPROVED")
+        check(f"{repo}/pulls/{number}/reviews", list[models.PullRequestReview])
+        check(f"{repo}/pulls/{number}/commits", list[models.Commit])
+        query = (
+            "mutation($pr: ID!, $oid: GitObjectID!) { enablePullRequestAutoMerge(input: "
+            "{pullRequestId: $pr, mergeMethod: SQUASH, expectedHeadOid: $oid}) { clientMutationId } }"
+        )
+        variables = {"pr": pull["node_id"], "oid": pull["head"]["sha"]}
+        enabled = http.post("/graphql", json={"query": query, "variables": variables}).json()
+        assert "errors" not in enabled, enabled
+        shown = check(f"{repo}/pulls/{number}", models.PullRequest)
+        assert shown["auto_merge"]["merge_method"] == "squash"
+        check(f"{repo}/pulls", list[models.PullRequestSimple])
+        refused = check(
+            f"{repo}/pulls/{number}/merge", models.BasicError, 405, "PUT",
+            json={"sha": pull["head"]["sha"]},
+        )  # fmt: skip
+        assert refused["message"] == 'Required status check "ci" is expected.'
