@@ -107,6 +107,13 @@ def _coverage_error(alert_class: AlertClass, exc: GitHubHTTPError) -> ClassInven
             return ClassInventory(Coverage.NO_ANALYSIS, detail=exc.message)
         if exc.status == 403:
             return ClassInventory(Coverage.DISABLED, detail=exc.message)
+    if alert_class is AlertClass.SECRET_SCANNING and exc.status == 404 and message == "not found":
+        return ClassInventory(
+            Coverage.UNAVAILABLE,
+            detail="HTTP 404: Not Found — GitHub shows secret-scanning alerts only to a "
+            "repository admin or a security manager: grant the token's account admin on the "
+            "repository, or the organisation's security manager role",
+        )
     if alert_class is AlertClass.SECRET_SCANNING and exc.status == 404 and "disabled" in message:
         return ClassInventory(Coverage.DISABLED, detail=exc.message)
     if (
