@@ -105,8 +105,14 @@ def _coverage_error(alert_class: AlertClass, exc: GitHubHTTPError) -> ClassInven
     if alert_class is AlertClass.CODE_SCANNING:
         if exc.status == 404 and "no analysis" in message:
             return ClassInventory(Coverage.NO_ANALYSIS, detail=exc.message)
-        if exc.status == 403:
+        if exc.status == 403 and ("not enabled" in message or "must be enabled" in message):
             return ClassInventory(Coverage.DISABLED, detail=exc.message)
+        if exc.status == 403:  # any other refusal is about the token, not the repository
+            return ClassInventory(
+                Coverage.UNAVAILABLE,
+                detail=f"HTTP 403: {exc.message} — grant the token security_events (classic) "
+                "or 'Code scanning alerts: read' (fine-grained)",
+            )
     if alert_class is AlertClass.SECRET_SCANNING and exc.status == 404 and message == "not found":
         return ClassInventory(
             Coverage.UNAVAILABLE,

@@ -91,7 +91,10 @@ class CodeScanningPlugin(AlertPlugin):
     ) -> list[Unit]:
         groups: dict[tuple[str, str], list[CodeScanningAlert]] = defaultdict(list)
         outside: dict[tuple[str, str], list[CodeScanningAlert]] = defaultdict(list)
-        for alert in alerts.alerts:
+        found = list(alerts.alerts)
+        if base != default:  # the organisation stream holds the default branch's alerts
+            found = list(ctx.api.code_scanning_alerts(repo.repo, ref=f"refs/heads/{base}"))
+        for alert in found:
             rule_id = alert.rule.id or "unknown"
             where = finding(alert)
             target = target_for(where.path, repo.targets) if where else None

@@ -141,6 +141,12 @@ def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult |
     """Everything SPEC §10 requires, in order; a _Gate when only pending checks (or
     nothing) stand between the PR and its merge."""
     pull = _fresh_pull(ctx, request.repo, request.number)
+    if pull.mergeable is None and pull.state == "open":
+        return UnitResult.opened_pr(
+            ReasonCode.CHECKS_PENDING,
+            "GitHub is still computing whether the PR can be merged (mergeable: null); "
+            "agentd never merges blind, the next pass looks again",
+        )
     problem = _identity_problem(request, pull)
     if problem:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, problem)

@@ -45,6 +45,7 @@ from agentd.log import get_logger
 from agentd.redaction import redact
 
 M = TypeVar("M", bound=BaseModel)
+STATUS_PAGES = 10  # 1,000 commit statuses on one sha is beyond any real repository
 log = get_logger("github.api")
 
 
@@ -194,15 +195,16 @@ class GitHubAPI:
         return _one(DependabotAlert, data, f"Dependabot alert {number} of {repo}")
 
     def code_scanning_alerts(
-        self, repo: str | None = None, state: str = "open"
+        self, repo: str | None = None, state: str = "open", ref: str | None = None
     ) -> Iterator[CodeScanningAlert]:
         path = (
             f"{self._repo(repo)}/code-scanning/alerts"
             if repo
             else f"/orgs/{_q(self.owner)}/code-scanning/alerts"
         )
+        params = {"state": state, "ref": ref}
         yield from _valid(
-            self.client.paginate(path, {"state": state}), CodeScanningAlert, "code-scanning alert"
+            self.client.paginate(path, params), CodeScanningAlert, "code-scanning alert"
         )
 
     def code_scanning_alert(self, repo: str, number: int) -> CodeScanningAlert:
@@ -372,8 +374,20 @@ class GitHubAPI:
     def combined_status(self, repo: str, ref: str) -> CombinedStatus:
         # One malformed status refuses the whole answer (the error names its index), as
         # for check runs: a missing failing status would let the gate pass.
-        data = self.client.get_json(f"{self._repo(repo)}/commits/{_q(ref)}/status")
-        return _one(CombinedStatus, data, f"commit statuses of {ref} in {repo}")
+        path = f"{self._repo(repo)}/commits/{_q(ref)}/status"
+        what = f"commit statuses of {ref} in {repo}"
+        combined = _one(CombinedStatus, self.client.get_json(path, {"per_page": 100}), what)
+        # GitHub pages the statuses (30 by default, 100 at most): read every page.
+        for page in range(2, STATUS_PAGES + 1):
+            if len(combined.statuses) >= combined.total_count:
+                break
+            more = _one(
+                CombinedStatus, self.client.get_json(path, {"per_page": 100, "page": page}), what
+            )
+            if not more.statuses:
+                break
+            combined.statuses.extend(more.statuses)
+        return combined
 
     # --- git data (pinning actions) --------------------------------------------------------
 

@@ -364,6 +364,7 @@ class CommitStatus(Model):
 class CombinedStatus(Model):
     state: str
     sha: str = ""
+    total_count: int = 0
     statuses: list[CommitStatus] = Field(default_factory=list)
 
 

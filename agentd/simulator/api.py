@@ -651,6 +651,9 @@ def pull_json(world: World, state: RepoState, pull: Pull, detailed: bool) -> dic
     if detailed:
         merged = pull.merged_at is not None
         mergeable = None if pull.state != "open" else not world.conflicts(state, pull)
+        pull.detail_reads += 1
+        if pull.detail_reads <= state.config.mergeable_unknown_reads:
+            mergeable = None  # GitHub has not computed it yet
         files = (
             gitstore.diff_files(
                 state.path,
@@ -1179,9 +1182,13 @@ def combined_status(world: World, request: Request, params: dict[str, str]) -> R
         if (not statuses or "pending" in states)
         else "success"
     )
+    # Like GitHub: `state` covers every context, `statuses` is one page (30 by default).
+    per_page = min(max(int(request.query.get("per_page") or 30), 1), 100)
+    page = max(int(request.query.get("page") or 1), 1)
+    shown = statuses[(page - 1) * per_page : page * per_page]
     return ok(
         {
-            "state": combined, "statuses": statuses, "sha": sha, "total_count": len(statuses),
+            "state": combined, "statuses": shown, "sha": sha, "total_count": len(statuses),
             "repository": simple_repo_json(world, state), "commit_url": f"{world.api_url}/repos/{full}/commits/{sha}",
             "url": f"{world.api_url}/repos/{full}/commits/{sha}/status",
         }

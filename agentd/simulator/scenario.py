@@ -165,6 +165,8 @@ def _all_merge_methods() -> list[MergeMethod]:
 class Repository(Strict):
     name: str
     default_branch: str = "main"
+    # Detailed PR reads that answer `mergeable: null` while GitHub computes it (per PR).
+    mergeable_unknown_reads: int = 0
     private: bool = True
     archived: bool = False
     permissions: Permissions = Field(default_factory=Permissions)

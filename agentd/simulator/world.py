@@ -74,6 +74,7 @@ class Pull:
     reviews: list[Review] = field(default_factory=list)
     auto_merge: AutoMergeRequest | None = None
     queue: QueueEntry | None = None
+    detail_reads: int = 0  # detailed reads so far (GitHub computes mergeability lazily)
 
 
 @dataclass

@@ -78,3 +78,16 @@ def test_an_alert_outside_every_target_is_a_unit_with_a_reason(tmp_path: Path) -
             r for r in summary["remaining_open_alerts"] if r["alert_class"] == "code_scanning"
         ]
         assert remaining and all(r["why"] == "policy_blocked" for r in remaining)
+
+
+def test_a_base_that_is_not_the_default_branch_reads_its_own_alerts(tmp_path: Path) -> None:
+    scene = scenario()
+    scene["repositories"][0]["branches"] = {"develop": {"files": {"x.txt": "x\n"}}}
+    repos = [{"repo": "api", "default_base_branch": "develop", "targets": [target()]}]
+    with e2e(tmp_path, scene, repos, mode="report_only", code_scanning=RULES) as env:
+        result, _ = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        reads = [
+            r for r in env.sim.admin.requests() if r.path.endswith("/api/code-scanning/alerts")
+        ]
+        assert any(r.query.get("ref") == "refs/heads/develop" for r in reads), reads
