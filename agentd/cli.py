@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from agentd.vocabulary import AutomationMode, MutationMode
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 log = get_logger("cli")
+PR_SET_DUMPABLE = 4
 
 
 def _print(text: str = "") -> None:
@@ -326,7 +328,18 @@ def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.set_defaults(handler=handler)
 
 
+def harden_process() -> bool:
+    """Mark agentd non-dumpable: no core dumps, and other processes of the same (non-root)
+    user cannot read its `/proc/<pid>/environ` or memory, nor ptrace it. agentd's environment
+    and memory hold the token; the programs it starts are dumpable again after exec."""
+    if not sys.platform.startswith("linux"):
+        return True  # prctl is Linux's; there is no /proc/<pid>/environ elsewhere
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    hardened = harden_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -335,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.log_format or settings.log_format,
             "DEBUG" if args.verbose else settings.log_level,
         )
+        if not hardened:
+            log.warning("could not mark the process non-dumpable (prctl PR_SET_DUMPABLE)")
         handler: Handler = args.handler
         return int(handler(args, settings))
     except AgentdError as exc:

@@ -29,6 +29,7 @@ from agentd.mutation import MutationPolicy
 from agentd.profile import LoadedProfile, Profile, Repository, is_weak_command
 from agentd.session import api_base_url, open_client
 from agentd.settings import Settings
+from agentd.verify import BWRAP, unavailable_reason
 from agentd.vocabulary import AlertClass, AutomationMode, MutationMode
 
 
@@ -206,6 +207,33 @@ def _probe_checks(api: GitHubAPI, repo: str | None, branch: str | None) -> dict[
     return {"ok": True, "evidence": f"read {len(runs)} check runs of {repo}@{branch}"}
 
 
+def sandbox_capability(profile: Profile) -> dict[str, Any]:
+    """Whether repository code can run here the way the profile wants: bubblewrap is started
+    for real (`bwrap … true`); `sandbox: none` is reported as the opt-out it is."""
+    setting = profile.profile.verification.sandbox
+    problem = BWRAP.problem()
+    if setting == "none":
+        here = "it would start here" if problem is None else f"it cannot start here ({problem})"
+        return {
+            "ok": None,
+            "evidence": "opted out (verification.sandbox: none): repository code runs "
+            f"without bubblewrap; {here}",
+        }
+    if problem is not None:
+        return {"ok": False, "evidence": unavailable_reason(problem)}
+    return {"ok": True, "evidence": f"bubblewrap starts here (verification.sandbox: {setting})"}
+
+
+def _sandbox_findings(capabilities: dict[str, dict[str, Any]]) -> list[str]:
+    sandbox = capabilities["verification_sandbox"]
+    if sandbox["ok"] is False:
+        return [
+            f"{sandbox['evidence']} (every unit that would verify ends blocked "
+            "verification_unavailable)"
+        ]
+    return []
+
+
 def run_discover(
     loaded: LoadedProfile,
     settings: Settings,
@@ -243,6 +271,7 @@ def run_discover(
                 for c, e in entry.classes.items()
             }
         capabilities = _capabilities(api, inventory, profile)
+        capabilities["verification_sandbox"] = sandbox_capability(profile)
         rate = api.client.rate.snapshot()
     finally:
         api.client.close()
@@ -265,7 +294,7 @@ def run_discover(
         repos=reports,
         rate_limit=rate,
         used_org_endpoints=inventory.used_org_endpoints,
-        findings=_findings(reports, allowed, tools),
+        findings=_findings(reports, allowed, tools) + _sandbox_findings(capabilities),
     )
 
 

@@ -79,13 +79,15 @@ class GitEnvironment:
 
     @classmethod
     def create(cls, state_dir: Path, token: Token | None = None) -> GitEnvironment:
+        """`{state_dir}/git`: refused unless agentd's own (owner, no group/other write); the
+        askpass helper is written there afresh, never through a symlink."""
+        from agentd.session import refuse_unsafe_directory, write_private_file  # noqa: PLC0415
+
         base = state_dir / "git"
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        refuse_unsafe_directory(base, "agentd's git directory", follow_symlinks=False)
         home = Path(tempfile.mkdtemp(prefix="home-", dir=base))
-        askpass = base / "askpass.sh"
-        if not askpass.exists() or askpass.read_text() != _ASKPASS:
-            askpass.write_text(_ASKPASS, encoding="utf-8")
-        askpass.chmod(0o700)
+        askpass = write_private_file(base / "askpass.sh", _ASKPASS)
         return cls(home, askpass, token)
 
     def env(self, network: bool = False) -> dict[str, str]:

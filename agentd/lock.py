@@ -5,6 +5,11 @@ start time, TTL, agentd version, a random token). The check-and-replace is made 
 with a `filelock` guard on a sibling file, so two agentd processes can never both decide
 the lock is theirs. A record is stale when its holder's pid is gone on this host, when it
 is older than its TTL, or when it cannot be read.
+
+The lock file and its guard must be regular files: a FIFO (which would block the read
+forever), a directory, a socket or a symlink there is refused at once with a contract error
+(exit 78), as is a clone root anyone may write in. Not 75: that means "retry later", and a
+planted file does not go away by waiting (the systemd units even count 75 as success).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -24,9 +30,10 @@ from types import TracebackType
 from filelock import FileLock, Timeout
 
 from agentd import __version__, faults
-from agentd.errors import AgentdError, LockContendedError
+from agentd.errors import AgentdError, ContractError, LockContendedError
 
 GUARD_TIMEOUT_SECONDS = 10.0
+MAX_RECORD_BYTES = 64 * 1024
 
 
 class LockState(StrEnum):
@@ -114,11 +121,54 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_record(path: Path) -> LockRecord | None:
-    """The record, or None when there is no lock file; raises ValueError when unreadable."""
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISLNK: "a symbolic link",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISDIR: "a directory",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+
+
+def _unsafe(path: Path, mode: int) -> ContractError:
+    return ContractError(
+        f"lock file {path} is {_file_kind(mode)}, not a regular file; agentd refuses to use it",
+        f"remove it (rm -r {path}) and find out who put it there: only agentd writes it",
+    )
+
+
+def refuse_special_file(path: Path) -> None:
+    """Refuse anything but a regular file (or nothing) at `path`, without opening it."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        mode = path.lstat().st_mode
     except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise _unsafe(path, mode)
+
+
+def _read_text(path: Path) -> str | None:
+    """The lock file's text, or None when absent; never follows a symlink or waits on a FIFO."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError:  # ELOOP (a symlink), ENXIO (a socket), ...
+        refuse_special_file(path)
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise _unsafe(path, mode)
+        return handle.read(MAX_RECORD_BYTES).decode("utf-8", errors="replace")
+
+
+def _read_record(path: Path) -> LockRecord | None:
+    """The record, or None when there is no lock file; raises ValueError when unreadable and
+    ContractError when the lock file is not a regular file."""
+    raw = _read_text(path)
+    if raw is None:
         return None
     try:
         data = json.loads(raw)
@@ -165,6 +215,21 @@ def _write_atomically(path: Path, record: LockRecord) -> None:
     os.replace(tmp, path)
 
 
+def _check_lock_directory(directory: Path) -> None:
+    if not directory.is_dir():
+        raise AgentdError(
+            f"cannot take the lock: {directory} does not exist",
+            "create runtime.local_clone_root or fix its path in the profile",
+        )
+    mode = directory.stat().st_mode
+    if mode & stat.S_IWOTH:
+        raise ContractError(
+            f"local_clone_root {directory} is writable by everyone (mode "
+            f"{stat.S_IMODE(mode):04o}): anyone could plant or replace agentd's lock there",
+            f"chmod o-w {directory}",
+        )
+
+
 class ProfileLock:
     """`with ProfileLock(path, profile_id, ttl) as lock:` — raises LockContendedError."""
 
@@ -177,11 +242,9 @@ class ProfileLock:
         self._guard = FileLock(str(path.with_name(path.name + ".guard")))
 
     def acquire(self) -> ProfileLock:
-        if not self.path.parent.is_dir():
-            raise AgentdError(
-                f"cannot take the lock: {self.path.parent} does not exist",
-                "create runtime.local_clone_root or fix its path in the profile",
-            )
+        _check_lock_directory(self.path.parent)
+        refuse_special_file(self.path)
+        refuse_special_file(self.path.with_name(self.path.name + ".guard"))
         try:
             with self._guard.acquire(timeout=GUARD_TIMEOUT_SECONDS):
                 inspection = inspect_lock(self.path)
@@ -237,7 +300,9 @@ class ProfileLock:
 
 def break_lock(path: Path, force: bool) -> LockInspection:
     """Remove a stale lock (or, with force, a live one). Returns what was removed."""
-    guard = FileLock(str(path.with_name(path.name + ".guard")))
+    guard_path = path.with_name(path.name + ".guard")
+    refuse_special_file(guard_path)
+    guard = FileLock(str(guard_path))
     with guard.acquire(timeout=GUARD_TIMEOUT_SECONDS):
         inspection = inspect_lock(path)
         if inspection.state is LockState.ACTIVE and not force:

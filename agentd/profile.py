@@ -273,7 +273,9 @@ class VerificationSettings(Strict):
     environment_allowlist: list[EnvName] = Field(default_factory=list)
     dotenv_path: AbsolutePath | None = None
     secret_redaction_patterns: list[Regex] = Field(default_factory=list)
-    sandbox: Literal["none", "bwrap"] = "none"
+    # (+) auto: bubblewrap when it can start here, else no repository code runs (units are
+    # blocked verification_unavailable); bwrap: the same; none: the explicit opt-out.
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
 
     @field_validator("environment_allowlist")
     @classmethod

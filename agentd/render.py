@@ -77,6 +77,7 @@ def render_table(data: dict[str, Any]) -> str:
             ", ".join(f"{c} {n}" for c, n in data.get("open_alerts_by_class", {}).items()) or "none"
         ),
     ]
+    lines += [f"  warning: {warning}" for warning in data.get("warnings", [])]
     if data.get("lock_recovery"):
         lines.append(f"  recovered a stale lock: {data['lock_recovery'].get('reason')}")
     if data.get("stopped"):

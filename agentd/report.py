@@ -108,6 +108,7 @@ class RunSummary:
     open_alerts_at_start: dict[str, int] = field(default_factory=dict)
     lock_recovery: dict[str, Any] | None = None
     stopped: str | None = None  # why promotion stopped early (rate_limited, SIGTERM), if it did
+    warnings: list[str] = field(default_factory=list)  # run-level, e.g. the sandbox opt-out
     iterations: dict[str, int] = field(default_factory=dict)
     units: list[UnitRecord] = field(default_factory=list)
     remaining_open_alerts: list[dict[str, Any]] = field(default_factory=list)

@@ -1,9 +1,18 @@
-"""Wiring shared by commands: state directory, API base URL, token, client."""
+"""Wiring shared by commands: state directory, API base URL, token, client.
+
+The state directory holds what agentd must be able to trust later: the askpass helper git
+runs, worktrees, the run store, the audit log. It is refused (contract error, exit 78) when
+another user owns it or could write in it, and so is its `git/` directory.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+import uuid
 from pathlib import Path
 
+from agentd.errors import ContractError
 from agentd.github.api import GitHubAPI
 from agentd.github.auth import Token, acquire_token
 from agentd.github.cache import ConditionalCache
@@ -16,8 +25,58 @@ from agentd.settings import Settings
 def state_dir(profile: Profile, settings: Settings) -> Path:
     """`AGENTD_STATE_DIR`, else `{local_clone_root}/.github-security-agent` (SPEC §12)."""
     if settings.state_dir is not None:
-        return settings.state_dir
-    return Path(profile.profile.runtime.local_clone_root) / ".github-security-agent"
+        path = settings.state_dir
+    else:
+        path = Path(profile.profile.runtime.local_clone_root) / ".github-security-agent"
+    refuse_unsafe_directory(path, "state directory")
+    return path
+
+
+def refuse_unsafe_directory(path: Path, what: str, follow_symlinks: bool = True) -> None:
+    """Refuse a directory another user owns or may write in; one that does not exist yet
+    is fine (agentd creates it 0700)."""
+    try:
+        info = path.stat() if follow_symlinks else path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        raise ContractError(
+            f"{what} {path} is not a directory", f"remove it (rm {path}); agentd creates it"
+        )
+    if info.st_uid != os.geteuid():
+        raise ContractError(
+            f"{what} {path} is owned by uid {info.st_uid}, not by agentd's user "
+            f"(uid {os.geteuid()}): another user could change what agentd trusts there",
+            f"chown -R {os.geteuid()} {path} (or point AGENTD_STATE_DIR at agentd's own directory)",
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ContractError(
+            f"{what} {path} is writable by its group or by others (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}): they could replace what agentd runs from it",
+            f"chmod go-w {path}",
+        )
+
+
+def write_private_file(path: Path, text: str, mode: int = 0o700) -> Path:
+    """Write `path` for agentd's user only, never through a symlink: a symlink (or anything
+    but a regular file) there is refused; the file is replaced atomically, not rewritten."""
+    try:
+        existing = path.lstat()
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(existing.st_mode) else "not a regular file"
+        raise ContractError(
+            f"{path} is {kind}; agentd writes it itself and will not write through it",
+            f"remove it (rm {path}) and find out who put it there",
+        )
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # one per writer
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), mode)  # whatever the umask
+        handle.write(text)
+    os.replace(tmp, path)
+    return path
 
 
 def api_base_url(profile: Profile, settings: Settings) -> str:

@@ -2,24 +2,35 @@
 
 Commands run argv-only (never a shell) in the target's `verification_workdir`, with an
 environment built from scratch: `PATH`, a private temporary `HOME`, `LANG`, and only the
-allowlisted variables. Each command has a timeout; on timeout the whole process group is
-killed. The tail of the output is kept, redacted, for the report. Every result states its
-provenance: `observed` (it ran; exit code recorded) or `not_run` (and why).
+allowlisted variables. Each command has a timeout. The command gets its own process group,
+which is killed on timeout and again after the command finishes (background children left
+behind die with it). The tail of the output is kept, redacted, for the report. Every result
+states its provenance: `observed` (it ran; exit code recorded) or `not_run` (and why).
 
-With `sandbox: bwrap` commands run under bubblewrap: the system read-only, only the
-worktree and the private home writable, the state directory hidden, no network.
+Sandboxes (`Sandbox.kind`, the profile's `verification.sandbox`):
+- `bwrap`: bubblewrap. The system read-only; only the worktree and the private home
+  writable; a private pid namespace (the sandbox dies with the command, `setsid` children
+  included) and, unless `network` is set, no network; the hidden paths (clones, the state
+  directory, the dotenv file, credentials) replaced by empty ones. A writable git worktree's
+  own git directory is put back read-only so git works in it.
+- `auto`: `bwrap` when bubblewrap can start here, else nothing runs (`not_run`, and why).
+- `none`: the explicit opt-out: the command runs as agentd's user, unconfined.
+Whether bubblewrap can start is probed once (`bwrap … true`) and remembered for a while.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +39,10 @@ from agentd.vocabulary import Provenance
 
 OUTPUT_TAIL_BYTES = 4000
 KILL_GRACE_SECONDS = 2.0
+PROBE_TIMEOUT_SECONDS = 10.0
+PROBE_CACHE_SECONDS = 900.0  # a run probes once; a daemon notices an installed bwrap later
+SANDBOX_KINDS = ("auto", "bwrap", "none")
+_BWRAP_SYSTEM = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ class VerificationResult:
 class Sandbox:
     """Where a command may write; what it must not see."""
 
-    kind: str  # "none" | "bwrap"
+    kind: str  # "auto" | "bwrap" | "none" (see the module docstring)
     writable: tuple[Path, ...] = ()
     hidden: tuple[Path, ...] = ()
     network: bool = False  # share the host network (updaters: registries); else none
@@ -98,25 +113,151 @@ def scrubbed_env(home: Path, allowed: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _bwrap_argv(
-    argv: list[str], workdir: Path, home: Path, sandbox: Sandbox, env: Mapping[str, str]
+# --- can bubblewrap start here? ------------------------------------------------------------
+
+
+def unavailable_reason(problem: str) -> str:
+    """The one line a unit reports when the sandbox it needs cannot start."""
+    return (
+        f"bubblewrap cannot start here ({problem}); install bubblewrap or set "
+        "verification.sandbox: none to opt out"
+    )
+
+
+class _Probe:
+    """`bwrap <the sandbox's own flags> -- true`, run once and remembered for a while."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answer: tuple[float, str | None] | None = None
+
+    def problem(self) -> str | None:
+        """None when bubblewrap starts here, else why not (one line)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._answer is None or now - self._answer[0] > PROBE_CACHE_SECONDS:
+                self._answer = (now, _probe_bwrap())
+            return self._answer[1]
+
+    def forget(self) -> None:
+        with self._lock:
+            self._answer = None
+
+
+def _probe_bwrap() -> str | None:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bwrap is not installed"
+    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", *_BWRAP_SYSTEM]
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [*argv, "--", "true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=PROBE_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            return f"bwrap did not finish within {PROBE_TIMEOUT_SECONDS:.0f}s"
+        finally:
+            _kill_group(proc)  # a bwrap killed half-way leaves its namespace's init behind
+        errors.seek(0)
+        said = errors.read().decode("utf-8", errors="replace")
+    return None if proc.returncode == 0 else _why_bwrap_failed(proc.returncode, said)
+
+
+def _why_bwrap_failed(returncode: int, stderr: str) -> str:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        if name == "SIGSYS":
+            return (
+                "bwrap was killed by SIGSYS: a seccomp filter (systemd SystemCallFilter=) "
+                "refuses a system call it needs"
+            )
+        return f"bwrap was killed by {name}"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    said = lines[-1].removeprefix("bwrap: ") if lines else f"bwrap exited {returncode}"
+    return redact(said)[:300]
+
+
+BWRAP = _Probe()
+
+
+# --- the bubblewrap command line -------------------------------------------------------------
+
+
+def _hide(paths: Iterable[Path]) -> list[str]:
+    """Mounts that replace each existing path with an empty one, outer paths first. What
+    does not exist needs no hiding (and cannot be mounted over); what agentd's user cannot
+    even look at (e.g. /run/user under ProtectHome=) the sandbox cannot reach either."""
+    args: list[str] = []
+    for path in sorted(set(paths), key=lambda p: len(p.parts)):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode):
+            args += ["--tmpfs", str(path)]
+        else:  # a file, a socket, a FIFO: all become an empty file
+            args += ["--ro-bind", "/dev/null", str(path)]
+    return args
+
+
+def worktree_git_dir(worktree: Path, writable: Sequence[Path]) -> Path | None:
+    """The common git dir of `worktree` when it is a git worktree, else None.
+
+    The worktree's `.git` file is the repository's to rewrite, so it is believed only when
+    git's own back-reference (`<common>/worktrees/<name>/gitdir`, outside the sandbox's
+    writable paths) names this very worktree."""
+    pointer = worktree / ".git"
+    try:
+        if not stat.S_ISREG(pointer.lstat().st_mode):
+            return None
+        text = pointer.read_text(encoding="utf-8").strip()
+        if not text.startswith("gitdir:"):
+            return None
+        git_dir = Path(text.removeprefix("gitdir:").strip())
+        back = Path((git_dir / "gitdir").read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+    common = git_dir.parent.parent
+    trusted = (
+        git_dir.is_absolute()
+        and git_dir.parent.name == "worktrees"
+        and back.resolve() == pointer.resolve()
+        and not any(common.resolve().is_relative_to(w.resolve()) for w in writable)
+    )
+    return common if trusted else None
+
+
+def bwrap_argv(
+    bwrap: str,
+    argv: list[str],
+    *,
+    workdir: Path,
+    home: Path,
+    sandbox: Sandbox,
+    env: Mapping[str, str],
 ) -> list[str]:
-    wrapped = [
-        "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
-        *(["--share-net"] if sandbox.network else []),
-        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-    ]  # fmt: skip
-    for path in sandbox.hidden:  # what does not exist needs no hiding (and cannot be mounted over)
-        if path.is_dir():
-            wrapped += ["--tmpfs", str(path)]
-        elif path.is_file():
-            wrapped += ["--ro-bind", "/dev/null", str(path)]
-    for path in (*sandbox.writable, home):
+    """Hidden paths first, then what is put back: git dirs read-only, the writable paths."""
+    writable = (*sandbox.writable, home)
+    wrapped = [bwrap, "--die-with-parent", "--new-session", "--unshare-all"]
+    wrapped += ["--share-net"] if sandbox.network else []
+    wrapped += [*_BWRAP_SYSTEM, *_hide(sandbox.hidden)]
+    for path in writable:
+        git_dir = worktree_git_dir(path, writable)
+        wrapped += ["--ro-bind", str(git_dir), str(git_dir)] if git_dir else []
+    for path in writable:
         wrapped += ["--bind", str(path), str(path)]
     wrapped += ["--chdir", str(workdir), "--clearenv"]
     for name, value in env.items():
         wrapped += ["--setenv", name, value]
     return [*wrapped, "--", *argv]
+
+
+# --- running one command ---------------------------------------------------------------------
 
 
 def _tail(data: bytes, patterns: Sequence[re.Pattern[str]]) -> str:
@@ -128,16 +269,35 @@ def _tail(data: bytes, patterns: Sequence[re.Pattern[str]]) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=KILL_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM the command's process group, give the leader a grace period, then SIGKILL
+    whatever is left of the group, whether or not the leader is gone already."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the group is empty: nothing was left behind
+        proc.wait()
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILL_GRACE_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _sandboxed(
+    argv: list[str], workdir: Path, home: Path, sandbox: Sandbox, env: Mapping[str, str]
+) -> list[str] | str:
+    """The argv to start, or why nothing may start."""
+    if sandbox.kind == "none":
+        if shutil.which(argv[0], path=env.get("PATH")) or Path(argv[0]).is_absolute():
+            return argv
+        return f"{argv[0]!r} is not installed on this runner"
+    if sandbox.kind not in SANDBOX_KINDS:
+        return f"unknown sandbox {sandbox.kind!r}; nothing runs outside a known sandbox"
+    problem = BWRAP.problem()
+    bwrap = shutil.which("bwrap")
+    if problem or bwrap is None:
+        return unavailable_reason(problem or "bwrap is not installed")
+    return bwrap_argv(bwrap, argv, workdir=workdir, home=home, sandbox=sandbox, env=env)
 
 
 def run_command(
@@ -151,23 +311,14 @@ def run_command(
     redaction_patterns: Sequence[re.Pattern[str]] = (),
 ) -> CommandResult:
     shown = redact(" ".join(argv))
-    if sandbox.kind == "bwrap":
-        if shutil.which("bwrap") is None:
-            return CommandResult(
-                shown,
-                Provenance.NOT_RUN,
-                not_run_reason="sandbox bwrap requested but bubblewrap is not installed",
-            )
-        argv = _bwrap_argv(argv, workdir, home, sandbox, env)
-    elif shutil.which(argv[0], path=env.get("PATH")) is None and not Path(argv[0]).is_absolute():
-        return CommandResult(
-            shown, Provenance.NOT_RUN, not_run_reason=f"{argv[0]!r} is not installed on this runner"
-        )
+    started_argv = _sandboxed(argv, workdir, home, sandbox, env)
+    if isinstance(started_argv, str):
+        return CommandResult(shown, Provenance.NOT_RUN, not_run_reason=started_argv)
     started = time.monotonic()
     with tempfile.TemporaryFile() as output:
         try:
             proc = subprocess.Popen(
-                argv,
+                started_argv,
                 cwd=workdir,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
@@ -185,7 +336,7 @@ def run_command(
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
-            _kill_group(proc)  # also reaps background children left by a finished command
+            _kill_group(proc)  # also what a finished command left running in its group
         output.seek(0)
         data = output.read()
     return CommandResult(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support import base_profile, require_tool, run_agentd, write_profile
 
-from agentd.errors import LockContendedError
+from agentd.errors import ContractError, LockContendedError
 from agentd.lock import LockRecord, LockState, ProfileLock, inspect_lock
 
 HOLDER = textwrap.dedent(
@@ -179,3 +179,26 @@ def test_lock_record_contents(tmp_path: Path) -> None:
     assert record["pid"] == os.getpid()
     assert record["ttl_seconds"] == 900
     assert {"hostname", "started_at", "agentd_version", "profile_id"} <= record.keys()
+
+
+def test_lock_status_refuses_a_fifo_at_once(profile_path: Path) -> None:
+    """`inspect_lock` (lock status, discover, run) never opens a FIFO for reading: that
+    would wait for a writer forever."""
+    os.mkfifo(_lock_path(profile_path))
+    started = time.monotonic()
+    result = run_agentd("lock", "status", "--profile", str(profile_path), timeout=30)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 78, result.stderr
+    assert "is a FIFO, not a regular file" in result.stderr
+    with pytest.raises(ContractError):
+        inspect_lock(_lock_path(profile_path))
+    with pytest.raises(ContractError):
+        ProfileLock(_lock_path(profile_path), "acme", 7200).acquire()
+
+
+def test_a_planted_guard_file_is_refused(profile_path: Path) -> None:
+    guard = _lock_path(profile_path).with_name(_lock_path(profile_path).name + ".guard")
+    guard.symlink_to(profile_path)
+    with pytest.raises(ContractError, match="symbolic link"):
+        ProfileLock(_lock_path(profile_path), "acme", 7200).acquire()
+    assert "acme" in profile_path.read_text()  # the symlink's target was not truncated

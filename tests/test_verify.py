@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import require_tool
 
 from agentd.redaction import REDACTOR
-from agentd.verify import Sandbox, VerificationResult, run_verification
+from agentd.verify import BWRAP, Sandbox, VerificationResult, run_verification, worktree_git_dir
 from agentd.vocabulary import Provenance
 
 NONE = Sandbox("none")
@@ -148,3 +150,163 @@ def test_bwrap_sandbox_confines_writes_and_reads(tmp_path: Path) -> None:
     assert "RESULT []" in tail
     assert (worktree / "ok").exists()
     assert not (outside / "bad").exists()
+
+
+def test_what_a_finished_command_leaves_in_its_group_is_killed(tmp_path: Path) -> None:
+    """`sandbox: none` too: a background child that ignores SIGTERM dies with the command."""
+    pidfile = tmp_path / "straggler.pid"
+    straggler = (
+        "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    script = (
+        "import subprocess, sys, time, os\n"
+        f"subprocess.Popen([sys.executable, '-c', {straggler!r}])\n"
+        f"while not os.path.exists({str(pidfile)!r}): time.sleep(0.05)\n"
+    )
+    result = _run(tmp_path, [PY, "-c", script])
+    assert result.passed, result.commands[0].output_tail
+    pid = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not _running(pid), "a child left in the command's group survived it"
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its (re)parent to reap it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+@pytest.fixture
+def fresh_probe() -> Iterator[None]:
+    BWRAP.forget()
+    yield
+    BWRAP.forget()
+
+
+def _fake_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    calls = tmp_path / "bwrap-calls"
+    fake = bin_dir / "bwrap"
+    fake.write_text(
+        f"#!/bin/sh\necho x >> {calls}\n"
+        "echo 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["auto", "bwrap"])
+def test_no_sandbox_no_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_probe: None, kind: str
+) -> None:
+    """bubblewrap cannot start: nothing runs, each command says why in one line, and the
+    probe ran once for all of them."""
+    calls = _fake_bwrap(tmp_path, monkeypatch)
+    marker = tmp_path / "ran"
+    for _ in range(2):
+        result = _run(tmp_path, [PY, "-c", f"open({str(marker)!r}, 'w')"], sandbox=Sandbox(kind))
+        [command] = result.commands
+        assert command.provenance is Provenance.NOT_RUN
+        assert command.not_run_reason == (
+            "bubblewrap cannot start here (No permissions to create new namespace); install "
+            "bubblewrap or set verification.sandbox: none to opt out"
+        )
+    assert not marker.exists()
+    assert calls.read_text() == "x\n"
+
+
+def test_an_unknown_sandbox_runs_nothing(tmp_path: Path) -> None:
+    result = _run(tmp_path, [PY, "-c", "pass"], sandbox=Sandbox("chroot"))
+    assert result.commands[0].provenance is Provenance.NOT_RUN
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _clone_root_with_worktree(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """clones/{api,billing}, a state dir inside the clone root, api's worktree inside it."""
+    clones = tmp_path / "clones"
+    for name in ("api", "billing"):
+        (clones / name).mkdir(parents=True)
+        _git("init", "-q", "-b", "main", cwd=clones / name)
+        (clones / name / "README.md").write_text(f"{name}-secret-content\n")
+        _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x", "--allow-empty",
+             cwd=clones / name)  # fmt: skip
+        _git("add", "README.md", cwd=clones / name)
+        _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "y", cwd=clones / name)
+    state = clones / ".github-security-agent"
+    worktree = state / "worktrees" / "run" / "api-1"
+    _git("worktree", "add", "-q", "--detach", str(worktree), "HEAD", cwd=clones / "api")
+    return clones, state, worktree
+
+
+def test_bwrap_hides_clones_state_and_dotenv_but_not_the_worktree(tmp_path: Path) -> None:
+    require_tool("bwrap")
+    clones, state, worktree = _clone_root_with_worktree(tmp_path)
+    (state / "audit.jsonl").write_text("state-secret\n")
+    dotenv = tmp_path / "secrets.env"
+    dotenv.write_text("UNLISTED=dotenv-secret\n")
+    probe = (
+        "import pathlib, subprocess\n"
+        "def read(p):\n"
+        "    try: return pathlib.Path(p).read_text().strip()\n"
+        "    except OSError as e: return type(e).__name__\n"
+        f"print('OTHER', read({str(clones / 'billing' / 'README.md')!r}))\n"
+        f"print('STATE', read({str(state / 'audit.jsonl')!r}))\n"
+        f"print('DOTENV', read({str(dotenv)!r}) or 'empty')\n"
+        "print('OWN', read('README.md'))\n"
+        "pathlib.Path('written.txt').write_text('x')\n"
+        "out = subprocess.run(['git', 'log', '--format=%s', '-1'], capture_output=True, text=True)\n"
+        "print('GIT', out.stdout.strip() or out.stderr.strip())\n"
+    )
+    sandbox = Sandbox("bwrap", writable=(worktree,), hidden=(clones, state, dotenv))
+    result = _run(worktree, [PY, "-c", probe], sandbox=sandbox)
+    tail = result.commands[0].output_tail
+    assert result.passed, tail
+    assert "OTHER FileNotFoundError" in tail
+    assert "STATE FileNotFoundError" in tail
+    assert "DOTENV" in tail and "dotenv-secret" not in tail
+    assert "OWN api-secret-content" in tail  # the worktree itself (under the hidden state dir)
+    assert "GIT y" in tail  # its repository's git dir is put back, read-only
+    assert (worktree / "written.txt").exists()
+
+
+def test_a_rewritten_git_file_cannot_expose_another_clone(tmp_path: Path) -> None:
+    """The worktree's `.git` is the repository's to rewrite: pointing it at another clone's
+    git dir exposes nothing, because git's back-reference does not name this worktree."""
+    clones, state, worktree = _clone_root_with_worktree(tmp_path)
+    assert worktree_git_dir(worktree, (worktree,)) == clones / "api" / ".git"
+    _git("worktree", "add", "-q", "--detach", str(state / "other"), "HEAD", cwd=clones / "billing")
+    billing_gitdir = next((clones / "billing" / ".git" / "worktrees").iterdir())
+    (worktree / ".git").write_text(f"gitdir: {billing_gitdir}\n")
+    assert worktree_git_dir(worktree, (worktree,)) is None
+    fake = worktree / "fake" / "worktrees" / "x"
+    fake.mkdir(parents=True)
+    (fake / "gitdir").write_text(f"{worktree / '.git'}\n")
+    (worktree / ".git").write_text(f"gitdir: {fake}\n")
+    assert worktree_git_dir(worktree, (worktree,)) is None  # a git dir it wrote itself
+
+
+def test_bwrap_kills_a_setsid_grandchild_with_the_command(tmp_path: Path) -> None:
+    require_tool("bwrap")
+    marker = tmp_path / "late"
+    sleeper = f"import time; time.sleep(2); open({str(marker)!r}, 'w')"
+    script = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', {sleeper!r}], start_new_session=True)\n"
+    )
+    result = _run(tmp_path, [PY, "-c", script], sandbox=Sandbox("bwrap", writable=(tmp_path,)))
+    assert result.passed, result.commands[0].output_tail
+    time.sleep(3)
+    assert not marker.exists(), "a setsid grandchild outlived the sandbox"

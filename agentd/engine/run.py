@@ -24,6 +24,7 @@ from agentd.engine.context import Budget, RunContext
 from agentd.engine.lifecycle import UnitOutcome, run_unit
 from agentd.engine.planning import complete, plan_repository
 from agentd.engine.reconcile import PlannedKeys, reconcile
+from agentd.engine.verification import sandbox_warnings
 from agentd.environment import load_allowed_environment
 from agentd.errors import AgentdError, ContractError, RateLimitedError, result_for
 from agentd.github.auth import Token, acquire_token
@@ -121,6 +122,7 @@ def _execute_run(
         dry_run=options.dry_run,
         generated_at=utc_now(),
         repositories_by_mode=_modes(profile),
+        warnings=sandbox_warnings(profile),
     )
     with ProfileLock(
         profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds

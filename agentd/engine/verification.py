@@ -1,16 +1,26 @@
-"""Verifying a unit's change: the target's own commands, in its workdir, in the sandbox."""
+"""Verifying a unit's change: the target's own commands, in its workdir, in the sandbox.
+
+Which sandbox (SPEC §3 `verification.sandbox`): `auto` (the default) and `bwrap` run every
+command under bubblewrap, and when bubblewrap cannot start here nothing from the repository
+runs: the unit is `blocked verification_unavailable` and says why. `none` is the explicit
+opt-out, reported as a run-level warning (`sandbox_warnings`).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from agentd.engine.context import RunContext
-from agentd.errors import PathEscapeError, UnitError
+from agentd.errors import AgentdError, ExitCode, PathEscapeError, UnitError
+from agentd.log import get_logger
 from agentd.paths import confine
-from agentd.profile import Target
-from agentd.verify import Sandbox, VerificationResult, run_verification
-from agentd.vocabulary import ReasonCode
+from agentd.profile import Profile, Target
+from agentd.verify import BWRAP, Sandbox, VerificationResult, run_verification, unavailable_reason
+from agentd.vocabulary import Outcome, ReasonCode
+
+log = get_logger("verification")
 
 CREDENTIAL_PATHS = (
     ".config/gh",
@@ -24,6 +34,21 @@ CREDENTIAL_PATHS = (
     ".cargo/credentials.toml",
     ".config/git/credentials",
 )
+OPT_OUT_WARNING = (
+    "verification.sandbox is none (explicit opt-out): verification commands and updater tools "
+    "run unsandboxed as agentd's user, so they can read what that user can read (other clones, "
+    "the dotenv file, the state directory) and reach the network; see docs/security.md"
+)
+
+
+class SandboxUnavailableError(AgentdError):
+    """The profile needs bubblewrap and it cannot start here: no repository code runs.
+
+    Not a `UnitError`, so no caller can re-label it a verification failure."""
+
+    exit_code = ExitCode.UNITS_FAILED
+    outcome = Outcome.BLOCKED
+    reason = ReasonCode.VERIFICATION_UNAVAILABLE
 
 
 def verification_workdir(target: Target, worktree: Path) -> Path:
@@ -45,25 +70,69 @@ def verification_workdir(target: Target, worktree: Path) -> Path:
 
 def verify_target(ctx: RunContext, target: Target, worktree: Path) -> VerificationResult:
     settings = ctx.profile.profile.verification
+    workdir = verification_workdir(target, worktree)
+    sandbox = Sandbox(sandbox_kind(ctx.profile), writable=(worktree,), hidden=sandbox_hidden(ctx))
     return run_verification(
         target.argv(),
-        workdir=verification_workdir(target, worktree),
+        workdir=workdir,
         allowed_env=ctx.allowed_env.values,
         timeout=float(target.verification_timeout_seconds or settings.default_timeout_seconds),
-        sandbox=Sandbox(settings.sandbox, writable=(worktree,), hidden=sandbox_hidden(ctx)),
+        sandbox=sandbox,
         redaction_patterns=settings.secret_redaction_patterns,
     )
 
 
+def sandbox_kind(profile: Profile) -> str:
+    """`bwrap`, or `none` when the profile opts out; raises when bubblewrap is needed and
+    cannot start (probed once, see `agentd.verify.BWRAP`)."""
+    if profile.profile.verification.sandbox == "none":
+        return "none"
+    problem = BWRAP.problem()
+    if problem is not None:
+        raise SandboxUnavailableError(unavailable_reason(problem))
+    return "bwrap"
+
+
+def sandbox_warnings(profile: Profile) -> list[str]:
+    """Run-level warnings about the sandbox, for the log and the run summary."""
+    if profile.profile.verification.sandbox != "none":
+        return []
+    log.warning(OPT_OUT_WARNING, extra={"profile_id": profile.id})
+    return [OPT_OUT_WARNING]
+
+
 def sandbox_hidden(ctx: RunContext) -> tuple[Path, ...]:
-    """What a sandboxed command must not see: agentd's state and its user's credentials
-    (gh's token, ssh keys, registry logins). The rest of the home stays readable: toolchains
-    often live there."""
+    """What a sandboxed program must not see: every clone (the clone root, and clones kept
+    elsewhere), agentd's state, the dotenv file, and its user's credentials and sessions.
+
+    The unit's own worktree (under the state dir) and its repository's git dir are put back
+    by the sandbox (`agentd.verify.bwrap_argv`). The rest of the home stays readable:
+    toolchains often live there."""
+    profile = ctx.profile.profile
+    clone_root = Path(profile.runtime.local_clone_root)
+    hidden = [clone_root, ctx.state_dir]
+    hidden += [
+        Path(repo.local_path)
+        for repo in ctx.profile.repositories
+        if not Path(repo.local_path).is_relative_to(clone_root)
+    ]
+    if profile.verification.dotenv_path:
+        hidden.append(Path(profile.verification.dotenv_path))
+    return (*hidden, *credential_paths(os.environ))
+
+
+def credential_paths(environ: Mapping[str, str]) -> list[Path]:
+    """The agentd user's credentials (gh's token, ssh keys, registry logins) and session
+    endpoints (ssh agent, the user's runtime dir with its D-Bus bus)."""
     home = Path(os.path.expanduser("~"))
-    hidden = [ctx.state_dir, *(home / name for name in CREDENTIAL_PATHS)]
-    if os.environ.get("GH_CONFIG_DIR"):
-        hidden.append(Path(os.environ["GH_CONFIG_DIR"]))
-    return tuple(hidden)
+    paths = [home / name for name in CREDENTIAL_PATHS]
+    paths.append(Path(f"/run/user/{os.getuid()}"))
+    for name in ("GH_CONFIG_DIR", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR"):
+        if environ.get(name):
+            paths.append(Path(environ[name]))
+    if environ.get("XDG_CONFIG_HOME"):
+        paths.append(Path(environ["XDG_CONFIG_HOME"]) / "gh")
+    return paths
 
 
 def why_failed(verification: VerificationResult) -> str:

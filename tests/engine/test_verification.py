@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 
+import pytest
+import yaml
 from e2e import e2e, verify_ok
+from support import require_tool
 
 SCENARIO = {
     "owner": {"login": "acme-org", "type": "org"},
@@ -34,3 +40,81 @@ def test_a_missing_verification_workdir_is_reported_not_replaced(tmp_path: Path)
         assert "'tests/unit'" in unit["detail"] and "does not exist" in unit["detail"]
         assert unit["verification_provenance"] == "not_run"
         assert env.sim.admin.pulls("api") == []
+
+
+TWO_REPOS = {
+    "owner": {"login": "acme-org", "type": "org"},
+    "repositories": [
+        {"name": name, "files": {"requirements.txt": "requests==2.25.0\n"}}
+        for name in ("api", "web")
+    ],
+}
+UNAVAILABLE = (
+    "bubblewrap cannot start here (No permissions to create new namespace); install "
+    "bubblewrap or set verification.sandbox: none to opt out"
+)
+
+
+def _broken_bwrap(tmp_path: Path) -> tuple[str, Path]:
+    """A PATH whose bwrap cannot start, as on a kernel without user namespaces."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    calls = tmp_path / "bwrap-calls"
+    fake = bin_dir / "bwrap"
+    fake.write_text(
+        f"#!/bin/sh\necho x >> {calls}\n"
+        "echo 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    return f"{bin_dir}:{os.environ['PATH']}", calls
+
+
+@pytest.mark.parametrize("sandbox", [None, "auto", "bwrap"])
+def test_without_a_sandbox_that_starts_no_repository_code_runs(
+    tmp_path: Path, sandbox: str | None
+) -> None:
+    path, calls = _broken_bwrap(tmp_path)
+    marker = tmp_path / "verification-ran"
+    target = {
+        "target_id": "root",
+        "path": ".",
+        "ecosystems": ["pip"],
+        "verification_commands": [f"{sys.executable} -c \"open('{marker}', 'w')\""],
+    }
+    repos = [{"repo": name, "targets": [target]} for name in ("api", "web")]
+    with e2e(tmp_path, TWO_REPOS, repos) as env:
+        if sandbox is not None:
+            profile = yaml.safe_load(env.profile_path.read_text())
+            profile["profile"]["verification"] = {"sandbox": sandbox}
+            env.profile_path.write_text(yaml.safe_dump(profile))
+        result, summary = env.run(PATH=path)
+        units = env.units(summary, alert_class="dependabot")
+        assert len(units) == 2, result.stderr[-2000:]
+        for unit in units:
+            assert (unit["outcome"], unit["reason_code"]) == ("blocked", "verification_unavailable")
+            assert unit["detail"] == UNAVAILABLE
+            assert unit["verification_provenance"] == "not_run"
+        assert not marker.exists()
+        assert env.sim.admin.pulls("api") == [] and env.sim.admin.pulls("web") == []
+        assert calls.read_text() == "x\n", "bubblewrap is probed once per run"
+        assert summary.get("warnings") == []
+
+
+def test_discover_proves_the_sandbox_starts(tmp_path: Path) -> None:
+    require_tool("bwrap")
+    with e2e(tmp_path, SCENARIO, [{"repo": "api"}]) as env:
+        args = ("discover", "--profile", str(env.profile_path), "--json")
+        ok = json.loads(env.agentd(*args).stdout)
+        assert ok["capabilities"]["verification_sandbox"] == {
+            "ok": True,
+            "evidence": "bubblewrap starts here (verification.sandbox: auto)",
+        }
+        path, _ = _broken_bwrap(tmp_path)
+        broken = json.loads(env.agentd(*args, PATH=path).stdout)
+        assert broken["capabilities"]["verification_sandbox"] == {
+            "ok": False,
+            "evidence": UNAVAILABLE,
+        }
+        assert any(UNAVAILABLE in finding for finding in broken["findings"])
+        table = env.agentd("discover", "--profile", str(env.profile_path), PATH=path).stdout
+        assert f"MISSING  verification_sandbox: {UNAVAILABLE}" in table
