@@ -28,7 +28,12 @@ from agentd.audit import unit_key
 from agentd.delivery.merge import MergeRequest, merge_if_allowed
 from agentd.delivery.publish import publish, restamp
 from agentd.engine.context import RunContext, Workspace
-from agentd.engine.verification import verification_workdir, verify_target, why_failed
+from agentd.engine.verification import (
+    sandbox_kind,
+    verification_workdir,
+    verify_target,
+    why_failed,
+)
 from agentd.environment import target_environment_problem
 from agentd.errors import AgentdError, RateLimitedError, UnitError, result_for
 from agentd.github.models import PullRequest
@@ -146,6 +151,7 @@ def _environment_gate(ctx: RunContext, unit: Unit, ws: Workspace) -> None:
     if problem is not None:
         raise UnitError(problem.reason, problem.message)
     verification_workdir(unit.target, ws.path)
+    sandbox_kind(ctx.profile)  # no repository code (updater or verification) runs unsandboxed
 
 
 def _capture(ws: Workspace, change: Change) -> None:
