@@ -14,9 +14,15 @@ never disguised as a verification or GitHub problem.
     ├── RateLimitedError         the primary limit or budget floor (75, rate_limited)
     ├── UnitError                stops one unit with an explicit outcome and reason
     │   ├── PathEscapeError      a path leaves the repository or target (blocked policy_blocked)
-    │   └── BudgetExhaustedError a blast-radius budget is spent (blocked policy_blocked)
+    │   ├── BudgetExhaustedError a blast-radius budget is spent (blocked policy_blocked)
+    │   └── RememberedRefusalError  GitHub refused this very change before (agentd.delivery.refusals)
     ├── InfrastructureError      git, the workspace or GitHub failed under a unit (failed)
     │   ├── GitError (agentd.gitops), WorkspaceError (agentd.engine.context)
+    │   │   ├── PushRejectedError  the push lost a race (looked at again)
+    │   │   └── PushRefusedError   GitHub refused the push for good, with its outcome and reason:
+    │   │       GitAuthError, WorkflowScopeError (blocked auth_insufficient), BranchRuleError
+    │   │       (blocked branch_protection_block), PushProtectionError (blocked policy_blocked),
+    │   │       ArchivedRepositoryError (skipped policy_blocked)
     │   └── GitHubError (agentd.github.client): GitHubHTTPError, TransientError,
     │       MalformedResponseError, PaginationError, OutsideApiError
     └── MutationForbiddenError   a mutation the mode forbids reached the lowest layer (a bug guard)

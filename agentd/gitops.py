@@ -32,6 +32,7 @@ from agentd.github.auth import Token
 from agentd.log import get_logger
 from agentd.mutation import MutationKind, MutationPolicy
 from agentd.redaction import redact
+from agentd.vocabulary import Outcome, ReasonCode, UnitResult
 
 log = get_logger("git")
 GIT_TIMEOUT_SECONDS = 600
@@ -66,7 +67,145 @@ class GitError(InfrastructureError):
 
 
 class PushRejectedError(GitError):
-    """The remote refused the push (lease lost, or the branch moved)."""
+    """The push lost a race: the lease is stale or the branch moved (worth looking again)."""
+
+
+class PushRefusedError(GitError):
+    """GitHub refused the push for a reason no retry fixes; carries the unit's outcome and
+    reason, GitHub's own words (`said`), and whether the refusal belongs to the change, so
+    that the same change is not pushed again (`remembered`)."""
+
+    outcome = Outcome.BLOCKED
+    reason = ReasonCode.POLICY_BLOCKED
+    remembered = True
+    what = "GitHub refused the push"
+    fix = ""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str, said: str) -> None:
+        super().__init__(argv, returncode, stderr)
+        self.said = redact(said)
+
+    @property
+    def detail(self) -> str:
+        return f"{self.what}: {self.said.rstrip('.')}; fix: {self.fix}"
+
+    def unit_result(self) -> UnitResult:
+        return UnitResult(outcome=self.outcome, reason=self.reason, detail=self.detail)
+
+
+class GitAuthError(PushRefusedError):
+    """GitHub did not take the token for git (401) or gave it no write access (403)."""
+
+    reason = ReasonCode.AUTH_INSUFFICIENT
+    remembered = False  # about the token, not the change
+    what = "GitHub refused the token for git"
+    fix = "give agentd a token with write access to the repository (Contents: read and write)"
+
+
+class WorkflowScopeError(PushRefusedError):
+    """The change touches .github/workflows/ and the token lacks the `workflow` scope."""
+
+    reason = ReasonCode.AUTH_INSUFFICIENT
+    fix = (
+        "grant the token the workflow scope (fine-grained: Workflows read and write); "
+        "agentd does not change workflow files without it"
+    )
+
+
+class BranchRuleError(PushRefusedError):
+    """Branch protection (GH006) or a repository rule (GH013) refused the push."""
+
+    reason = ReasonCode.BRANCH_PROTECTION_BLOCK
+    fix = "exempt agentd's branches from the rule, or have a person make this change"
+
+
+class PushProtectionError(PushRefusedError):
+    """Secret scanning's push protection (GH009) refused it: agentd never bypasses it."""
+
+    reason = ReasonCode.POLICY_BLOCKED
+    what = "push protection refused the push"
+    fix = "remove the secret from the change; agentd never bypasses push protection"
+
+
+class ArchivedRepositoryError(PushRefusedError):
+    """The repository is archived: read-only on GitHub."""
+
+    outcome = Outcome.SKIPPED
+    reason = ReasonCode.POLICY_BLOCKED
+    what = "the repository is archived (read-only on GitHub)"
+    fix = "unarchive it to have its alerts fixed"
+
+
+_WORKFLOW_SCOPE = re.compile(
+    r"refusing to allow an? [\w ]+? to create or update workflow `[^`]+` "
+    r"without `workflows?` (?:scope|permission)"
+)
+ARCHIVED = "This repository was archived so it is read-only."
+_RACES = ("stale info", "fetch first", "non-fast-forward", "cannot lock ref", "[rejected]")
+_AUTH = ("Authentication failed", "Invalid username or token", "returned error: 401",
+         "returned error: 403", "Write access to repository not granted")  # fmt: skip
+
+
+def _remote_lines(stderr: str) -> list[str]:
+    """What the remote said, one line each, without git's `remote: ` prefix and padding."""
+    prefix = "remote: "
+    return [
+        line.removeprefix(prefix).rstrip()
+        for line in stderr.splitlines()
+        if line.startswith(prefix)
+    ]
+
+
+def _rules(lines: Sequence[str], code: str) -> str:
+    """The rules a GH006 (`error: …` lines) or GH013 (`- …` lines) refusal names."""
+    if code == "GH006":
+        named = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+        named = [line for line in named if "GH006" not in line]
+    else:
+        named = [line[2:] for line in lines if line.startswith("- ")]
+    return " ".join(named) or "the branch's rules"
+
+
+def _secrets_found(lines: Sequence[str]) -> str:
+    """GitHub's GH009/GH013 headline, and which kinds of secret it found where (never a value)."""
+    said = next((line for line in lines if "GH0" in line), "secrets detected")
+    headline = said.removeprefix("error").strip(": ").rstrip(".")
+    kinds = [m.group(1) for line in lines if (m := re.match(r"\s*—— (.+?) —", line))]
+    paths = [
+        line.split("path:", 1)[1].strip() for line in lines if line.strip().startswith("path:")
+    ]
+    found = ", ".join(f"{kind} at {path}" for kind, path in zip(kinds, paths, strict=False))
+    return f"{headline}: {found}" if found else headline
+
+
+def refusal(argv: Sequence[str], returncode: int, stderr: str) -> GitError:
+    """The push failure as agentd acts on it: GitHub's lasting refusal (a `PushRefusedError`,
+    never retried), a race (looked at again), or any other git failure."""
+    refused = _refused(stderr)
+    if refused is not None:
+        kind, said = refused
+        return kind(argv, returncode, stderr, said)
+    if any(marker in stderr for marker in _RACES):
+        return PushRejectedError(argv, returncode, stderr)
+    return GitError(argv, returncode, stderr)
+
+
+def _refused(stderr: str) -> tuple[type[PushRefusedError], str] | None:
+    """Which lasting refusal GitHub's words are, and the words that say so."""
+    lines = _remote_lines(stderr)
+    scope = _WORKFLOW_SCOPE.search(stderr)
+    if scope:
+        return WorkflowScopeError, scope.group(0)
+    if any(mark in stderr for mark in ("GH009", "PUSH PROTECTION", "Push cannot contain secrets")):
+        return PushProtectionError, _secrets_found(lines)
+    for code in ("GH006", "GH013"):
+        if code in stderr:
+            return BranchRuleError, f"{code}: {_rules(lines, code)}"
+    if ARCHIVED in stderr:
+        return ArchivedRepositoryError, ARCHIVED
+    if any(marker in stderr for marker in _AUTH):
+        return GitAuthError, " ".join(lines) or stderr.strip().splitlines()[-1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -197,6 +336,8 @@ class Git:
             stdin=None if input_text is not None else subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
+            if network and any(marker in result.stderr for marker in _AUTH):
+                raise refusal(args, result.returncode, result.stderr)
             raise GitError(args, result.returncode, result.stderr)
         return result
 
@@ -296,12 +437,7 @@ class Git:
             network=True,
         )
         if result.returncode != 0:
-            error_type = (
-                PushRejectedError
-                if "rejected" in result.stderr or "stale info" in result.stderr
-                else GitError
-            )
-            raise error_type(["push", branch], result.returncode, result.stderr)
+            raise refusal(["push", branch], result.returncode, result.stderr)
         faults.point("after_push")
 
     # --- worktrees ---------------------------------------------------------------------------

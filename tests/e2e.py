@@ -152,6 +152,9 @@ def e2e(
 ) -> Iterator[E2E]:
     require_tool("gh")
     with Simulator(scenario, tmp_path / "sim") as sim:
+        # git over smart HTTP with token auth: every e2e run goes through agentd's askpass
+        # path and GitHub's push rules, never the bare repositories' local paths.
+        assert sim.git_url.startswith("http://"), sim.git_url
         profile = profile_for(sim, repos, mode, **defaults)
         path = tmp_path / "profile.yaml"
         path.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")

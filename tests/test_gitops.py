@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 from gitrepos import git, make_remote_and_clone
 
-from agentd.gitops import Git, GitEnvironment, GitError, PushRejectedError
+from agentd.gitops import (
+    ArchivedRepositoryError,
+    BranchRuleError,
+    Git,
+    GitAuthError,
+    GitEnvironment,
+    GitError,
+    PushProtectionError,
+    PushRefusedError,
+    PushRejectedError,
+    WorkflowScopeError,
+    refusal,
+)
 from agentd.mutation import MutationForbiddenError, MutationPolicy
 from agentd.vocabulary import MutationMode
 
@@ -150,3 +162,107 @@ def test_hostile_repository_config_executes_nothing(tmp_path: Path) -> None:
     operator.remove_worktree(tmp_path / "wt")
     assert not marker.exists(), marker.read_text()
     assert git(remote, "show", "refs/heads/security/z:data.txt") == "y"
+
+
+# --- GitHub's refusals, in the words git prints them (each from a real push) ---------------
+
+_TO = "To https://github.com/o/r.git\n"
+_FAILED = "error: failed to push some refs to 'https://github.com/o/r.git'\n"
+# DataChefHQ/aws-data-landing-zone#29
+WORKFLOW_PAT = (
+    _TO + " ! [remote rejected] upgrade -> upgrade (refusing to allow a Personal Access Token to "
+    "create or update workflow `.github/workflows/release.yml` without `workflow` scope)\n"
+    + _FAILED
+)
+# peter-evans/create-pull-request#3558
+WORKFLOW_APP = (
+    " ! [remote rejected] auto-detect -> auto-detect (refusing to allow a GitHub App to create or "
+    "update workflow `.github/workflows/bakefile-test.yml` without `workflows` permission)\n"
+)
+GH006 = (  # the GH006 text as GitHub prints it for a protected branch
+    "remote: error: GH006: Protected branch update failed for refs/heads/preprod.\n"
+    "remote: error: Changes must be made through a pull request.\n"
+    + _TO
+    + " ! [remote rejected] preprod -> preprod (protected branch hook declined)\n"
+    + _FAILED
+)
+GH013 = (  # vercel/sandbox#169
+    "remote: error: GH013: Repository rule violations found for refs/heads/changeset-release/main.        \n"
+    "remote: Review all repository rules at https://github.com/vercel/sandbox/rules?ref=refs%2Fheads%2Fchangeset-release%2Fmain        \n"
+    "remote: \nremote: - Commits must have verified signatures.        \n"
+    "remote:   Found 1 violation:        \nremote: \n"
+    "remote:   027faa7121ee9df79db623e1a2848d2cc88a8dba        \nremote: \n"
+    + _TO + " ! [remote rejected] HEAD -> changeset-release/main (push declined due to repository rule violations)\n"
+)  # fmt: skip
+GH013_SECRETS = (  # palxiao/poster-design#140
+    "remote: error: GH013: Repository rule violations found for refs/heads/main.\nremote:\n"
+    "remote: - GITHUB PUSH PROTECTION\n"
+    "remote:   —————————————————————————————————————————\n"
+    "remote:     Resolve the following violations before pushing again\nremote:\n"
+    "remote:     - Push cannot contain secrets\nremote:\n"
+    "remote:       —— GitHub Personal Access Token ——————————————————————\n"
+    "remote:        locations:\n"
+    "remote:          - commit: 5477a7dd26384ed3c8b3814ee677f755ad27a597\n"
+    "remote:            path: src/api/github.ts:34\n"
+)  # fmt: skip
+GH009 = (  # korosuke613/zenn-articles, 2023
+    "remote: error GH009: Secrets detected! This push failed.\nremote:\n"
+    "remote:             GITHUB PUSH PROTECTION (beta)\n"
+    "remote: —— GitHub Personal Access Token ——————————————————————\n"
+    "remote:  locations:\n"
+    "remote:    - commit: 1cb6f4aa448dd3938335a681a3929697d93e6f70\n"
+    "remote:      path: articles/productivity-weekly-20230510.md:72\n"
+    + _TO + " ! [remote rejected] pw -> pw (push declined due to a detected secret)\n"
+)  # fmt: skip
+ARCHIVED = (
+    "remote: This repository was archived so it is read-only.\n"
+    "fatal: unable to access 'https://github.com/o/r.git/': The requested URL returned error: 403\n"
+)
+BAD_TOKEN = (
+    "remote: Invalid username or token. Password authentication is not supported for Git operations.\n"
+    "fatal: Authentication failed for 'https://github.com/o/r.git/'\n"
+)
+NO_WRITE = (
+    "remote: Write access to repository not granted.\n"
+    "fatal: unable to access 'https://github.com/o/r.git/': The requested URL returned error: 403\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind", "outcome", "reason", "said"),
+    [
+        (WORKFLOW_PAT, WorkflowScopeError, "blocked", "auth_insufficient", "`.github/workflows/release.yml` without `workflow` scope"),
+        (WORKFLOW_APP, WorkflowScopeError, "blocked", "auth_insufficient", "without `workflows` permission"),
+        (GH006, BranchRuleError, "blocked", "branch_protection_block", "GH006: Changes must be made through a pull request"),
+        (GH013, BranchRuleError, "blocked", "branch_protection_block", "GH013: Commits must have verified signatures"),
+        (GH013_SECRETS, PushProtectionError, "blocked", "policy_blocked", "GitHub Personal Access Token at src/api/github.ts:34"),
+        (GH009, PushProtectionError, "blocked", "policy_blocked", "GH009: Secrets detected! This push failed: GitHub Personal Access Token at articles/productivity-weekly-20230510.md:72"),
+        (ARCHIVED, ArchivedRepositoryError, "skipped", "policy_blocked", "This repository was archived so it is read-only"),
+        (BAD_TOKEN, GitAuthError, "blocked", "auth_insufficient", "Invalid username or token."),
+        (NO_WRITE, GitAuthError, "blocked", "auth_insufficient", "Write access to repository not granted"),
+    ],
+)  # fmt: skip
+def test_githubs_refusals_are_classified_with_their_reason(
+    stderr: str, kind: type[PushRefusedError], outcome: str, reason: str, said: str
+) -> None:
+    error = refusal(["push", "b"], 1, stderr)
+    assert type(error) is kind
+    assert isinstance(error, PushRefusedError) and not isinstance(error, PushRejectedError)
+    result = error.unit_result()
+    assert (result.outcome.value, result.reason and result.reason.value) == (outcome, reason)
+    assert said in result.detail and "fix: " in result.detail
+    assert error.remembered is (kind is not GitAuthError)  # a token problem is not the change's
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind"),
+    [
+        (" ! [rejected]        security/x -> security/x (stale info)\n" + _FAILED, PushRejectedError),
+        (" ! [rejected]        security/x -> security/x (fetch first)\n" + _FAILED, PushRejectedError),
+        (" ! [remote rejected] x -> x (cannot lock ref 'refs/heads/x': is at 1 but expected 2)\n", PushRejectedError),
+        (" ! [remote rejected] x -> x (pre-receive hook declined)\n" + _FAILED, GitError),
+        ("fatal: unable to access 'https://github.com/o/r.git/': Could not resolve host\n", GitError),
+    ],
+)  # fmt: skip
+def test_only_races_are_push_rejections(stderr: str, kind: type[GitError]) -> None:
+    assert type(refusal(["push", "x"], 1, stderr)) is kind

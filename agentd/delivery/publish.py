@@ -6,6 +6,11 @@ commit already has the same tree is reused without a push (no churn); otherwise 
 is force-pushed with a lease on the sha agentd last pushed there (`ledger`), so neither a
 concurrent writer nor a person's commit is ever overwritten. agentd only acts on PRs its
 own account opened from the repository itself.
+
+Only a lost race is looked at again. A push GitHub refuses for good (a rule, the token's
+scope, push protection, an archive: `PushRefusedError`) stops the unit with its reason and,
+when it belongs to the change, is remembered (`refusals`): the same change is not pushed
+again until it or the profile changes.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from dataclasses import dataclass
 
 from agentd.delivery.ledger import PushLedger
 from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_unit_pr
+from agentd.delivery.refusals import RefusalMemory, profile_fingerprint
 from agentd.engine.context import RunContext, Workspace
 from agentd.errors import BudgetExhaustedError, UnitError
 from agentd.github.models import PullRequest
-from agentd.gitops import PushRejectedError
+from agentd.gitops import PushRefusedError, PushRejectedError
 from agentd.log import get_logger
 from agentd.stamp import GITHUB_BODY_LIMIT, Stamp, replace_stamp, same_visible_content
 from agentd.vocabulary import ReasonCode
@@ -45,6 +51,12 @@ def _reusable(ws: Workspace, remote_sha: str | None, tree: str | None) -> bool:
         ws.operator.parent_of(remote_sha) == ws.start_sha
         and ws.operator.tree_of(remote_sha) == tree
     )
+
+
+def _refusals(ctx: RunContext, ws: Workspace, key: str, commit: str) -> RefusalMemory:
+    """A refusal is remembered by the key, the tree agentd pushes and the profile."""
+    tree = ws.tree.tree_of(commit) or commit
+    return RefusalMemory(ctx.state_dir, key, tree, profile_fingerprint(ctx.profile))
 
 
 def _audit_push(ctx: RunContext, ws: Workspace, branch: str, sha: str, result: str) -> None:
@@ -88,6 +100,9 @@ def push_change(
             raise EditedByPersonError(branch, remote_sha)
         try:
             ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected, source=commit)
+        except PushRefusedError:
+            _audit_push(ctx, ws, branch, commit, "refused")
+            raise
         except PushRejectedError:
             _audit_push(ctx, ws, branch, commit, "rejected")
             if attempt == PUSH_ATTEMPTS - 1:
@@ -129,6 +144,8 @@ def publish(
     When the branch was edited by a person, nothing is pushed and the PR is left as it is:
     the result says so (`edited`), and the engine stops the unit at `opened_pr`.
     """
+    refusals = _refusals(ctx, ws, key, commit)
+    refusals.check()  # GitHub refused this very change before: reported, not pushed again
     existing = find_unit_pr(ctx.api, repo, branch=branch, key=key, author=ctx.login())
     if existing is not None:
         branch = existing.head.ref  # e.g. opened under an earlier branch_template
@@ -143,6 +160,12 @@ def publish(
             ctx.budget.give_back_new_pr()
             raise UnitError(ReasonCode.POLICY_BLOCKED, str(edited)) from None
         return Published(existing, branch, edited.sha, False, False, False, edited=str(edited))
+    except PushRefusedError as refused:
+        if existing is None:
+            ctx.budget.give_back_new_pr()
+        refusals.remember(refused)
+        raise
+    refusals.forget()
     try:
         outcome: PullRequestOutcome = ensure_pull_request(
             ctx.api,

@@ -66,7 +66,15 @@ class Simulator:
 
     @property
     def git_url(self) -> str:
-        """`AGENTD_GIT_URL` for runs against this simulator ({owner}/{repo} template)."""
+        """`AGENTD_GIT_URL` for runs against this simulator ({owner}/{repo} template): git over
+        smart HTTP with token auth while it serves, else the bare repositories' local paths."""
+        if self._server is None:
+            return self.local_git_url
+        return f"{self.api_url}/{{owner}}/{{repo}}.git"
+
+    @property
+    def local_git_url(self) -> str:
+        """The bare repositories as local paths: no server, no token, no GitHub push rules."""
         return str(self.workdir.resolve() / "remotes" / "{repo}.git")
 
     def start(self) -> Simulator:
@@ -92,6 +100,7 @@ class Simulator:
         manifest: dict[str, Any] = {
             "api_url": self.api_url,
             "git_url": self.git_url,
+            "local_git_url": self.local_git_url,
             "owner": self.owner,
             "owner_type": self.scenario.owner.type,
             "remotes": {name: str(self.remote_path(name)) for name in self.world.repos},

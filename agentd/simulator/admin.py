@@ -12,7 +12,15 @@ import time
 from typing import Any
 
 from agentd.simulator import automerge, gitstore, protection
-from agentd.simulator.http import Fault, HttpError, LoggedRequest, Request, Response, Traffic
+from agentd.simulator.http import (
+    Fault,
+    GitRequest,
+    HttpError,
+    LoggedRequest,
+    Request,
+    Response,
+    Traffic,
+)
 from agentd.simulator.world import Review, World
 
 # GitHub's dismissal vocabulary per alert class (default first); a reason from another
@@ -48,6 +56,15 @@ class Admin:
     def mutating_requests(self) -> list[LoggedRequest]:
         return [r for r in self.requests() if r.mutating]
 
+    def git_requests(self) -> list[GitRequest]:
+        """git's smart-HTTP requests (ref advertisements, fetches, pushes), in order."""
+        with self.traffic.lock:
+            return list(self.traffic.git_log)
+
+    def pushes(self, repo: str | None = None) -> list[GitRequest]:
+        """The pushes that asked to move refs (accepted or refused), optionally of one repository."""
+        return [g for g in self.git_requests() if g.is_push and repo in (None, g.repo)]
+
     def counts(self) -> dict[str, int]:
         with self.traffic.lock:
             return dict(self.traffic.counts)
@@ -56,6 +73,7 @@ class Admin:
         with self.traffic.lock:
             self.traffic.log.clear()
             self.traffic.counts.clear()
+            self.traffic.git_log.clear()
 
     def inject(self, kind: str, count: int = 1, **options: Any) -> None:
         with self.traffic.lock:
@@ -231,6 +249,8 @@ class Admin:
         body = request.body if isinstance(request.body, dict) else {}
         if method == "GET" and path == "/requests":
             return Response(200, [dataclasses.asdict(r) for r in self.requests()])
+        if method == "GET" and path == "/git":
+            return Response(200, [dataclasses.asdict(g) for g in self.git_requests()])
         if method == "GET" and path == "/counts":
             return Response(200, self.counts())
         if method == "POST" and path == "/reset":

@@ -202,7 +202,7 @@ def secret_findings(repo: Path) -> list[SecretFinding]:
         files = gitstore.list_files(repo, commit)
         missing = [b for b in set(files.values()) if b not in scanned]
         for blob, content in gitstore.read_blobs(repo, missing).items():
-            scanned[blob] = _scan(content)
+            scanned[blob] = scan(content)
         for path, blob in sorted(files.items()):
             for secret_type, display, provider, value, line, start, end in scanned.get(blob, []):
                 finding = found.setdefault(
@@ -213,7 +213,8 @@ def secret_findings(repo: Path) -> list[SecretFinding]:
     return list(found.values())
 
 
-def _scan(content: bytes) -> list[tuple[str, str, str, str, int, int, int]]:
+def scan(content: bytes) -> list[tuple[str, str, str, str, int, int, int]]:
+    """(type, display name, provider, value, line, start column, end column) of each secret."""
     if b"\0" in content[:8000]:
         return []
     text = content.decode("utf-8", errors="replace")

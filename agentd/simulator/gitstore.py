@@ -178,10 +178,13 @@ def list_files(repo: Path, sha: str) -> dict[str, str]:
     return files
 
 
-def read_blobs(repo: Path, shas: Sequence[str]) -> dict[str, bytes]:
+def read_blobs(
+    repo: Path, shas: Sequence[str], env: Mapping[str, str] | None = None
+) -> dict[str, bytes]:
     if not shas:
         return {}
-    out = run_git(repo, "cat-file", "--batch", input_bytes=("\n".join(shas) + "\n").encode())
+    stdin = ("\n".join(shas) + "\n").encode()
+    out = run_git(repo, "cat-file", "--batch", input_bytes=stdin, env=env)
     blobs: dict[str, bytes] = {}
     position = 0
     for sha in shas:

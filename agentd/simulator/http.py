@@ -205,6 +205,28 @@ class LoggedRequest:
     response_body: str | None = None  # the JSON sent back, kept only with `keep_responses`
 
 
+@dataclass
+class GitRequest:
+    """One request of git's smart HTTP protocol (kept apart from the API's request log)."""
+
+    seq: int
+    time: float
+    repo: str
+    service: str  # git-upload-pack | git-receive-pack
+    endpoint: str  # info/refs | git-upload-pack | git-receive-pack
+    status: int
+    # receive-pack: each ref update "old new ref", and GitHub's verdict
+    updates: list[str] = field(default_factory=list)
+    result: str = ""  # ok | rejected | denied (4xx) | "" (no ref update)
+    rule: str = ""  # what refused it: workflow scope, repository rules, push protection, ...
+    reason: str = ""
+
+    @property
+    def is_push(self) -> bool:
+        """A push that asked to move refs (not the auth probe or the ref advertisement)."""
+        return self.endpoint == "git-receive-pack" and bool(self.updates)
+
+
 class Traffic:
     """Request log, counters, rate-limit buckets and injected faults."""
 
@@ -218,6 +240,7 @@ class Traffic:
         self.latency_ms = 0
         self.seq = 0
         self.keep_responses = False  # opt-in (tests): log each response body too
+        self.git_log: list[GitRequest] = []
 
     def bucket(self, token: str) -> RateBucket:
         with self.lock:
@@ -251,3 +274,8 @@ class Traffic:
             )  # fmt: skip
             self.counts[f"{request.method} {request.route or '?'}"] += 1
         return request_id
+
+    def record_git(self, entry: GitRequest) -> None:
+        with self.lock:
+            entry.seq = len(self.git_log) + 1
+            self.git_log.append(entry)

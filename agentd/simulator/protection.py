@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import fnmatch
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,9 +33,44 @@ def classic(state: RepoState, branch: str) -> Protection | None:
 
 def rulesets(state: RepoState, branch: str) -> list[tuple[int, Ruleset]]:
     """The active rulesets that apply to `branch`, with their ids."""
-    if branch != state.config.default_branch:
-        return []
-    return [(i, r) for i, r in enumerate(state.config.rulesets, 1) if r.enforcement == "active"]
+    return [
+        (i, r)
+        for i, r in enumerate(state.config.rulesets, 1)
+        if r.enforcement == "active" and targets(state, r, branch)
+    ]
+
+
+def targets(state: RepoState, ruleset: Ruleset, branch: str) -> bool:
+    """Whether the ruleset's ref-name condition (include minus exclude) selects `branch`."""
+
+    def selected(patterns: Sequence[str]) -> bool:
+        return any(_ref_matches(state, pattern, branch) for pattern in patterns)
+
+    return selected(ruleset.include) and not selected(ruleset.exclude)
+
+
+def _ref_matches(state: RepoState, pattern: str, branch: str) -> bool:
+    if pattern == "~ALL":
+        return True
+    if pattern == "~DEFAULT_BRANCH":
+        return branch == state.config.default_branch
+    return bool(_glob(pattern.removeprefix("refs/heads/")).match(branch))
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """fnmatch with FNM_PATHNAME, as GitHub matches ref names: `*` stops at `/`, `**` does not."""
+    parts: list[str] = []
+    index = 0
+    while index < len(pattern):
+        for token, regex in (("**/", "(?:.*/)?"), ("**", ".*"), ("*", "[^/]*"), ("?", "[^/]")):
+            if pattern.startswith(token, index):
+                parts.append(regex)
+                index += len(token)
+                break
+        else:
+            parts.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(parts) + r"\Z")
 
 
 def user_id(login: str) -> int:
@@ -132,6 +168,10 @@ def _rules_of(state: RepoState, ruleset: Ruleset) -> list[dict[str, Any]]:
             for tool in ruleset.code_scanning_tools
         ]  # fmt: skip
         rules.append({"type": "code_scanning", "parameters": {"code_scanning_tools": tools}})
+    if ruleset.branch_name_pattern is not None:
+        rules.append(
+            {"type": "branch_name_pattern", "parameters": ruleset.branch_name_pattern.model_dump()}
+        )
     return rules
 
 

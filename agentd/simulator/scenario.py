@@ -30,9 +30,28 @@ class Viewer(Strict):
     security_manager: bool = True
 
 
+CLASSIC_SCOPES = ["repo", "security_events", "workflow"]
+
+
 class Auth(Strict):
     tokens: list[str] | None = None  # None: any ghp_/github_pat_ token is accepted
     fine_grained: bool = False
+    # A classic token's OAuth scopes (`X-OAuth-Scopes`; pushes that touch
+    # .github/workflows/ need `workflow`): every classic token's, and per token.
+    scopes: list[str] = Field(default_factory=lambda: list(CLASSIC_SCOPES))
+    token_scopes: dict[str, list[str]] = Field(default_factory=dict)
+
+    def accepts(self, token: str) -> bool:
+        """Whether GitHub takes `token`: one listed, or (no list) any PAT-shaped one."""
+        if self.tokens is not None:
+            return token in self.tokens
+        return token.startswith(("ghp_", "github_pat_"))
+
+    def scopes_of(self, token: str) -> list[str] | None:
+        """The classic token's scopes; None for a fine-grained token (it has none)."""
+        if self.fine_grained or token.startswith("github_pat_"):
+            return None
+        return list(self.token_scopes.get(token, self.scopes))
 
 
 class RateLimit(Strict):
@@ -44,6 +63,8 @@ class Features(Strict):
     dependabot_alerts: Literal["enabled", "disabled"] = "enabled"
     code_scanning: Literal["enabled", "disabled", "no_analysis"] = "enabled"
     secret_scanning: Literal["enabled", "disabled"] = "enabled"
+    # Secret scanning's push protection: a push introducing a new secret is refused (GH009).
+    push_protection: Literal["enabled", "disabled"] = "disabled"
 
 
 class Permissions(Strict):
@@ -99,8 +120,20 @@ class MergeQueueRule(Strict):
     grouping_strategy: Literal["ALLGREEN", "HEADGREEN"] = "ALLGREEN"
 
 
+class BranchNamePattern(Strict):
+    """A ruleset's `branch_name_pattern` rule (pushes creating or updating a branch)."""
+
+    operator: Literal["starts_with", "ends_with", "contains", "regex"] = "starts_with"
+    pattern: str
+    negate: bool = False
+    name: str = ""
+
+
 class Ruleset(Strict):
     name: str = "default"
+    # The branches it targets (conditions.ref_name): ~DEFAULT_BRANCH, ~ALL or refs/heads/<fnmatch>.
+    include: list[str] = Field(default_factory=lambda: ["~DEFAULT_BRANCH"])
+    exclude: list[str] = Field(default_factory=list)
     required_checks: list[str] = Field(default_factory=list)
     enforcement: Literal["active", "evaluate", "disabled"] = "active"
     pull_request: PullRequestRule | None = None
@@ -109,6 +142,7 @@ class Ruleset(Strict):
     required_linear_history: bool = False
     workflows: list[str] = Field(default_factory=list)  # required workflow files (listed only)
     code_scanning_tools: list[str] = Field(default_factory=list)  # listed only
+    branch_name_pattern: BranchNamePattern | None = None
     bypass: bool = False  # the token's account is on the ruleset's bypass list
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import re
 import socket
@@ -11,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from agentd.simulator import api, automerge, graphql, shapes
+from agentd.simulator import api, automerge, githttp, graphql, shapes
 from agentd.simulator.admin import Admin
 from agentd.simulator.http import (
     MUTATING,
@@ -46,6 +47,7 @@ class SimulatorServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -75,8 +77,6 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        address = self.server.server_address
-        host = self.headers.get("Host") or f"{address[0]!s}:{address[1]}"
         return Request(
             method=self.command,
             path=split.path.rstrip("/") or "/",
@@ -84,8 +84,13 @@ class Handler(BaseHTTPRequestHandler):
             headers={k: v for k, v in self.headers.items()},
             body=body,
             raw_body=raw,
-            base_url=f"http://{host}",
+            base_url=self._base_url(),
         )
+
+    def _base_url(self) -> str:
+        address = self.server.server_address
+        host = self.headers.get("Host") or f"{address[0]!s}:{address[1]}"
+        return f"http://{host}"
 
     def _send(self, response: Response, request: Request, request_id: str = "") -> None:
         if response.drop:
@@ -110,12 +115,57 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _handle(self) -> None:
+        split = urlsplit(self.path)
+        if githttp.match(split.path):
+            self._git(split.path, split.query)
+            return
         request = self._request()
         if request.path.startswith("/_sim"):
             self._send(self.server.admin.handle(request), request)
             return
         response, request_id = self._api(request)
         self._send(response, request, request_id)
+
+    # --- git over smart HTTP ----------------------------------------------------------------
+
+    def _git(self, path: str, query: str) -> None:
+        call = githttp.GitCall(
+            method=self.command,
+            path=path,
+            query=dict(parse_qsl(query)),
+            authorization=self.headers.get("Authorization") or "",
+            protocol=self.headers.get("Git-Protocol") or "",
+            body=self._git_body(),
+            base_url=self._base_url(),
+        )
+        reply = githttp.serve(self.server.world, self.server.traffic, call)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _git_body(self) -> bytes:
+        """The request body: de-chunked (git streams big pushes) and decompressed (fetches)."""
+        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+            raw = self._read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+        if (self.headers.get("Content-Encoding") or "").lower() in ("gzip", "x-gzip"):
+            return gzip.decompress(raw)
+        return raw
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()  # the CRLF after each chunk
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return bytes(body)
 
     # --- the API pipeline -----------------------------------------------------------------
 
@@ -153,13 +203,11 @@ class Handler(BaseHTTPRequestHandler):
             )
         token = self._token(request)
         bucket = traffic.bucket(token)
+        granted = world.scenario.auth.scopes_of(token)
         scopes = (
             {}
-            if world.scenario.auth.fine_grained or token.startswith("github_pat_")
-            else {
-                "X-OAuth-Scopes": "repo, security_events, workflow",
-                "X-Accepted-OAuth-Scopes": "repo",
-            }
+            if granted is None
+            else {"X-OAuth-Scopes": ", ".join(granted), "X-Accepted-OAuth-Scopes": "repo"}
         )
         fault = traffic.take_fault(request)
         if fault is not None:
@@ -229,11 +277,7 @@ class Handler(BaseHTTPRequestHandler):
                 ),
             )
         token = match.group(1)
-        allowed = self.server.world.scenario.auth.tokens
-        valid = (
-            token in allowed if allowed is not None else token.startswith(("ghp_", "github_pat_"))
-        )
-        if not valid:
+        if not self.server.world.scenario.auth.accepts(token):
             raise HttpError(
                 401,
                 shapes.error("Bad credentials", "/overview/authenticating-to-the-rest-api", 401),
