@@ -26,6 +26,7 @@ from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.inventory import Coverage, Inventory, collect_inventory
 from agentd.lock import inspect_lock
 from agentd.mutation import MutationPolicy
+from agentd.preflight import check_token, probe_for_discover
 from agentd.profile import LoadedProfile, Profile, Repository, is_weak_command
 from agentd.session import api_base_url, open_client
 from agentd.settings import Settings
@@ -252,7 +253,8 @@ def run_discover(
     token = token or acquire_token(profile.profile.auth.github_host, environ)
     api = open_client(profile, settings, MutationPolicy(MutationMode.REPORT_ONLY), token=token)
     try:
-        login = api.user().login
+        token_check = check_token(api, profile, token)  # mode, GET /user, classic scopes
+        login = token_check.account.login
         wanted = [r.repo for r in reports if r.automation_mode != AutomationMode.IGNORED.value]
         classes = list(profile.profile.supported_alert_classes)
         inventory = collect_inventory(api, wanted, classes, max_workers=8)
@@ -271,6 +273,8 @@ def run_discover(
                 for c, e in entry.classes.items()
             }
         capabilities = _capabilities(api, inventory, profile)
+        probe_for_discover(api, profile, token_check, inventory)  # fine-grained: reads prove
+        capabilities["token_permissions"] = token_check.capability(profile)
         capabilities["verification_sandbox"] = sandbox_capability(profile)
         rate = api.client.rate.snapshot()
     finally:
@@ -294,7 +298,9 @@ def run_discover(
         repos=reports,
         rate_limit=rate,
         used_org_endpoints=inventory.used_org_endpoints,
-        findings=_findings(reports, allowed, tools) + _sandbox_findings(capabilities),
+        findings=_findings(reports, allowed, tools)
+        + _sandbox_findings(capabilities)
+        + token_check.warnings,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -712,6 +713,7 @@ def _semantic_issues(profile: Profile) -> tuple[list[ProfileIssue], list[Profile
                 "or 'auto_merge'",
             )
         )
+    errors += _api_url_issues(settings.auth)
     clone_root = Path(settings.runtime.local_clone_root)
     seen_repos: dict[str, int] = {}
     for index, repo in enumerate(profile.repositories):
@@ -737,6 +739,39 @@ def _semantic_issues(profile: Profile) -> tuple[list[ProfileIssue], list[Profile
                 )
             )
     return errors, warnings
+
+
+def default_api_url(github_host: str) -> str:
+    """The REST API base of `github_host` (facts §9): github.com → https://api.github.com,
+    GHE.com data residency SUB.ghe.com → https://api.SUB.ghe.com, GHES HOST → https://HOST/api/v3."""
+    host = github_host.lower()
+    if host == "github.com":
+        return "https://api.github.com"
+    if host.endswith(".ghe.com"):
+        return f"https://api.{host}"
+    return f"https://{host}/api/v3"
+
+
+def _api_url_issues(auth: AuthSettings) -> list[ProfileIssue]:
+    """`auth.api_url` must be the API of `auth.github_host`: the token gh holds for that host
+    is never sent to another one (`AGENTD_API_URL`, for tests and the simulator, is not a
+    profile key and stays allowed)."""
+    if not auth.api_url:
+        return []
+    expected = default_api_url(auth.github_host)
+    want, got = urlsplit(expected).hostname, urlsplit(auth.api_url).hostname
+    if got == want:
+        return []
+    return [
+        ProfileIssue(
+            ("profile", "auth", "api_url"),
+            f"{auth.api_url} is on host {got}, but the API of auth.github_host "
+            f"{auth.github_host} is on {want}: agentd never sends a {auth.github_host} "
+            "token to another host",
+            f"remove auth.api_url (the default is {expected}), or set auth.github_host to "
+            "the host this API belongs to",
+        )
+    ]
 
 
 def _repository_issues(profile: Profile, repo: Repository, where: PathKey) -> list[ProfileIssue]:

@@ -17,9 +17,12 @@ from agentd.github.api import GitHubAPI
 from agentd.github.auth import Token, acquire_token
 from agentd.github.cache import ConditionalCache
 from agentd.github.client import GitHubClient, MutationObserver
+from agentd.log import get_logger
 from agentd.mutation import MutationPolicy
-from agentd.profile import Profile
+from agentd.profile import Profile, default_api_url
 from agentd.settings import Settings
+
+log = get_logger("session")
 
 
 def state_dir(profile: Profile, settings: Settings) -> Path:
@@ -85,10 +88,8 @@ def api_base_url(profile: Profile, settings: Settings) -> str:
         return settings.api_url.rstrip("/")
     auth = profile.profile.auth
     if auth.api_url:
-        return auth.api_url
-    if auth.github_host == "github.com":
-        return "https://api.github.com"
-    return f"https://{auth.github_host}/api/v3"
+        return auth.api_url  # its host is github_host's API host (checked when loaded)
+    return default_api_url(auth.github_host)
 
 
 def open_client(
@@ -99,6 +100,11 @@ def open_client(
     observer: MutationObserver | None = None,
 ) -> GitHubAPI:
     token = token or acquire_token(profile.profile.auth.github_host)
+    if settings.api_url:  # tests, the simulator and the demo: allowed, never silent
+        log.info(
+            "AGENTD_API_URL overrides the profile's API base: the token goes to it",
+            extra={"api_url": api_base_url(profile, settings)},
+        )
     cache_dir = state_dir(profile, settings) / "http-cache"
     client = GitHubClient(
         api_base_url(profile, settings),

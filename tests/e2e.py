@@ -42,7 +42,7 @@ class E2E:
             **base,
             "GH_TOKEN": self.token,
             "GH_CONFIG_DIR": str(self.root / "gh-config"),
-            "AGENTD_API_URL": self.sim.api_url,
+            "AGENTD_API_URL": self.sim.rest_url,  # with an API prefix (GHES): under it
             "AGENTD_GIT_URL": self.sim.git_url,
             "AGENTD_STATE_DIR": str(self.state_dir),
             "AGENTD_LOG_FORMAT": "json",

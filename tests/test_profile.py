@@ -181,6 +181,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("negative-timeout", _set((*T0, "verification_timeout_seconds"), -5), "repositories[0].targets[0].verification_timeout_seconds"),
     ("unbalanced-quote", _set((*T0, "verification_commands"), ["pytest -k 'broken"]), "repositories[0].targets[0].verification_commands"),
     ("bad-api-url", _set(("profile", "auth", "api_url"), "ghe.example.com"), "profile.auth.api_url"),
+    ("api-url-on-another-host", _set(("profile", "auth", "api_url"), "https://ghe.example.com/api/v3"), "profile.auth.api_url"),
     ("host-with-scheme", _set(("profile", "auth", "github_host"), "https://github.com"), "profile.auth.github_host"),
     ("review-gate-off", _set(("profile", "defaults", "auto_merge"), {"require_review_gate": False}), "profile.defaults.auto_merge.require_review_gate"),
     ("outcome-vocabulary-disagrees", _set(("profile", "defaults", "outcome_statuses"), ["merged", "done"]), "profile.defaults.outcome_statuses"),

@@ -34,6 +34,7 @@ from agentd.lock import ProfileLock
 from agentd.log import get_logger
 from agentd.metrics import write_metrics
 from agentd.mutation import MutationPolicy
+from agentd.preflight import preflight_run
 from agentd.profile import LoadedProfile, Profile, Repository
 from agentd.redaction import REDACTOR
 from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
@@ -133,6 +134,12 @@ def _execute_run(
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
         audit = AuditLog(state / "audit" / f"{profile.id}.jsonl", profile.id, run_id)
         api = open_client(profile, settings, policy, token=token, observer=audit.api_mutation)
+        try:
+            token_check = preflight_run(api, profile, token)  # 78 before anything is changed
+        except BaseException:
+            api.client.close()
+            raise
+        summary.warnings += token_check.warnings
         git_env = GitEnvironment.create(state, token)
         ctx = RunContext(
             profile=profile,
@@ -146,6 +153,7 @@ def _execute_run(
             stop=stop,
             audit=audit,
             git_url_template=git_url_template(profile, settings),
+            account=token_check.account,
         )
         try:
             _run_passes(ctx, summary)

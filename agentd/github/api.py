@@ -8,7 +8,7 @@ A malformed single object raises MalformedResponseError, which stops only what n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -159,6 +159,11 @@ class GitHubAPI:
 
     def user(self) -> Account:
         return _one(Account, self.client.get_json("/user"), "the token's account")
+
+    def token_owner(self) -> tuple[Account, Mapping[str, str]]:
+        """The token's account and that answer's headers (a classic PAT's `X-OAuth-Scopes`)."""
+        response = self.client.get("/user")
+        return _one(Account, response.data, "the token's account"), response.headers
 
     def rate_limit(self) -> dict[str, Any]:
         data = self.client.get_json("/rate_limit")

@@ -494,7 +494,10 @@ class GitHubClient:
             raise _Retryable(f"connection dropped ({type(exc).__name__})") from exc
         self.rate.update(response.headers)
         if response.status_code == 304 and cached is not None:
-            return ApiResponse(304, _json(cached.body), _cached_headers(cached), from_cache=True)
+            # The 304's own headers (X-OAuth-Scopes, ...) with the stored page's link.
+            live = {k: v for k, v in response.headers.items() if k != "link"}
+            headers = {**live, **_cached_headers(cached)}
+            return ApiResponse(304, _json(cached.body), headers, from_cache=True)
         self._raise_for_limits(method, url, response)
         if response.status_code in _RETRY_STATUSES:
             raise _Retryable(f"server error {response.status_code}")

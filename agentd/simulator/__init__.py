@@ -33,6 +33,7 @@ class Simulator:
         advisory_dir: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        api_prefix: str = "",
     ) -> None:
         if isinstance(scenario, Scenario):
             parsed, base = scenario, None
@@ -47,11 +48,20 @@ class Simulator:
         self.traffic.latency_ms = latency_ms
         self.admin = Admin(self.world, self.traffic)
         self._address = (host, port)
+        # GitHub Enterprise Server's REST API lives under /api/v3: with a prefix the API is
+        # served only there (GraphQL at /api/graphql), git and /_sim stay at the root.
+        self.api_prefix = api_prefix.rstrip("/")
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def api_url(self) -> str:
+        """Where the simulator serves (scheme, host, port): git's base too."""
+        return self.world.api_url.removesuffix(self.api_prefix)
+
+    @property
+    def rest_url(self) -> str:
+        """The REST API base, `AGENTD_API_URL` for runs: `api_url` plus the API prefix."""
         return self.world.api_url
 
     @property
@@ -79,9 +89,11 @@ class Simulator:
 
     def start(self) -> Simulator:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._server = SimulatorServer(self._address, self.world, self.traffic, self.admin)
+        self._server = SimulatorServer(
+            self._address, self.world, self.traffic, self.admin, self.api_prefix
+        )
         host, port = self._server.server_address[:2]
-        self.world.api_url = f"http://{host!s}:{port}"
+        self.world.api_url = f"http://{host!s}:{port}{self.api_prefix}"  # URLs in answers
         self.world.materialize()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="github-simulator", daemon=True

@@ -36,6 +36,9 @@ CLASSIC_SCOPES = ["repo", "security_events", "workflow"]
 class Auth(Strict):
     tokens: list[str] | None = None  # None: any ghp_/github_pat_ token is accepted
     fine_grained: bool = False
+    # The fine-grained tokens' repository permissions ({contents: write, ...}; write includes
+    # read); None: all of them. See agentd.simulator.permissions.
+    permissions: dict[str, Literal["read", "write"]] | None = None
     # A classic token's OAuth scopes (`X-OAuth-Scopes`; pushes that touch
     # .github/workflows/ need `workflow`): every classic token's, and per token.
     scopes: list[str] = Field(default_factory=lambda: list(CLASSIC_SCOPES))

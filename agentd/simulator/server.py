@@ -24,6 +24,8 @@ from agentd.simulator.http import (
     encode,
     etag_of,
 )
+from agentd.simulator.permissions import NOT_ACCESSIBLE
+from agentd.simulator.permissions import denied as permission_denied
 from agentd.simulator.world import World
 
 SUPPORTED_VERSIONS = ("2022-11-28", "2026-03-10")
@@ -36,12 +38,18 @@ class SimulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], world: World, traffic: Traffic, admin: Admin
+        self,
+        address: tuple[str, int],
+        world: World,
+        traffic: Traffic,
+        admin: Admin,
+        api_prefix: str = "",
     ) -> None:
         super().__init__(address, Handler)
         self.world = world
         self.traffic = traffic
         self.admin = admin
+        self.api_prefix = api_prefix.rstrip("/")  # e.g. /api/v3, as GitHub Enterprise Server
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -123,6 +131,11 @@ class Handler(BaseHTTPRequestHandler):
         if request.path.startswith("/_sim"):
             self._send(self.server.admin.handle(request), request)
             return
+        if not self._within_api_prefix(request):
+            request.route = "outside the API prefix"
+            response = Response(404, shapes.error("Not Found", "", 404))
+            self._send(response, request, self.server.traffic.record(request, 404, response.body))
+            return
         response, request_id = self._api(request)
         self._send(response, request, request_id)
 
@@ -168,6 +181,23 @@ class Handler(BaseHTTPRequestHandler):
         return bytes(body)
 
     # --- the API pipeline -----------------------------------------------------------------
+
+    def _within_api_prefix(self, request: Request) -> bool:
+        """With an API prefix (GHES: /api/v3) the REST API is served only under it and
+        GraphQL beside it (/api/graphql); the prefix is taken off the path and put on the
+        base URL, so Link headers carry it. Without one, everything is the API."""
+        prefix = self.server.api_prefix
+        if not prefix:
+            return True
+        graphql = prefix.removesuffix("/v3") if prefix.endswith("/api/v3") else prefix
+        if request.path == f"{graphql}/graphql":
+            request.path = "/graphql"
+        elif request.path.startswith(f"{prefix}/"):
+            request.path = request.path.removeprefix(prefix)
+        else:
+            return False
+        request.base_url += prefix
+        return True
 
     def _api(self, request: Request) -> tuple[Response, str]:
         _world, traffic = self.server.world, self.server.traffic
@@ -231,6 +261,13 @@ class Handler(BaseHTTPRequestHandler):
         if found is None:
             raise HttpError(404, shapes.error("Not Found", "", 404), bucket.headers())
         route, params = found
+        accepted = permission_denied(world.scenario.auth, token, request.method, route.name)
+        if accepted is not None:  # a fine-grained token without the permission
+            raise HttpError(
+                403,
+                shapes.error(NOT_ACCESSIBLE, "", 403),
+                {**bucket.headers(), "X-Accepted-GitHub-Permissions": accepted},
+            )
         if request.method in MUTATING and self._archived(params):
             raise HttpError(
                 403,
