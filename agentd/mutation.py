@@ -37,6 +37,9 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], MutationKind], ...] = (
     # enqueuePullRequest): report_only and pull_request runs never send them.
     ("POST", re.compile(r"^(?!.*/repos/).*/graphql$"), MutationKind.MERGE),
     ("POST", re.compile(r"/repos/[^/]+/[^/]+/pulls$"), MutationKind.PR_CREATE),
+    # `commit_via: api`: the Git Data API writes what a push would (a branch, never a base).
+    ("POST", re.compile(r"/repos/[^/]+/[^/]+/git/(blobs|trees|commits|refs)$"), MutationKind.PUSH),
+    ("PATCH", re.compile(r"/repos/[^/]+/[^/]+/git/refs/.+$"), MutationKind.PUSH),
     ("PATCH", re.compile(r"/repos/[^/]+/[^/]+/pulls/\d+$"), MutationKind.PR_UPDATE),
     ("POST", re.compile(r"/repos/[^/]+/[^/]+/issues/\d+/comments$"), MutationKind.COMMENT),
     ("PATCH", re.compile(r"/repos/[^/]+/[^/]+/issues/comments/\d+$"), MutationKind.COMMENT),

@@ -343,6 +343,9 @@ class Defaults(Strict):
     # github_auto_merge: while required checks are pending, agentd enables GitHub's native
     # auto-merge pinned to the head it verified, and GitHub merges when they turn green.
     merge_via: Literal["api", "github_auto_merge"] = "api"
+    # (+) git: push agentd's commit; api: recreate it through the Git Data API, which GitHub
+    # signs (for bases whose rules require verified signatures).
+    commit_via: Literal["git", "api"] = "git"
     pr_metadata_fields: dict[str, str] | None = None
     outcome_statuses: list[str] | None = None
     reason_code_vocabulary: str | list[str] | None = None

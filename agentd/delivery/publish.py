@@ -17,15 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from agentd import faults
 from agentd.delivery.ledger import PushLedger
 from agentd.delivery.pulls import PullRequestOutcome, ensure_pull_request, find_unit_pr
 from agentd.delivery.refusals import RefusalMemory, profile_fingerprint
 from agentd.engine.context import RunContext, Workspace
 from agentd.errors import BudgetExhaustedError, UnitError
+from agentd.github.client import GitHubHTTPError
 from agentd.github.models import PullRequest
-from agentd.gitops import PushRefusedError, PushRejectedError
+from agentd.gitops import GitError, PushRefusedError, PushRejectedError
 from agentd.log import get_logger
+from agentd.mutation import MutationKind
 from agentd.stamp import GITHUB_BODY_LIMIT, Stamp, replace_stamp, same_visible_content
 from agentd.vocabulary import ReasonCode
 
@@ -76,7 +80,13 @@ def _agentds_own(ctx: RunContext, ws: Workspace, sha: str, key: str) -> bool:
 
 
 def push_change(
-    ws: Workspace, ctx: RunContext, key: str, branch: str, protected: Sequence[str], commit: str
+    ws: Workspace,
+    ctx: RunContext,
+    key: str,
+    branch: str,
+    protected: Sequence[str],
+    commit: str,
+    repo: str = "",
 ) -> tuple[str, bool]:
     """Make `branch` hold `commit` (or an identical commit); return (sha, pushed).
 
@@ -98,6 +108,16 @@ def push_change(
             and not _agentds_own(ctx, ws, remote_sha, key)
         ):
             raise EditedByPersonError(branch, remote_sha)
+        if ctx.profile.profile.defaults.commit_via == "api":
+            try:
+                signed = _commit_via_api(ws, ctx, repo, branch, protected, commit, remote_sha)
+            except GitHubHTTPError as exc:
+                if exc.status == 422 and attempt < PUSH_ATTEMPTS - 1:  # the ref raced us
+                    continue
+                raise
+            _audit_push(ctx, ws, branch, signed, "ok")
+            ledger.record(key, branch, signed)
+            return signed, True
         try:
             ws.tree.push_branch(branch, remote_sha, ctx.policy, protected=protected, source=commit)
         except PushRefusedError:
@@ -113,6 +133,46 @@ def push_change(
         ledger.record(key, branch, commit)
         return commit, True
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _commit_via_api(
+    ws: Workspace,
+    ctx: RunContext,
+    repo: str,
+    branch: str,
+    protected: Sequence[str],
+    commit: str,
+    remote_sha: str | None,
+) -> str:
+    """Recreate `commit` through GitHub's Git Data API (GitHub signs what it creates) and
+    point `branch` at it; the tree GitHub builds must be exactly the one agentd checked."""
+    if branch in protected or not branch:
+        raise GitError(["push", branch], 1, f"refusing to push to protected branch {branch!r}")
+    ctx.policy.check(MutationKind.PUSH, f"push {branch} through the API")
+    entries: list[dict[str, Any]] = []
+    for path, blob in sorted(ws.tree.changes(ws.start_sha, commit).items()):
+        if not blob:
+            entries.append({"path": path, "mode": "100644", "type": "blob", "sha": None})
+            continue
+        content = ws.tree.show_file(commit, path) or b""
+        sha = ctx.api.create_blob(repo, content)
+        entries.append({"path": path, "mode": "100644", "type": "blob", "sha": sha})
+    base_tree = ws.tree.tree_of(ws.start_sha) or ""
+    tree = ctx.api.create_tree(repo, base_tree, entries)
+    if tree != ws.tree.tree_of(commit):
+        raise UnitError(
+            ReasonCode.VERIFICATION_FAILED,
+            "GitHub built a different tree from the change agentd checked; nothing was pushed",
+        )
+    message = ws.tree.run("log", "-1", "--format=%B", commit)
+    faults.point("before_push")
+    signed = ctx.api.create_commit(repo, message, tree, [ws.start_sha])
+    if remote_sha is None:
+        ctx.api.create_branch_ref(repo, branch, signed)
+    else:
+        ctx.api.move_branch_ref(repo, branch, signed)
+    faults.point("after_push")
+    return signed
 
 
 class EditedByPersonError(Exception):
@@ -154,7 +214,7 @@ def publish(
             f"budget.max_new_prs ({ctx.budget.max_new_prs}) reached this run"
         )
     try:
-        sha, pushed = push_change(ws, ctx, key, branch, protected, commit)
+        sha, pushed = push_change(ws, ctx, key, branch, protected, commit, repo)
     except EditedByPersonError as edited:
         if existing is None:
             ctx.budget.give_back_new_pr()

@@ -8,6 +8,7 @@ A malformed single object raises MalformedResponseError, which stops only what n
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -51,6 +52,13 @@ log = get_logger("github.api")
 
 def _q(segment: str) -> str:
     return quote(segment, safe="")
+
+
+def _sha(data: Any) -> str:
+    sha = data.get("sha") if isinstance(data, dict) else None
+    if not isinstance(sha, str) or len(sha) != 40:
+        raise MalformedResponseError("GitHub's git data answer carries no commit/tree/blob sha")
+    return sha
 
 
 def _why(exc: ValidationError) -> str:
@@ -263,6 +271,30 @@ class GitHubAPI:
     def pull_files(self, repo: str, number: int) -> list[PullFile]:
         path = f"{self._repo(repo)}/pulls/{number}/files"
         return _complete(self.client.paginate(path), PullFile, f"files of PR #{number} of {repo}")
+
+    # --- git data writes (`commit_via: api`: GitHub creates and signs the commit) ------------
+
+    def create_blob(self, repo: str, content: bytes) -> str:
+        payload = {"content": base64.b64encode(content).decode(), "encoding": "base64"}
+        return _sha(self.client.post(f"{self._repo(repo)}/git/blobs", payload, "create blob").data)
+
+    def create_tree(self, repo: str, base_tree: str, entries: list[dict[str, Any]]) -> str:
+        payload = {"base_tree": base_tree, "tree": entries}
+        return _sha(self.client.post(f"{self._repo(repo)}/git/trees", payload, "create tree").data)
+
+    def create_commit(self, repo: str, message: str, tree: str, parents: list[str]) -> str:
+        payload = {"message": message, "tree": tree, "parents": parents}
+        return _sha(
+            self.client.post(f"{self._repo(repo)}/git/commits", payload, "create commit").data
+        )
+
+    def create_branch_ref(self, repo: str, branch: str, sha: str) -> None:
+        payload = {"ref": f"refs/heads/{branch}", "sha": sha}
+        self.client.post(f"{self._repo(repo)}/git/refs", payload, f"create branch {branch}")
+
+    def move_branch_ref(self, repo: str, branch: str, sha: str) -> None:
+        path = f"{self._repo(repo)}/git/refs/{_q('heads/' + branch)}"
+        self.client.patch(path, {"sha": sha, "force": True}, f"move branch {branch}")
 
     def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
         payload = {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from agentd.simulator import gitstore, protection, shapes
+from agentd.simulator import gitdata, gitstore, protection, shapes
 from agentd.simulator.analysis import CodeFinding, DependencyFinding, SecretFinding
 from agentd.simulator.http import HttpError, Request, Response, cursor_slice, page_slice
 from agentd.simulator.world import Alert, Pull, RepoState, World
@@ -1230,7 +1230,7 @@ def commit_json(world: World, state: RepoState, sha: str) -> dict[str, Any]:
         "message": "",
     }
     git = git_commit_json(world, full, info)
-    if state.config.verified_commits:  # as if signed by a key registered on GitHub
+    if state.config.verified_commits or sha in state.signed:  # registered key, or GitHub
         git["verification"] = {
             "verified": True, "reason": "valid", "signature": "-----BEGIN PGP SIGNATURE-----\n...",
             "payload": f"tree {info['tree']}", "verified_at": shapes.iso(float(str(info["time"]))),
@@ -1278,6 +1278,63 @@ def git_tag_object(world: World, request: Request, params: dict[str, str]) -> Re
             "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None},
         }
     )  # fmt: skip
+
+
+@route("POST", "/repos/{owner}/{repo}/git/blobs")
+def create_blob(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    with world.lock:
+        sha = gitdata.create_blob(state, body_dict(request))
+    url = f"{world.api_url}/repos/{world.full_name(state)}/git/blobs/{sha}"
+    return ok({"url": url, "sha": sha}, 201)
+
+
+@route("POST", "/repos/{owner}/{repo}/git/trees")
+def create_tree(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    with world.lock:
+        sha = gitdata.create_tree(state, body_dict(request))
+    url = f"{world.api_url}/repos/{world.full_name(state)}/git/trees/{sha}"
+    return ok({"sha": sha, "url": url, "tree": [], "truncated": False}, 201)
+
+
+@route("POST", "/repos/{owner}/{repo}/git/commits")
+def create_git_commit(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    with world.lock:
+        sha = gitdata.create_commit(world, state, body_dict(request))
+    return ok(commit_json(world, state, sha)["commit"] | {"sha": sha, "node_id": shapes.node_id("commit", sha), "html_url": f"{shapes.WEB}/{world.full_name(state)}/commit/{sha}", "parents": git_commit_json(world, world.full_name(state), gitstore.commit_info(state.path, sha) or {})["parents"]}, 201)  # fmt: skip
+
+
+def _ref_json(world: World, state: RepoState, branch: str, sha: str) -> dict[str, Any]:
+    full = world.full_name(state)
+    return {
+        "ref": f"refs/heads/{branch}", "node_id": shapes.node_id("ref", f"{full}:{branch}"),
+        "url": f"{world.api_url}/repos/{full}/git/refs/heads/{branch}",
+        "object": {"type": "commit", "sha": sha, "url": f"{world.api_url}/repos/{full}/git/commits/{sha}"},
+    }  # fmt: skip
+
+
+@route("POST", "/repos/{owner}/{repo}/git/refs")
+def create_ref(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    data = body_dict(request)
+    branch = str(data.get("ref", "")).removeprefix("refs/heads/")
+    with world.lock:
+        gitdata.update_ref(state, branch, str(data.get("sha", "")), create=True, force=False)
+    return ok(_ref_json(world, state, branch, str(data["sha"])), 201)
+
+
+@route("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}")
+def patch_ref(world: World, request: Request, params: dict[str, str]) -> Response:
+    state = repo_or_404(world, params)
+    data = body_dict(request)
+    branch = unquote(params["ref"]).removeprefix("heads/")
+    with world.lock:
+        gitdata.update_ref(
+            state, branch, str(data.get("sha", "")), create=False, force=bool(data.get("force"))
+        )
+    return ok(_ref_json(world, state, branch, str(data["sha"])))
 
 
 @route("GET", "/repos/{owner}/{repo}/git/commits/{sha}")

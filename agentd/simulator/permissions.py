@@ -66,6 +66,11 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", f"{_R}/git/ref/tags/{{tag}}"): (("contents", "read"),),
     ("GET", f"{_R}/git/tags/{{sha}}"): (("contents", "read"),),
     ("GET", f"{_R}/git/commits/{{sha}}"): (("contents", "read"),),
+    ("POST", f"{_R}/git/blobs"): (("contents", "write"),),
+    ("POST", f"{_R}/git/trees"): (("contents", "write"),),
+    ("POST", f"{_R}/git/commits"): (("contents", "write"),),
+    ("POST", f"{_R}/git/refs"): (("contents", "write"),),
+    ("PATCH", f"{_R}/git/refs/{{ref}}"): (("contents", "write"),),
 }
 
 

@@ -275,7 +275,7 @@ def _classic_problems(
     problems += check_problems(world, state, head, rule.required_checks)
     if rule.required_linear_history and method == "merge":
         problems.append("Merge commits are not allowed on this repository.")
-    if rule.required_signatures and not state.config.verified_commits:
+    if rule.required_signatures and not all_signed(state, pull, head):
         problems.append("Commits must have verified signatures.")
     return problems
 
@@ -305,9 +305,19 @@ def _ruleset_problems(
     problems += check_problems(world, state, head, ruleset.required_checks)
     if ruleset.required_linear_history and method == "merge":
         problems.append("This branch must not contain merge commits.")
-    if ruleset.required_signatures and not state.config.verified_commits:
+    if ruleset.required_signatures and not all_signed(state, pull, head):
         problems.append("Commits must have verified signatures.")
     return problems
+
+
+def all_signed(state: RepoState, pull: Pull, head: str) -> bool:
+    """Whether every commit the PR brings is verified: signed by a registered key (the
+    scenario's `verified_commits`) or created and signed by GitHub through the API."""
+    if state.config.verified_commits:
+        return True
+    base = gitstore.branch_sha(state.path, pull.base) or ""
+    commits = gitstore.rev_list(state.path, f"{base}..{head}")
+    return bool(commits) and all(sha in state.signed for sha in commits)
 
 
 def check_problems(world: World, state: RepoState, head: str, names: Sequence[str]) -> list[str]:

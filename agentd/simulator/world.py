@@ -125,6 +125,7 @@ class RepoState:
         default_factory=dict
     )  # sha or "*" → name → outcome
     check_created: dict[str, float] = field(default_factory=dict)
+    signed: set[str] = field(default_factory=set)  # commits GitHub created (and signed) via the API
 
     @property
     def name(self) -> str:

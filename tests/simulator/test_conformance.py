@@ -526,6 +526,18 @@ def sweep_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedReques
             get(f"{repo}/{kind}/alerts/99999")
         secrets = get(f"{repo}/secret-scanning/alerts")
         get(f"{repo}/secret-scanning/alerts/{secrets[0]['number']}/locations")
+        main = get(f"{repo}/branches/main")["commit"]["sha"]
+        base_tree = get(f"{repo}/git/commits/{main}")["tree"]["sha"]
+        blob = http.post(f"{repo}/git/blobs", json={"content": "x\n", "encoding": "utf-8"}).json()
+        entry = {"path": "swept.txt", "mode": "100644", "type": "blob", "sha": blob["sha"]}
+        tree = http.post(f"{repo}/git/trees", json={"base_tree": base_tree, "tree": [entry]}).json()
+        made = http.post(
+            f"{repo}/git/commits", json={"message": "sweep", "tree": tree["sha"], "parents": [main]}
+        ).json()
+        for _ in range(2):  # created, then 422 "Reference already exists"
+            http.post(f"{repo}/git/refs", json={"ref": "refs/heads/swept", "sha": made["sha"]})
+        http.patch(f"{repo}/git/refs/heads%2Fswept", json={"sha": main, "force": True})
+        http.patch(f"{repo}/git/refs/heads%2Fswept", json={"sha": made["sha"]})  # fast-forward
         ref = get(f"{action}/git/ref/tags/v1")
         tag = get(f"{action}/git/tags/{ref['object']['sha']}")
         get(f"{action}/git/commits/{tag['object']['sha']}")
