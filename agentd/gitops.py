@@ -322,9 +322,10 @@ class Git:
         input_text: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         network: bool = False,
+        config: Sequence[str] = (),
     ) -> subprocess.CompletedProcess[str]:
         flags = self._command_overrides() if overrides is None else overrides
-        argv = ["git", *_SAFE_FLAGS, *flags, *self._location(), *args]
+        argv = ["git", *_SAFE_FLAGS, *flags, *config, *self._location(), *args]
         result = subprocess.run(
             argv,
             capture_output=True,
@@ -491,9 +492,17 @@ class Git:
         return changed
 
     def commit_tree(
-        self, tree: str, parent: str, message: str, identity: tuple[str, str] | None = None
+        self,
+        tree: str,
+        parent: str,
+        message: str,
+        identity: tuple[str, str] | None = None,
+        signing_key: str | None = None,
     ) -> str:
-        """A commit of `tree` on `parent`; what agentd pushes is exactly what it checked."""
+        """A commit of `tree` on `parent`; what agentd pushes is exactly what it checked.
+
+        With `signing_key` (an SSH private key) the commit is signed; the key and the signing
+        program come from agentd, never from the repository's configuration."""
         who = {}
         if identity is not None:
             name, email = identity
@@ -503,8 +512,19 @@ class Git:
                 "GIT_COMMITTER_NAME": name,
                 "GIT_COMMITTER_EMAIL": email,
             }
+        sign: tuple[str, ...] = ()
+        config: tuple[str, ...] = ()
+        if signing_key is not None:
+            sign = ("-S",)
+            config = (
+                "-c", "gpg.format=ssh", "-c", f"user.signingKey={signing_key}",
+                "-c", "gpg.ssh.program=ssh-keygen",
+            )  # fmt: skip
         out = self._run(
-            ["commit-tree", tree, "-p", parent, "-F", "-"], input_text=message, extra_env=who
+            ["commit-tree", *sign, tree, "-p", parent, "-F", "-"],
+            input_text=message,
+            extra_env=who,
+            config=config,
         )
         return out.stdout.strip()
 

@@ -346,6 +346,9 @@ class Defaults(Strict):
     # (+) git: push agentd's commit; api: recreate it through the Git Data API, which GitHub
     # signs (for bases whose rules require verified signatures).
     commit_via: Literal["git", "api"] = "git"
+    # (+) with commit_via git: an SSH private key (absolute path) agentd signs its commits
+    # with (gpg.format=ssh); register its public key on the token's account.
+    signing_key: AbsolutePath | None = None
     pr_metadata_fields: dict[str, str] | None = None
     outcome_statuses: list[str] | None = None
     reason_code_vocabulary: str | list[str] | None = None

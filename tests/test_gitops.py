@@ -266,3 +266,29 @@ def test_githubs_refusals_are_classified_with_their_reason(
 )  # fmt: skip
 def test_only_races_are_push_rejections(stderr: str, kind: type[GitError]) -> None:
     assert type(refusal(["push", "x"], 1, stderr)) is kind
+
+
+def test_commits_are_signed_with_the_operators_key_never_the_repositorys_program(
+    repos: tuple[Path, Path, Git], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from support import require_tool
+
+    require_tool("ssh-keygen")
+    _, clone, operator = repos
+    key = tmp_path / "signing"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    marker = tmp_path / "hostile-program-ran"
+    hostile = tmp_path / "sign.sh"
+    hostile.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hostile.chmod(0o755)
+    git(clone, "config", "gpg.ssh.program", str(hostile))
+    worktree = operator.add_worktree(tmp_path / "wt", operator.rev_parse("HEAD") or "")
+    (tmp_path / "wt" / "requirements.txt").write_text("requests==2.32.4\n")
+    tree = worktree.capture(["requirements.txt"])
+    sha = worktree.commit_tree(
+        tree, operator.rev_parse("HEAD") or "", "fix\n", signing_key=str(key)
+    )
+    raw = worktree.run("cat-file", "commit", sha)
+    assert "-----BEGIN SSH SIGNATURE-----" in raw and not marker.exists()

@@ -285,7 +285,10 @@ def _commit_and_deliver(
         )
     description = plugin.describe(ctx, unit, change, verification, hold)
     message = redact(description.commit_message)
-    commit = ws.tree.commit_tree(ws.captured, ws.start_sha, message, ctx.commit_identity())
+    defaults = ctx.profile.profile.defaults
+    commit = ws.tree.commit_tree(
+        ws.captured, ws.start_sha, message, ctx.commit_identity(), defaults.signing_key
+    )
     published = publish(
         ctx,
         ws,
