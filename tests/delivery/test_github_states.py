@@ -64,3 +64,22 @@ def test_a_failing_thirty_first_status_blocks(tmp_path: Path) -> None:
         [unit] = env.units(summary, alert_class="dependabot")
         assert (unit["outcome"], unit["reason_code"]) == ("blocked", "checks_red"), unit
         assert names[-1] in unit["detail"] and merge_calls(env) == []
+
+
+def test_a_native_pr_whose_body_cannot_take_the_stamp_is_verified_but_left_to_a_person(
+    tmp_path: Path,
+) -> None:
+    native = {
+        "branch": "dependabot/pip/requests-2.32.4",
+        "title": "Bump requests from 2.25.0 to 2.32.4",
+        "body": "Release notes\n" + "x" * 65_400,
+        "files": {"requirements.txt": "requests==2.32.4\n"},
+    }
+    with e2e(tmp_path, scenario(repo(dependabot_prs=[native])), [{"repo": "api"}]) as env:
+        _, summary = env.run()
+        [unit] = env.units(summary, alert_class="dependabot")
+        assert unit["pr_source"] == "native_dependabot" and unit["outcome"] == "opened_pr", unit
+        assert "too long to carry agentd's stamp" in unit["detail"]
+        assert not [r for r in env.mutating() if r.method == "PATCH"] and merge_calls(env) == []
+        [pull] = env.sim.admin.pulls("api")
+        assert pull["state"] == "open" and len(pull["body"]) <= 65536
