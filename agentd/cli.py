@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -211,16 +212,37 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(args.workdir)
 
 
+_MODE_RANK = {MutationMode.REPORT_ONLY: 0, MutationMode.PULL_REQUEST: 1, MutationMode.AUTO_MERGE: 2}
+
+
+def _check_escalation(
+    reviewed: MutationMode, requested: MutationMode | None, allowed: bool
+) -> None:
+    """`--mutation-mode` may lower the mode the profile was reviewed for; raising it is an
+    explicit, logged decision (`--allow-escalation`)."""
+    if requested is None or _MODE_RANK[requested] <= _MODE_RANK[reviewed]:
+        return
+    if not allowed:
+        raise UsageError(
+            f"--mutation-mode {requested.value} would raise the profile's "
+            f"mutation_mode {reviewed.value}",
+            "lower it, change the profile, or add --allow-escalation to raise it on purpose",
+        )
+    log.warning(
+        "mutation mode raised above the profile's on the command line",
+        extra={"profile_mode": reviewed.value, "run_mode": requested.value},
+    )
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.engine.run import RunOptions, execute_run  # noqa: PLC0415
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
 
     loaded = _load_for(args, settings)
     install_flag_handlers()
-    options = RunOptions(
-        mutation_mode=MutationMode(args.mutation_mode) if args.mutation_mode else None,
-        dry_run=args.dry_run,
-    )
+    requested = MutationMode(args.mutation_mode) if args.mutation_mode else None
+    _check_escalation(loaded.profile.mutation_mode(), requested, args.allow_escalation)
+    options = RunOptions(mutation_mode=requested, dry_run=args.dry_run)
     # The run's redaction scope also covers printing its summary.
     with REDACTOR.run_scope(loaded.profile.profile.verification.secret_redaction_patterns):
         summary = execute_run(loaded, settings, options)
@@ -274,7 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="one locked remediation pass for a profile")
     _add_profile_arg(run)
-    run.add_argument("--mutation-mode", choices=["report_only", "pull_request", "auto_merge"])
+    run.add_argument(
+        "--mutation-mode",
+        choices=["report_only", "pull_request", "auto_merge"],
+        help="lower the profile's mutation mode for this run (raising it needs --allow-escalation)",
+    )
+    run.add_argument(
+        "--allow-escalation",
+        action="store_true",
+        help="allow --mutation-mode to raise the profile's mode (logged)",
+    )
     run.add_argument("--dry-run", action="store_true", help="plan and report; change nothing")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(handler=cmd_run)
@@ -338,6 +369,15 @@ def harden_process() -> bool:
     return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     hardened = harden_process()
     parser = build_parser()
@@ -358,3 +398,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("agentd: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `agentd runs --json | head`: the reader left; nothing to report
+        _silence_stdout()
+        return int(ExitCode.OK)

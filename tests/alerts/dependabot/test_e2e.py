@@ -136,7 +136,7 @@ def test_report_only_and_pull_request_modes(tmp_path: Path) -> None:
         assert (unit["outcome"], unit["reason_code"]) == ("skipped", "policy_blocked")
         assert "would open a PR" in unit["detail"]
         assert env.mutating() == []
-        _, summary = env.run("--mutation-mode", "pull_request")
+        _, summary = env.run("--mutation-mode", "pull_request", "--allow-escalation")
         [unit] = env.units(summary, repository="api")
         assert unit["outcome"] == "opened_pr"
         assert not any(
