@@ -278,6 +278,14 @@ _SAFE_FLAGS = (
 )  # fmt: skip
 
 
+def guard_push(branch: str, protected: Sequence[str], policy: MutationPolicy) -> None:
+    """Whatever the transport (git or the Git Data API): never a base or default branch,
+    and only in a mode that may push."""
+    if branch in protected or not branch:
+        raise GitError(["push", branch], 1, f"refusing to push to protected branch {branch!r}")
+    policy.check(MutationKind.PUSH, f"push {branch}")
+
+
 class Git:
     """Runs git for one repository (the operator's clone, or a worktree of it)."""
 
@@ -427,9 +435,7 @@ class Git:
 
         Refuses to push to any branch in `protected` (the base and default branches).
         """
-        if branch in protected or not branch:
-            raise GitError(["push", branch], 1, f"refusing to push to protected branch {branch!r}")
-        policy.check(MutationKind.PUSH, f"push {branch}")
+        guard_push(branch, protected, policy)
         lease = f"--force-with-lease=refs/heads/{branch}:{expected_sha or ''}"
         faults.point("before_push")
         result = self._run(

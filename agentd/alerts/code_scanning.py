@@ -24,6 +24,7 @@ from agentd.alerts.interface import (
     Proposal,
     Unit,
     new_unit,
+    pr_title,
 )
 from agentd.engine.context import RunContext, Workspace
 from agentd.errors import UnitError
@@ -217,10 +218,8 @@ class CodeScanningPlugin(AlertPlugin):
     ) -> Description:
         edits: _Edits = change.payload
         assert unit.target is not None and unit.alert_number is not None  # noqa: S101
-        title = ctx.profile.profile.defaults.code_scanning.pr_title_template.format(
-            rule_id=unit.rule_id, target_id=unit.target.target_id, repo=unit.repo.repo,
-            alert_class="code_scanning", secret_type="", alert_number="",
-        )  # fmt: skip
+        template = ctx.profile.profile.defaults.code_scanning.pr_title_template
+        title = pr_title(template, unit, rule_id=unit.rule_id or "")
         message = (
             f"fix(code-scanning): {unit.rule_id} in {unit.target.target_id}\n\n"
             + "\n".join(f"- {n}" for n in edits.notes)

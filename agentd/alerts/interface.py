@@ -28,7 +28,7 @@ from typing import Any
 from agentd.engine.context import RunContext, Workspace
 from agentd.github.models import PullRequest
 from agentd.inventory import ClassInventory
-from agentd.profile import Repository, Target
+from agentd.profile import TITLE_PLACEHOLDERS, Repository, Target
 from agentd.stamp import Stamp
 from agentd.units import branch_name, remediation_key
 from agentd.verify import VerificationResult
@@ -160,6 +160,15 @@ class AlertPlugin(ABC):
     @abstractmethod
     def orphaned(self, ctx: RunContext, repo: Repository, stamp: Stamp) -> Orphan:
         """Why the agent PR carrying `stamp` is no longer backed by an open alert."""
+
+
+def pr_title(template: str, unit: Unit, **fields: str) -> str:
+    """The profile's PR title template filled for `unit`; placeholders a class has no value
+    for (a rule id for Dependabot, say) are empty."""
+    values = dict.fromkeys(TITLE_PLACEHOLDERS, "")
+    values.update(alert_class=unit.alert_class.value, target_id=unit.target_id, repo=unit.repo.repo)
+    values.update(fields)
+    return template.format(**values)
 
 
 def new_unit(

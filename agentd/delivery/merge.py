@@ -30,6 +30,7 @@ from agentd.delivery.gate import (
     read_base_rules,
     unverified_commits,
 )
+from agentd.delivery.pulls import from_the_repository_itself, opened_by
 from agentd.engine.context import RunContext
 from agentd.github.client import GitHubError, GitHubHTTPError
 from agentd.github.models import PullRequest, Repository
@@ -75,11 +76,10 @@ def _identity_problem(request: MergeRequest, pull: PullRequest) -> str | None:
         return f"PR stamp is not valid: {exc}"
     if stamp is None or stamp.remediation_key != request.key:
         return "PR stamp does not carry this unit's remediation key"
-    if pull.user is None or pull.user.login.lower() != request.author.lower():
+    if not opened_by(pull, request.author):
         who = pull.user.login if pull.user else "unknown"
         return f"PR #{pull.number} was opened by {who}, not {request.author}"
-    head, base = pull.head.repo, pull.base.repo
-    if head is None or base is None or head.full_name != base.full_name:
+    if not from_the_repository_itself(pull):
         return f"PR #{pull.number} comes from another repository"
     if pull.head.ref != request.branch:
         return f"PR head {pull.head.ref} is not the unit's branch {request.branch}"

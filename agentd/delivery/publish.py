@@ -27,9 +27,8 @@ from agentd.engine.context import RunContext, Workspace
 from agentd.errors import BudgetExhaustedError, UnitError
 from agentd.github.client import GitHubHTTPError
 from agentd.github.models import PullRequest
-from agentd.gitops import GitError, PushRefusedError, PushRejectedError
+from agentd.gitops import PushRefusedError, PushRejectedError, guard_push
 from agentd.log import get_logger
-from agentd.mutation import MutationKind
 from agentd.stamp import GITHUB_BODY_LIMIT, Stamp, replace_stamp, same_visible_content
 from agentd.vocabulary import ReasonCode
 
@@ -146,9 +145,7 @@ def _commit_via_api(
 ) -> str:
     """Recreate `commit` through GitHub's Git Data API (GitHub signs what it creates) and
     point `branch` at it; the tree GitHub builds must be exactly the one agentd checked."""
-    if branch in protected or not branch:
-        raise GitError(["push", branch], 1, f"refusing to push to protected branch {branch!r}")
-    ctx.policy.check(MutationKind.PUSH, f"push {branch} through the API")
+    guard_push(branch, protected, ctx.policy)
     entries: list[dict[str, Any]] = []
     for path, blob in sorted(ws.tree.changes(ws.start_sha, commit).items()):
         if not blob:

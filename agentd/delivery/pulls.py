@@ -16,7 +16,7 @@ from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import PullRequest
 from agentd.log import get_logger
-from agentd.stamp import StampError, parse_stamp, same_visible_content
+from agentd.stamp import Stamp, StampError, parse_stamp, same_visible_content
 
 log = get_logger("prs")
 LOOKUP_ATTEMPTS = 3
@@ -38,7 +38,7 @@ def find_open_pr(api: GitHubAPI, repo: str, branch: str, author: str) -> PullReq
     matches = [
         p
         for p in api.pulls(repo, head_branch=branch)
-        if p.head.ref == branch and _opened_by(p, author) and _from_the_repository_itself(p)
+        if p.head.ref == branch and opened_by(p, author) and from_the_repository_itself(p)
     ]
     if len(matches) > 1:
         log.warning(
@@ -57,32 +57,39 @@ def find_unit_pr(
     found = find_open_pr(api, repo, branch, author)
     if found is not None:
         return found
-    return next((p for p in agent_pulls(api, repo, author) if stamp_key(p) == key), None)
+    return next(
+        (
+            p
+            for p in agent_pulls(api, repo, author)
+            if (s := valid_stamp(p)) and s.remediation_key == key
+        ),
+        None,
+    )
 
 
 def agent_pulls(api: GitHubAPI, repo: str, author: str) -> list[PullRequest]:
     """Open PRs opened by agentd's own account from branches of the repository itself."""
     return sorted(
-        (p for p in api.pulls(repo) if _opened_by(p, author) and _from_the_repository_itself(p)),
+        (p for p in api.pulls(repo) if opened_by(p, author) and from_the_repository_itself(p)),
         key=lambda p: p.number,
     )
 
 
-def _opened_by(pull: PullRequest, author: str) -> bool:
+def opened_by(pull: PullRequest, author: str) -> bool:
     return pull.user is not None and pull.user.login.lower() == author.lower()
 
 
-def _from_the_repository_itself(pull: PullRequest) -> bool:
+def from_the_repository_itself(pull: PullRequest) -> bool:
     head, base = pull.head.repo, pull.base.repo
     return head is not None and base is not None and head.full_name == base.full_name
 
 
-def stamp_key(pull: PullRequest) -> str | None:
+def valid_stamp(pull: PullRequest) -> Stamp | None:
+    """The PR's stamp, or None when it has none or an invalid one (never trusted then)."""
     try:
-        stamp = parse_stamp(pull.body)
+        return parse_stamp(pull.body)
     except StampError:
         return None
-    return stamp.remediation_key if stamp is not None else None
 
 
 def _already_exists(exc: GitHubHTTPError) -> bool:

@@ -115,14 +115,20 @@ class RunContext:
         url = self.git_url_template.format(owner=self.profile.profile.owner, repo=repo.repo)
         return Git(Path(repo.local_path), self.git_env, remote_url=url)
 
+    def refreshed(self, repo: Repository, base: str) -> Git:
+        """The operator's clone with `refs/remotes/origin/{base}` fetched, unless the profile
+        says `clone_refresh_policy: no_fetch`."""
+        operator = self.git_for(repo)
+        if self.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
+            operator.fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
+        return operator
+
     @contextmanager
     def worktree(
         self, repo: Repository, base: str, key: str, ref: str | None = None
     ) -> Iterator[Workspace]:
         """A fresh worktree at `ref` (default: the just-fetched remote base), always removed."""
-        operator = self.git_for(repo)
-        if self.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
-            operator.fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
+        operator = self.refreshed(repo, base)
         start = operator.rev_parse(ref or f"refs/remotes/origin/{base}")
         if start is None:
             raise WorkspaceError(f"cannot resolve {ref or 'origin/' + base} in {repo.local_path}")

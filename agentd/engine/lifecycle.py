@@ -27,6 +27,7 @@ from agentd.alerts.interface import AlertPlugin, Change, Hold, Proposal, Unit
 from agentd.audit import unit_key
 from agentd.delivery.merge import MergeRequest, merge_if_allowed
 from agentd.delivery.publish import publish, restamp
+from agentd.delivery.pulls import from_the_repository_itself
 from agentd.engine.context import RunContext, Workspace
 from agentd.engine.verification import (
     sandbox_kind,
@@ -233,8 +234,7 @@ def _adoption_problem(
     ws: Workspace, pull: PullRequest, ours: dict[str, str], change: Change
 ) -> str | None:
     """Why `pull` is not exactly agentd's change by its own author from this repository."""
-    head, base = pull.head.repo, pull.base.repo
-    if head is None or base is None or head.full_name != base.full_name:
+    if not from_the_repository_itself(pull):
         return "it comes from another repository"
     sha = ws.operator.fetch_branch(pull.head.ref)
     if sha != pull.head.sha:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable
 
 from agentd.alerts.registry import plugin_for
-from agentd.delivery.pulls import agent_pulls
+from agentd.delivery.pulls import agent_pulls, valid_stamp
 from agentd.engine.context import RunContext
 from agentd.engine.lifecycle import settle
 from agentd.github.client import GitHubError
@@ -25,7 +25,7 @@ from agentd.github.models import PullRequest
 from agentd.log import get_logger
 from agentd.profile import Repository
 from agentd.report import UnitRecord
-from agentd.stamp import Stamp, StampError, parse_stamp
+from agentd.stamp import Stamp
 from agentd.vocabulary import AlertClass, AutomationMode, PRSource, UnitPass, UnitResult
 
 log = get_logger("reconcile")
@@ -81,15 +81,7 @@ def reconcile(ctx: RunContext, planned: PlannedKeys) -> list[UnitRecord]:
 
 
 def _stamped(pulls: list[PullRequest]) -> list[tuple[PullRequest, Stamp]]:
-    found = []
-    for pull in pulls:
-        try:
-            stamp = parse_stamp(pull.body)
-        except StampError:
-            continue
-        if stamp is not None:
-            found.append((pull, stamp))
-    return found
+    return [(pull, stamp) for pull in pulls if (stamp := valid_stamp(pull)) is not None]
 
 
 def _belongs(ctx: RunContext, repo: Repository, stamp: Stamp) -> bool:

@@ -27,6 +27,7 @@ from agentd.alerts.interface import (
     Proposal,
     Unit,
     new_unit,
+    pr_title,
 )
 from agentd.ecosystems import UpdateContext, UpdateResult, branch_slug
 from agentd.engine.context import RunContext, Workspace
@@ -189,10 +190,7 @@ class DependabotPlugin(AlertPlugin):
     ) -> Description:
         applied: _Applied = change.payload
         assert unit.target is not None  # noqa: S101
-        title = ctx.profile.profile.defaults.pr_title_template.format(
-            target_id=unit.target.target_id, alert_class="dependabot", repo=unit.repo.repo,
-            rule_id="", secret_type="", alert_number="",
-        )  # fmt: skip
+        title = pr_title(ctx.profile.profile.defaults.pr_title_template, unit)
         stamp = _stamp(unit, applied.plan)
         return Description(
             title=title,
@@ -329,9 +327,7 @@ def _why_orphaned(ctx: RunContext, repo: Repository, stamp: Stamp) -> ReasonCode
     fixed = [a for a in alerts if a.state == "fixed"]
     if fixed:
         base = stamp.base_branch
-        if ctx.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
-            # The clone's remote ref may predate the commit that removed the dependency.
-            ctx.git_for(repo).fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
+        ctx.refreshed(repo, base)  # the clone may predate the commit that removed it
         if all(not _still_present(ctx, repo, base, a) for a in fixed):
             return ReasonCode.DEPENDENCY_REMOVED
     return ReasonCode.SUPERSEDED

@@ -26,6 +26,7 @@ from agentd.alerts.interface import (
     Proposal,
     Unit,
     new_unit,
+    pr_title,
 )
 from agentd.alerts.secret_scanning.cleanup import replace_secret
 from agentd.alerts.secret_scanning.triage import (
@@ -164,10 +165,8 @@ class SecretScanningPlugin(AlertPlugin):
         alert = found.alert
         assert unit.target is not None  # noqa: S101 - checked when proposing
         secret_type = alert.secret_type or "secret"
-        title = ctx.profile.profile.defaults.secret_scanning.pr_title_template.format(
-            secret_type=secret_type, target_id=unit.target.target_id, repo=unit.repo.repo,
-            alert_class="secret_scanning", alert_number=str(alert.number), rule_id="",
-        )  # fmt: skip
+        template = ctx.profile.profile.defaults.secret_scanning.pr_title_template
+        title = pr_title(template, unit, secret_type=secret_type, alert_number=str(alert.number))
         message = (
             f"fix(secret-scanning): remove a committed {secret_type} from "
             f"{unit.target.target_id}\n\nSecret-scanning alert #{alert.number}. "
@@ -200,12 +199,9 @@ class SecretScanningPlugin(AlertPlugin):
 
 
 def _base_reader(ctx: RunContext, repo: Repository, base: str) -> GitBaseReader | None:
-    git = ctx.git_for(repo)
-    if not git.is_repository():
+    if not ctx.git_for(repo).is_repository():
         return None
-    if ctx.profile.profile.runtime.clone_refresh_policy == "fetch_existing_only":
-        git.fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
-    return GitBaseReader(git, f"refs/remotes/origin/{base}")
+    return GitBaseReader(ctx.refreshed(repo, base), f"refs/remotes/origin/{base}")
 
 
 def _target(found: Triage, targets: list[Target]) -> Target | None:
