@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from agentd.alerts.interface import AlertPlugin, new_unit
 from agentd.alerts.registry import plugins_for
@@ -38,7 +39,7 @@ from agentd.preflight import preflight_run
 from agentd.profile import LoadedProfile, Profile, Repository
 from agentd.redaction import REDACTOR
 from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
-from agentd.session import open_client, state_dir
+from agentd.session import api_base_url, open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, StopFlag
 from agentd.store import RunStore
@@ -77,11 +78,22 @@ def check_runtime_contract(profile: Profile) -> None:
 
 
 def git_url_template(profile: Profile, settings: Settings) -> str:
-    """Where git fetches and pushes, from the profile (or AGENTD_GIT_URL): never from a
-    clone's configured remote, which repository code may have rewritten."""
+    """Where git fetches and pushes: AGENTD_GIT_URL, else the web host of the API agentd
+    talks to (api.github.com → github.com, HOST/api/v3 → HOST); never from a clone's
+    configured remote, which repository code may have rewritten."""
     if settings.git_url:
         return settings.git_url
-    return f"https://{profile.profile.auth.github_host}/{{owner}}/{{repo}}.git"
+    return f"{web_base_url(api_base_url(profile, settings))}/{{owner}}/{{repo}}.git"
+
+
+def web_base_url(api_url: str) -> str:
+    """The web (and git) base of a REST API base URL."""
+    parts = urlsplit(api_url.rstrip("/"))
+    host = parts.netloc
+    path = parts.path.removesuffix("/api/v3")
+    if host.lower().startswith("api.") and not path:
+        host = host[len("api.") :]
+    return urlunsplit((parts.scheme, host, path, "", "")).rstrip("/")
 
 
 def execute_run(
