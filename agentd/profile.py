@@ -277,6 +277,10 @@ class VerificationSettings(Strict):
     # (+) auto: bubblewrap when it can start here, else no repository code runs (units are
     # blocked verification_unavailable); bwrap: the same; none: the explicit opt-out.
     sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    # (+) host: verification commands share the host network, as updater tools do (`npm ci`,
+    # `pip install`, `uv sync` reach their registries); none: no network inside the sandbox
+    # (commands that need a registry then fail), for targets that verify offline.
+    network: Literal["host", "none"] = "host"
 
     @field_validator("environment_allowlist")
     @classmethod

@@ -71,7 +71,12 @@ def verification_workdir(target: Target, worktree: Path) -> Path:
 def verify_target(ctx: RunContext, target: Target, worktree: Path) -> VerificationResult:
     settings = ctx.profile.profile.verification
     workdir = verification_workdir(target, worktree)
-    sandbox = Sandbox(sandbox_kind(ctx.profile), writable=(worktree,), hidden=sandbox_hidden(ctx))
+    sandbox = Sandbox(
+        sandbox_kind(ctx.profile),
+        writable=(worktree,),
+        hidden=sandbox_hidden(ctx),
+        network=settings.network == "host",
+    )
     return run_verification(
         target.argv(),
         workdir=workdir,

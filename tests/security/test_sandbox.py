@@ -6,7 +6,8 @@ verification command read `GH_TOKEN` from agentd's `/proc/<pid>/environ`, gh's
 clone, appended to the operator's `.git/config`, reached the network, and left a `setsid`
 child behind that wrote a file after agentd had exited; `sandbox: bwrap` still showed the
 dotenv file and every other clone. The attack below is a real verification command, run by
-the real CLI against the simulator, under the default profile and under `sandbox: bwrap`.
+the real CLI against the simulator, under the default profile and under `sandbox: bwrap`,
+with `verification.network: none` (the default, `host`, lets commands reach registries).
 """
 
 from __future__ import annotations
@@ -144,12 +145,14 @@ def _plant(root: Path, env: Any) -> dict[str, Any]:
     }
 
 
-def _profile(env: Any, root: Path, sandbox: str | None) -> None:
+def _profile(env: Any, root: Path, sandbox: str | None, network: str | None = "none") -> None:
     profile = yaml.safe_load(env.profile_path.read_text())
     verification: dict[str, Any] = {
         "dotenv_path": str(root / "secrets.env"),
         "environment_allowlist": ["ALLOWED_SECRET"],
     }
+    if network is not None:
+        verification["network"] = network
     if sandbox is not None:
         verification["sandbox"] = sandbox
     profile["profile"]["verification"] = verification
@@ -202,6 +205,35 @@ def test_a_verification_command_reaches_nothing_of_agentds(
         assert _processes_with(SLEEPER) == [], "a setsid child outlived the verification"
         time.sleep(4)
         assert not (tmp_path / "late-marker").exists(), "a setsid child wrote after the run"
+
+
+def test_by_default_verification_reaches_the_network_and_nothing_else(tmp_path: Path) -> None:
+    """`verification.network` defaults to `host`: `npm ci` / `pip install` reach their
+    registries (here: a loopback listener stands for one), while every other attack above
+    still fails."""
+    require_tool("bwrap")
+    (tmp_path / "attack.py").write_text(ATTACK)
+    target = {
+        "target_id": "root",
+        "path": ".",
+        "ecosystems": ["pip"],
+        "verification_commands": [
+            f"{sys.executable} {tmp_path / 'attack.py'} {tmp_path / 'attack.json'}"
+        ],
+    }
+    repos = [
+        {"repo": "api", "targets": [target]},
+        {"repo": "billing", "automation_mode": "manual_only", "manual_only_reason": "victim"},
+    ]
+    with e2e(tmp_path, SCENARIO, repos, mode="pull_request") as env:
+        (tmp_path / "attack.json").write_text(json.dumps(_plant(tmp_path, env)))
+        _profile(env, tmp_path, None, network=None)
+        result, summary = env.run(OPERATOR_SECRET_CANARY=ENV_CANARY)
+        outputs = [c["output_tail"] for u in summary.get("units", []) for c in u["verification"]]
+        report = next((o for o in outputs if "ATTACK-RESULT" in o), None)
+        assert report is not None, (result.returncode, result.stderr[-3000:], outputs)
+        seen = json.loads(report.split("ATTACK-RESULT ", 1)[1].splitlines()[0])
+        assert [name for name, ok in seen["attacks"].items() if ok] == ["network"]
 
 
 def test_sandbox_none_is_an_explicit_opt_out_reported_as_such(tmp_path: Path) -> None:
