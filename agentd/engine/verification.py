@@ -73,7 +73,7 @@ def verify_target(ctx: RunContext, target: Target, worktree: Path) -> Verificati
     workdir = verification_workdir(target, worktree)
     sandbox = Sandbox(
         sandbox_kind(ctx.profile),
-        writable=(worktree,),
+        writable=(worktree, *tool_caches(ctx)),
         hidden=sandbox_hidden(ctx),
         network=settings.network == "host",
     )
@@ -124,6 +124,49 @@ def sandbox_hidden(ctx: RunContext) -> tuple[Path, ...]:
     if profile.verification.dotenv_path:
         hidden.append(Path(profile.verification.dotenv_path))
     return (*hidden, *credential_paths(os.environ))
+
+
+# Package-manager cache locations an operator may share between units by allowlisting them
+# (`verification.environment_allowlist`): under the sandbox they are the only writable
+# places besides the worktree and the private home, so tools can fill them.
+TOOL_CACHE_VARIABLES = frozenset(
+    {
+        "npm_config_cache",
+        "NPM_CONFIG_CACHE",
+        "npm_config_store_dir",
+        "NPM_CONFIG_STORE_DIR",
+        "YARN_CACHE_FOLDER",
+        "COREPACK_HOME",
+        "PIP_CACHE_DIR",
+        "UV_CACHE_DIR",
+        "POETRY_CACHE_DIR",
+        "CARGO_HOME",
+        "GOMODCACHE",
+        "GOCACHE",
+        "XDG_CACHE_HOME",
+    }
+)
+
+
+def tool_caches(ctx: RunContext) -> tuple[Path, ...]:
+    """The allowlisted cache directories tools may write, created when missing. A cache
+    under a hidden path (the clone root, the state dir) is never exposed."""
+    hidden = sandbox_hidden(ctx)
+    caches = []
+    for name, value in sorted(ctx.allowed_env.values.items()):
+        path = Path(value)
+        if name not in TOOL_CACHE_VARIABLES or not path.is_absolute():
+            continue
+        if any(path.resolve().is_relative_to(h.resolve()) for h in hidden):
+            log.warning("%s points under a path the sandbox hides; not shared", name)
+            continue
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("cannot create the %s cache %s: %s", name, path, exc)
+            continue
+        caches.append(path)
+    return tuple(caches)
 
 
 def credential_paths(environ: Mapping[str, str]) -> list[Path]:

@@ -31,7 +31,7 @@ from agentd.alerts.interface import (
 )
 from agentd.ecosystems import UpdateContext, UpdateResult, branch_slug
 from agentd.engine.context import RunContext, Workspace
-from agentd.engine.verification import sandbox_hidden
+from agentd.engine.verification import sandbox_hidden, tool_caches
 from agentd.errors import PathEscapeError, UnitError
 from agentd.github.models import DependabotAlert, PullRequest
 from agentd.inventory import ClassInventory
@@ -228,7 +228,7 @@ def _update_context(ctx: RunContext, unit: Unit, ws: Workspace) -> UpdateContext
         # the verification sandbox, with the network shared: updaters need their registries
         sandbox=Sandbox(
             settings.sandbox,
-            writable=(ws.path, ws.home),
+            writable=(ws.path, ws.home, *tool_caches(ctx)),
             hidden=sandbox_hidden(ctx),
             network=True,
         ),
