@@ -18,6 +18,7 @@ from agentd import __version__, faults
 from agentd.redaction import redact
 from agentd.vocabulary import (
     AlertClass,
+    AlertState,
     Outcome,
     Provenance,
     PRSource,
@@ -56,6 +57,7 @@ class UnitRecord:
     verification_provenance: Provenance = Provenance.NOT_RUN
     verification: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alert_states: list[AlertState] = field(default_factory=list)
     # A later attempt in the same run that did not replace this (merged) record.
     later: UnitRecord | None = field(default=None, repr=False, compare=False)
 
@@ -91,6 +93,8 @@ class UnitRecord:
             "verification_provenance": self.verification_provenance.value,
             "verification": self.verification,
             "notes": self.notes,
+            # per alert: fixed by this unit's change, or open with its reason
+            "alerts": [a.model_dump(mode="json") for a in self.alert_states],
         }
         return data
 

@@ -146,3 +146,23 @@ class UnitResult(BaseModel):
     @classmethod
     def failed(cls, reason: ReasonCode, detail: str = "") -> UnitResult:
         return cls(outcome=Outcome.FAILED, reason=reason, detail=detail)
+
+
+class AlertState(BaseModel):
+    """One alert of a unit, after it: whether the unit's change removes every vulnerable
+    version it names, else why it stays open (a reason from the closed vocabulary)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: int
+    package: str
+    advisory_id: str
+    fixed: bool
+    reason: ReasonCode | None = None
+    detail: str = ""
+
+    @model_validator(mode="after")
+    def _open_alerts_say_why(self) -> AlertState:
+        if self.fixed == (self.reason is not None):
+            raise ValueError("an alert the change fixes has no reason; one it leaves has one")
+        return self

@@ -32,7 +32,7 @@ from agentd.profile import TITLE_PLACEHOLDERS, Repository, Target
 from agentd.stamp import Stamp
 from agentd.units import branch_name, remediation_key
 from agentd.verify import VerificationResult
-from agentd.vocabulary import AlertClass, ReasonCode, UnitResult
+from agentd.vocabulary import AlertClass, AlertState, ReasonCode, UnitResult
 
 
 @dataclass
@@ -53,6 +53,8 @@ class Unit:
     triage_state: str | None = None
     manual_follow_up: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Per alert: does the change fix it, or why does it stay open (set by the plug-in).
+    alert_states: list[AlertState] = field(default_factory=list)
     settled: UnitResult | None = None  # the plug-in's final word at planning time
     payload: Any = None  # the plug-in's own data (alerts, triage, …)
 

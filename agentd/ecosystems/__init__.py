@@ -28,6 +28,7 @@ from agentd.ecosystems._shared.interface import (
     Ecosystem,
     PackageBump,
     Parser,
+    UnfixedBump,
     UpdateContext,
     Updater,
     UpdateResult,
@@ -101,10 +102,10 @@ def for_alert_ecosystem(alert_ecosystem: str) -> tuple[Ecosystem, ...]:
     return tuple(e for e in ECOSYSTEMS if e.alert_ecosystem == alert_ecosystem)
 
 
-def updater_for(
+def ecosystem_for(
     ecosystems: Iterable[str], alert_ecosystem: str, manifest_path: str
-) -> Updater | None:
-    """The updater among a target's ecosystems that handles this alert's dependency file."""
+) -> Ecosystem | None:
+    """The ecosystem among a target's that handles this alert's dependency file."""
     for name in ecosystems:
         ecosystem = _BY_NAME.get(name)
         if (
@@ -112,8 +113,16 @@ def updater_for(
             and ecosystem.alert_ecosystem == alert_ecosystem
             and ecosystem.reads(manifest_path)
         ):
-            return ecosystem.updater
+            return ecosystem
     return None
+
+
+def updater_for(
+    ecosystems: Iterable[str], alert_ecosystem: str, manifest_path: str
+) -> Updater | None:
+    """The updater among a target's ecosystems that handles this alert's dependency file."""
+    found = ecosystem_for(ecosystems, alert_ecosystem, manifest_path)
+    return found.updater if found else None
 
 
 def file_kind(path: str) -> str | None:
@@ -171,12 +180,14 @@ __all__ = [
     "Ecosystem",
     "PackageBump",
     "Parser",
+    "UnfixedBump",
     "UpdateContext",
     "UpdateResult",
     "Updater",
     "VersionScheme",
     "branch_slug",
     "by_name",
+    "ecosystem_for",
     "file_kind",
     "for_alert_ecosystem",
     "for_file",

@@ -389,4 +389,5 @@ def build_record(unit: Unit, facts: _Facts, result: UnitResult) -> UnitRecord:
         verification_provenance=verification.provenance if verification else Provenance.NOT_RUN,
         verification=verification.to_json() if verification else [],
         notes=[*unit.notes, *facts.notes],
+        alert_states=list(unit.alert_states),
     )

@@ -19,6 +19,7 @@ def render_body(
     plan: UnitPlan,
     verification: VerificationResult,
     hold: Hold | None,
+    notes: list[str] | None = None,
 ) -> str:
     assert unit.target is not None  # noqa: S101
     lines = [
@@ -31,17 +32,17 @@ def render_body(
     ]
     lines += [
         f"| {b.name} | {b.current_version} | {b.target_version} | `{b.manifest_path}` |"
-        for b in plan.bumps()
+        for b in plan.delivered()
     ]
+    if notes:
+        lines += ["", "### How", "", *[f"- {_one_line(n, 300)}" for n in notes]]
     lines += ["", "### Advisories", "", *_advisories(plan)]
-    left = [p for p in plan.packages if p.problem is not None]
+    left = plan.not_fixed()
     if left:
         lines += ["", "### Not fixed by this PR", ""]
         lines += [
-            f"- {p.display_name} (`{p.key.manifest_path}`): `{p.problem.value}`: "
-            f"{_one_line(p.detail)}"
-            for p in left
-            if p.problem
+            f"- {name} (`{path}`): `{reason.value}`: {_one_line(detail)}"
+            for name, path, reason, detail in left
         ]
     lines += ["", "### Verification", "", *verification_table(verification)]
     lines += ["", "### What happens next", ""]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from agentd import ecosystems
-from agentd.ecosystems import PackageBump, Updater, updater_for
+from agentd.ecosystems import Ecosystem, PackageBump, UnfixedBump, Updater, ecosystem_for
 from agentd.github.models import DependabotAlert
 from agentd.paths import relative_path
 from agentd.profile import Target
@@ -25,7 +25,7 @@ from agentd.versions import (
     select_fix_version,
 )
 from agentd.versions import UnsupportedEcosystem as UnsupportedVersionEcosystem
-from agentd.vocabulary import AlertClass, ReasonCode
+from agentd.vocabulary import AlertClass, AlertState, ReasonCode
 
 
 def target_for(manifest_path: str, targets: Sequence[Target]) -> Target | None:
@@ -56,10 +56,19 @@ class PackagePlan:
     bumps: list[PackageBump] = field(default_factory=list)
     problem: ReasonCode | None = None
     detail: str = ""
+    # Vulnerable copies this unit leaves (no patch in their line, refused by the updater):
+    # the package's alerts stay open with their reason, the rest of the change stands.
+    left: list[UnfixedBump] = field(default_factory=list)
 
     @property
     def advisory_ids(self) -> list[str]:
         return sorted({a.security_advisory.ghsa_id for a in self.alerts})
+
+    @property
+    def delivered(self) -> list[PackageBump]:
+        """The bumps the change holds: planned, and not left by the updater."""
+        left = {u.bump for u in self.left}
+        return [b for b in self.bumps if b not in left]
 
 
 @dataclass
@@ -67,11 +76,22 @@ class UnitPlan:
     target: Target
     alerts: list[DependabotAlert]
     packages: list[PackagePlan]
-    updater: Updater | None
+    ecosystem: Ecosystem | None
+
+    @property
+    def updater(self) -> Updater | None:
+        return self.ecosystem.updater if self.ecosystem else None
 
     @property
     def fixable(self) -> list[PackagePlan]:
         return [p for p in self.packages if p.problem is None and p.bumps]
+
+    def leave(self, unfixed: Sequence[UnfixedBump]) -> None:
+        """Record the bumps the updater could not reach, on their packages."""
+        for item in unfixed:
+            for package in self.fixable:
+                if item.bump in package.bumps and item not in package.left:
+                    package.left.append(item)
 
     @property
     def advisory_ids(self) -> list[str]:
@@ -84,15 +104,31 @@ class UnitPlan:
     def bumps(self) -> list[PackageBump]:
         return [b for p in self.fixable for b in p.bumps]
 
+    def delivered(self) -> list[PackageBump]:
+        return [b for p in self.fixable for b in p.delivered]
+
+    def not_fixed(self) -> list[tuple[str, str, ReasonCode, str]]:
+        """(package, file, reason, detail) of everything this unit leaves vulnerable."""
+        rows = [
+            (p.display_name, p.key.manifest_path, p.problem, p.detail)
+            for p in self.packages
+            if p.problem is not None
+        ]
+        rows += [
+            (f"{u.bump.name} {u.bump.current_version}", u.bump.manifest_path, u.reason, u.detail)
+            for p in self.fixable
+            for u in p.left
+        ]
+        return rows
+
     def summary(self) -> list[str]:
         lines = [
             f"{b.name} {b.current_version} → {b.target_version} ({b.manifest_path})"
-            for b in self.bumps()
+            for b in self.delivered()
         ]
         lines += [
-            f"{p.display_name} ({p.key.manifest_path}): {p.problem.value} — {p.detail}"
-            for p in self.packages
-            if p.problem is not None
+            f"{name} ({path}): {reason.value} — {detail}"
+            for name, path, reason, detail in self.not_fixed()
         ]
         return lines
 
@@ -181,28 +217,30 @@ def plan_unit(
         )
         groups[key].append(alert)
     plans = []
-    chosen: Updater | None = None
+    chosen: Ecosystem | None = None
     for key, group in sorted(groups.items(), key=lambda kv: (kv[0].manifest_path, kv[0].name)):
         plan = PackagePlan(key, group[0].dependency.package.name, group)
-        updater = updater_for(list(target.ecosystems), key.ecosystem, key.manifest_path)
-        if updater is None:
+        ecosystem = ecosystem_for(list(target.ecosystems), key.ecosystem, key.manifest_path)
+        if ecosystem is None:
             plan.problem = ReasonCode.UNSUPPORTED_ECOSYSTEM
             plan.detail = (
                 f"no updater among {target.ecosystems or ['(none)']} handles {key.manifest_path}"
             )
-        elif chosen is not None and updater.name != chosen.name:
+        elif chosen is not None and ecosystem.name != chosen.name:
             plan.problem = ReasonCode.UNSUPPORTED_ECOSYSTEM
             plan.detail = (
-                f"one unit drives one updater; {updater.name} files are left for a later run"
+                f"one unit drives one updater; {ecosystem.name} files are left for a later run"
             )
         else:
-            chosen = updater
-            _choose_versions(plan, read_file)
+            chosen = ecosystem
+            _choose_versions(plan, read_file, ecosystem.parent_updates)
         plans.append(plan)
     return UnitPlan(target, list(alerts), plans, chosen)
 
 
-def _choose_versions(plan: PackagePlan, read_file: Callable[[str], bytes | None]) -> None:
+def _choose_versions(
+    plan: PackagePlan, read_file: Callable[[str], bytes | None], parent_updates: bool
+) -> None:
     key = plan.key
     content = read_file(key.manifest_path)
     if content is None:
@@ -244,24 +282,55 @@ def _choose_versions(plan: PackagePlan, read_file: Callable[[str], bytes | None]
         if selection.version is None:
             continue  # this copy is not vulnerable (another copy of the package is)
         relationship = next((d.relationship for d in found if d.version == version), "unknown")
-        plan.bumps.append(
-            PackageBump(
-                name=found[0].name,
-                manifest_path=key.manifest_path,
-                current_version=version,
-                target_version=selection.version,
-                advisory_ids=tuple(sorted(set(selection.applicable))),
-                relationship=relationship,
-            )
+        bump = PackageBump(
+            name=found[0].name,
+            manifest_path=key.manifest_path,
+            current_version=version,
+            target_version=selection.version,
+            advisory_ids=tuple(sorted(set(selection.applicable))),
+            relationship=relationship,
+            in_line=not selection.crosses_major,
         )
-    if not plan.bumps:
+        if bump.in_line or parent_updates:
+            plan.bumps.append(bump)
+        else:
+            plan.left.append(UnfixedBump(bump, ReasonCode.NO_PATCH_AVAILABLE, off_line(bump)))
+    if plan.left and not plan.bumps:
+        plan.problem = ReasonCode.NO_PATCH_AVAILABLE
+        plan.detail = "; ".join(u.detail for u in plan.left)
+        plan.left = []
+    elif not plan.bumps:
         plan.problem = ReasonCode.SUPERSEDED
         plan.detail = f"no vulnerable version of {plan.display_name} is left in {key.manifest_path}"
 
 
-def surviving_vulnerable(plan: UnitPlan, read_file: Callable[[str], bytes | None]) -> list[str]:
-    """After an update: every package version still inside an open advisory's range."""
-    survivors = []
+def off_line(bump: PackageBump) -> str:
+    """Why a copy with no patch in its own major line stays."""
+    return (
+        f"{bump.name} {bump.current_version} has no patched version in its own major line "
+        f"(the first fix, {bump.target_version}, is in another); a person decides"
+    )
+
+
+@dataclass(frozen=True)
+class Survivor:
+    """A vulnerable version still locked after the update."""
+
+    package: PackageKey
+    name: str
+    version: str
+    advisory_ids: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} {self.version} in {self.package.manifest_path} "
+            f"({', '.join(self.advisory_ids)})"
+        )
+
+
+def survivors(plan: UnitPlan, read_file: Callable[[str], bytes | None]) -> list[Survivor]:
+    """After an update: every version of a planned package inside an open advisory's range."""
+    found: set[Survivor] = set()
     for package in plan.fixable:
         key = package.key
         content = read_file(key.manifest_path)
@@ -277,8 +346,65 @@ def surviving_vulnerable(plan: UnitPlan, read_file: Callable[[str], bytes | None
                 # A version agentd cannot order cannot be proven safe: count it as surviving.
                 hits = ["unorderable version"]
             if hits:
-                survivors.append(
-                    f"{dependency.name} {dependency.version} in {key.manifest_path} "
-                    f"({', '.join(sorted(hits))})"
+                found.add(Survivor(key, dependency.name, dependency.version, tuple(sorted(hits))))
+    return sorted(found, key=lambda s: (s.package.manifest_path, s.name, s.version))
+
+
+def unexpected(plan: UnitPlan, found: Sequence[Survivor]) -> list[Survivor]:
+    """Survivors the unit does not account for: not a copy it left on purpose."""
+    left = {(p.key, u.bump.current_version) for p in plan.fixable for u in p.left}
+    return [s for s in found if (s.package, s.version) not in left]
+
+
+def alert_states(plan: UnitPlan, found: Sequence[Survivor]) -> list[AlertState]:
+    """Per alert of the unit: does the change remove every version its advisory names?"""
+    states = []
+    by_package = {p.key: p for p in plan.packages}
+    for alert in sorted(plan.alerts, key=lambda a: a.number):
+        package = alert.dependency.package
+        key = PackageKey(
+            package.ecosystem,
+            ecosystems.normalize_name(package.ecosystem, package.name),
+            relative_path(alert.dependency.manifest_path) or "",
+        )
+        ghsa = alert.security_advisory.ghsa_id
+        planned = by_package.get(key)
+        state = AlertState(number=alert.number, package=package.name, advisory_id=ghsa, fixed=True)
+        if planned is None or planned.problem is not None:
+            reason = planned.problem if planned else ReasonCode.UNSUPPORTED_ECOSYSTEM
+            detail = planned.detail if planned else "not planned"
+            state = state.model_copy(update={"fixed": False, "reason": reason, "detail": detail})
+        else:
+            staying = [s for s in found if s.package == key and ghsa in s.advisory_ids]
+            if staying:
+                why = next(
+                    (u for u in planned.left if u.bump.current_version == staying[0].version),
+                    None,
                 )
-    return sorted(set(survivors))
+                state = state.model_copy(
+                    update={
+                        "fixed": False,
+                        "reason": why.reason if why else ReasonCode.VERIFICATION_FAILED,
+                        "detail": why.detail if why else f"{staying[0].describe()} stays",
+                    }
+                )
+        states.append(state)
+    return states
+
+
+def open_states(plan: UnitPlan, reason: ReasonCode, detail: str) -> list[AlertState]:
+    """Every alert of a unit that delivers nothing: open, each with its package's reason."""
+    states = []
+    for state in alert_states(plan, []):
+        package = next((p for p in plan.fixable if p.display_name == state.package), None)
+        left = package.left[0] if package is not None and package.left else None
+        why = (state.reason, state.detail) if state.reason else (
+            (left.reason, left.detail) if left else (reason, detail)
+        )  # fmt: skip
+        states.append(state.model_copy(update={"fixed": False, "reason": why[0], "detail": why[1]}))
+    return states
+
+
+def surviving_vulnerable(plan: UnitPlan, read_file: Callable[[str], bytes | None]) -> list[str]:
+    """After an update: every package version still inside an open advisory's range."""
+    return [s.describe() for s in survivors(plan, read_file)]

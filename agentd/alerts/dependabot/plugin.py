@@ -14,9 +14,12 @@ from agentd import __version__, ecosystems
 from agentd.alerts.dependabot.body import render_body
 from agentd.alerts.dependabot.plan import (
     UnitPlan,
+    alert_states,
     group_by_target,
+    open_states,
     plan_unit,
-    surviving_vulnerable,
+    survivors,
+    unexpected,
 )
 from agentd.alerts.interface import (
     AlertPlugin,
@@ -29,7 +32,7 @@ from agentd.alerts.interface import (
     new_unit,
     pr_title,
 )
-from agentd.ecosystems import UpdateContext, UpdateResult, branch_slug
+from agentd.ecosystems import PackageBump, UnfixedBump, UpdateContext, UpdateResult, branch_slug
 from agentd.engine.context import RunContext, Workspace
 from agentd.engine.verification import sandbox_hidden, tool_caches
 from agentd.errors import PathEscapeError, UnitError
@@ -109,7 +112,9 @@ class DependabotPlugin(AlertPlugin):
         plan = plan_unit(unit.target, unit.payload, lambda path: _read(context, path))
         unit.advisory_ids = plan.advisory_ids or unit.advisory_ids
         if not plan.fixable:
-            raise _problem(plan)
+            problem = _problem(plan)
+            unit.alert_states = open_states(plan, problem.reason, str(problem))
+            raise problem
         return Proposal(
             intent=f"open a PR: {'; '.join(plan.summary())}", summary=plan.summary(), payload=plan
         )
@@ -132,10 +137,7 @@ class DependabotPlugin(AlertPlugin):
 
     def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
         plan: UnitPlan = proposal.payload
-        assert plan.updater is not None  # noqa: S101 - fixable packages always have an updater
-        update = plan.updater.apply(_update_context(ctx, unit, ws), plan.bumps())
-        if update.blocked is not None:
-            raise _updater_refusal(update)
+        update = apply_largest_subset(unit, plan, _update_context(ctx, unit, ws, plan), ws)
         return Change(
             files=sorted(set(update.changed_files)),
             summary=update.notes + [c for c in plan.summary() if "→" not in c],
@@ -144,13 +146,18 @@ class DependabotPlugin(AlertPlugin):
         )
 
     def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
+        """No vulnerable version survives that the change claims to fix; record, per alert,
+        whether the change fixes it or why it stays open."""
         applied: _Applied = change.payload
-        survivors = surviving_vulnerable(applied.plan, ws.read)
-        if survivors:
+        found = survivors(applied.plan, ws.read)
+        claimed = unexpected(applied.plan, found)
+        if claimed:
             raise UnitError(
                 ReasonCode.VERIFICATION_FAILED,
-                f"vulnerable versions survive the update: {'; '.join(survivors)}",
+                "vulnerable versions survive the update: "
+                + "; ".join(s.describe() for s in claimed),
             )
+        unit.alert_states = alert_states(applied.plan, found)
 
     def hold(self, ctx: RunContext, unit: Unit, change: Change) -> Hold | None:
         """Whether the ecosystem rules let this change merge unattended, hold it, or refuse it."""
@@ -194,7 +201,14 @@ class DependabotPlugin(AlertPlugin):
         stamp = _stamp(unit, applied.plan)
         return Description(
             title=title,
-            body=render_body(ctx, unit, applied.plan, verification, hold),
+            body=render_body(
+                ctx,
+                unit,
+                applied.plan,
+                verification,
+                hold,
+                applied.update.notes if applied.update else None,
+            ),
             commit_message=_commit_message(unit, applied.plan),
             stamp=stamp,
         )
@@ -214,10 +228,17 @@ def _ghsa_ids(alerts: list[DependabotAlert]) -> list[str]:
     return sorted({a.security_advisory.ghsa_id for a in alerts})
 
 
-def _update_context(ctx: RunContext, unit: Unit, ws: Workspace) -> UpdateContext:
+def _update_context(
+    ctx: RunContext, unit: Unit, ws: Workspace, plan: UnitPlan | None = None
+) -> UpdateContext:
     assert unit.target is not None  # noqa: S101
     settings = ctx.profile.profile.verification
+    rule = None
+    if plan is not None and plan.ecosystem is not None:
+        rules = ctx.profile.profile.defaults.auto_merge.ecosystem_rules
+        rule = rules.get(plan.ecosystem.name)  # type: ignore[call-overload]
     return UpdateContext(
+        manifest_changes=not (rule is not None and rule.forbid_manifest_changes),
         worktree=ws.path,
         target_path=unit.target.path,
         env=scrubbed_env(ws.home, ctx.allowed_env.values),
@@ -254,6 +275,98 @@ def _problem(plan: UnitPlan) -> UnitError:
     if worst.problem in _BLOCKING:
         return UnitError(worst.problem, detail)
     return UnitError.skipped(worst.problem, detail)
+
+
+def apply_largest_subset(
+    unit: Unit, plan: UnitPlan, context: UpdateContext, ws: Workspace
+) -> UpdateResult:
+    """The updater's change for every bump it can reach. A refusal of the whole batch is
+    narrowed down: each bump alone, then the ones that worked together, so one package the
+    updater cannot move never throws away the others' fixes."""
+    assert plan.updater is not None  # noqa: S101 - fixable packages always have an updater
+    bumps = plan.bumps()
+    update = plan.updater.apply(context, bumps)
+    if _refused(update, context) and len(bumps) > 1:
+        _reset(ws, update.changed_files)
+        update = _narrowed(plan, context, ws, bumps, update)
+    if update.blocked is not None:
+        raise _updater_refusal(update)
+    plan.leave(update.unfixed)
+    if not update.changed_files or not plan.delivered():
+        problem = _problem_of_unfixed(plan)
+        unit.alert_states = open_states(plan, problem.reason, str(problem))
+        raise problem
+    return update
+
+
+def _narrowed(
+    plan: UnitPlan,
+    context: UpdateContext,
+    ws: Workspace,
+    bumps: list[PackageBump],
+    refusal: UpdateResult,
+) -> UpdateResult:
+    assert plan.updater is not None  # noqa: S101
+    working: list[PackageBump] = []
+    unfixed: list[UnfixedBump] = []
+    for bump in bumps:
+        alone = plan.updater.apply(context, [bump])
+        _reset(ws, alone.changed_files)
+        if alone.blocked is not None:
+            unfixed.append(UnfixedBump(bump, alone.blocked, _one_line(alone.blocked_detail)))
+        elif _refused(alone, context):
+            why = f"the fix changes {', '.join(alone.manifest_files)}, which the rules forbid"
+            unfixed.append(UnfixedBump(bump, ReasonCode.MANIFEST_CHANGE_REQUIRED, why))
+        elif alone.unfixed:
+            unfixed += alone.unfixed
+        else:
+            working.append(bump)
+    if not working:
+        return refusal if refusal.blocked is not None else UpdateResult(unfixed=unfixed)
+    together = plan.updater.apply(context, working)
+    if _refused(together, context):
+        _reset(ws, together.changed_files)
+        return refusal if refusal.blocked is not None else UpdateResult(unfixed=unfixed)
+    together.unfixed = [*unfixed, *together.unfixed]
+    return together
+
+
+def _refused(update: UpdateResult, context: UpdateContext) -> bool:
+    """Refused outright, or a manifest change where the rules forbid one."""
+    return update.blocked is not None or bool(
+        update.manifest_files and not context.manifest_changes
+    )
+
+
+def _reset(ws: Workspace, files: list[str]) -> None:
+    """Put files an update trial changed back to the base commit's content."""
+    for path in files:
+        original = ws.tree.show_file(ws.start_sha, path)
+        target = ws.path / path
+        if original is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.write_bytes(original)
+
+
+def _one_line(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first[:300]
+
+
+def _problem_of_unfixed(plan: UnitPlan) -> UnitError:
+    """Nothing could be delivered: the unit's reason is the most telling of the packages'."""
+    rows = plan.not_fixed()
+    reasons = [reason for _, _, reason, _ in rows]
+    worst = min(
+        reasons,
+        key=lambda r: _PROBLEM_ORDER.index(r) if r in _PROBLEM_ORDER else -1,
+        default=ReasonCode.VERIFICATION_FAILED,
+    )
+    detail = "; ".join(f"{name} ({path}): {reason.value} — {d}" for name, path, reason, d in rows)
+    if worst in _SKIPPING:
+        return UnitError.skipped(worst, detail or "the updater changed nothing")
+    return UnitError(worst, detail or "the updater changed nothing")
 
 
 def _updater_refusal(update: UpdateResult) -> UnitError:
@@ -297,7 +410,7 @@ def _stamp(unit: Unit, plan: UnitPlan) -> Stamp:
 
 
 def _commit_message(unit: Unit, plan: UnitPlan) -> str:
-    bumps = plan.bumps()
+    bumps = plan.delivered()
     head = (
         f"chore(deps): bump {bumps[0].name} {bumps[0].current_version} → {bumps[0].target_version}"
         if len(bumps) == 1

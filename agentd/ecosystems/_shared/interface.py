@@ -34,6 +34,19 @@ class PackageBump:
     target_version: str
     advisory_ids: tuple[str, ...]
     relationship: str = "unknown"  # direct | transitive | unknown
+    # False: the advisories offer no patch in this copy's own major line (`target_version`
+    # is in another line). Such a copy is never forced across the line: only an in-range
+    # update of a dependent that removes it fixes it, else it is `no_patch_available`.
+    in_line: bool = True
+
+
+@dataclass(frozen=True)
+class UnfixedBump:
+    """A bump the updater could not reach; the rest of its change stands."""
+
+    bump: PackageBump
+    reason: ReasonCode
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,9 @@ class UpdateContext:
     # Where the tool runs: the verification sandbox (network shared for registries). None
     # means nobody decided, and no tool runs; `Sandbox("none")` is the explicit opt-out.
     sandbox: Sandbox | None = None
+    # False: the ecosystem rules forbid manifest changes, so the updater never keeps one; a
+    # bump that needs one is reported in `UpdateResult.unfixed` (manifest_change_required).
+    manifest_changes: bool = True
 
     def file(self, repo_relative: str) -> Path:
         """Absolute path of a repo-relative file, refusing anything outside the worktree."""
@@ -65,6 +81,8 @@ class UpdateResult:
     blocked: ReasonCode | None = None
     blocked_detail: str = ""
     tool_output: str = ""  # redacted tail of the tool's output
+    # Bumps left out of the change, each with its reason; the others are in the change.
+    unfixed: list[UnfixedBump] = field(default_factory=list)
 
     @property
     def manifest_changed(self) -> bool:
@@ -81,7 +99,10 @@ class Updater(Protocol):
     name: str  # the profile ecosystem name (`pip`, `uv`, `npm`, ...), as in its record
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
-        """Edit the worktree so every bump is reached, or refuse with a reason."""
+        """Edit the worktree so every bump it can reach is reached (a bump's target is the
+        smallest fixed version: an in-range update may land above it). A bump it cannot
+        reach goes to `unfixed` with its reason and the rest of the change stands; refuse
+        (`blocked`) only when the files cannot be updated at all."""
         ...
 
 
@@ -97,6 +118,10 @@ class Ecosystem:
     manifests: tuple[str, ...]  # manifest file names; a parsed one (go.mod) is no lockfile
     parse: Parser  # raw: the registry's `parse_dependency_file` adds the safety net
     updater: Updater
+    # Whether the updater removes a vulnerable copy by an in-range update of its dependents
+    # (so a copy with no patch in its own line may still go); otherwise such copies are
+    # `no_patch_available` before the updater runs.
+    parent_updates: bool = False
 
     def reads(self, path: str) -> bool:
         name = PurePosixPath(path).name
