@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentd.audit import AuditLog
 from agentd.environment import AllowedEnvironment
@@ -93,6 +94,9 @@ class RunContext:
     audit: AuditLog | None = None
     git_url_template: str = "https://github.com/{owner}/{repo}.git"
     account: Account | None = field(default=None, repr=False)  # the token's own; read once
+    # What plug-ins learned about a unit earlier in this run (keyed by remediation key), so
+    # a later iteration does not redo work whose inputs did not change.
+    memory: dict[str, Any] = field(default_factory=dict, repr=False)
     _account_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _account(self) -> Account:

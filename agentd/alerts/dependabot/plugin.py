@@ -8,7 +8,7 @@ does everything else (gates, verification, commit, publish, gate, merge, record)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agentd import __version__, ecosystems
 from agentd.alerts.dependabot.body import render_body
@@ -137,7 +137,7 @@ class DependabotPlugin(AlertPlugin):
 
     def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
         plan: UnitPlan = proposal.payload
-        update = apply_largest_subset(unit, plan, _update_context(ctx, unit, ws, plan), ws)
+        update = apply_largest_subset(ctx, unit, plan, _update_context(ctx, unit, ws, plan), ws)
         return Change(
             files=sorted(set(update.changed_files)),
             summary=update.notes + [c for c in plan.summary() if "→" not in c],
@@ -278,13 +278,21 @@ def _problem(plan: UnitPlan) -> UnitError:
 
 
 def apply_largest_subset(
-    unit: Unit, plan: UnitPlan, context: UpdateContext, ws: Workspace
+    ctx: RunContext, unit: Unit, plan: UnitPlan, context: UpdateContext, ws: Workspace
 ) -> UpdateResult:
     """The updater's change for every bump it can reach. A refusal of the whole batch is
     narrowed down: each bump alone, then the ones that worked together, so one package the
     updater cannot move never throws away the others' fixes."""
     assert plan.updater is not None  # noqa: S101 - fixable packages always have an updater
     bumps = plan.bumps()
+    known: dict[tuple[str, str, str], UnfixedBump] = ctx.memory.setdefault(unit.key, {})
+    if bumps and all(_copy(b) in known for b in bumps):
+        # Earlier in this run the updater could not move exactly these copies; nothing
+        # they depend on changed since, so it is not asked again.
+        plan.leave([replace(known[_copy(b)], bump=b) for b in bumps])
+        problem = _problem_of_unfixed(plan)
+        unit.alert_states = open_states(plan, problem.reason, str(problem))
+        raise problem
     update = plan.updater.apply(context, bumps)
     if _refused(update, context) and len(bumps) > 1:
         _reset(ws, update.changed_files)
@@ -292,11 +300,16 @@ def apply_largest_subset(
     if update.blocked is not None:
         raise _updater_refusal(update)
     plan.leave(update.unfixed)
+    known.update({_copy(u.bump): u for u in update.unfixed})
     if not update.changed_files or not plan.delivered():
         problem = _problem_of_unfixed(plan)
         unit.alert_states = open_states(plan, problem.reason, str(problem))
         raise problem
     return update
+
+
+def _copy(bump: PackageBump) -> tuple[str, str, str]:
+    return (bump.manifest_path, bump.name, bump.current_version)
 
 
 def _narrowed(

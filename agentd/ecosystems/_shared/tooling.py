@@ -24,11 +24,13 @@ from pathlib import Path
 
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
 from agentd.errors import UnitError
+from agentd.log import get_logger
 from agentd.redaction import redact
 from agentd.verify import Sandbox, run_command
 from agentd.vocabulary import Provenance, ReasonCode
 
 OUTPUT_LIMIT = 4000
+log = get_logger("updater")
 
 
 class UpdateRefused(UnitError):
@@ -100,6 +102,13 @@ class ToolRunner:
             raise UpdateRefused(ReasonCode.VERIFICATION_UNAVAILABLE, result.not_run_reason)
         run = ToolRun(redact(shown), result.exit_code, result.timed_out, result.output_tail)
         self.outputs.append(f"$ {run.command}\n{run.output.strip()}")
+        log.debug(
+            "%s exited %s after %.1fs",
+            run.command,
+            "timeout" if run.timed_out else run.exit_code,
+            result.duration_seconds,
+            extra={"tool": self.tool, "duration_seconds": result.duration_seconds},
+        )
         return run
 
     def _sandbox(self) -> Sandbox:

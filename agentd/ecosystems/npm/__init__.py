@@ -13,4 +13,5 @@ ECOSYSTEM = Ecosystem(
     manifests=("package.json",),
     parse=parser.parse,
     updater=NpmUpdater(),
+    parent_updates=True,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -206,24 +206,222 @@ def test_an_unresolvable_bump_restores_every_file(project: Project) -> None:
     assert read_tree(directory) == before
 
 
-def test_lockfile_v1_is_left_for_a_person(project: Project) -> None:
-    directory = project.root
-    write_package_json(directory, {"name": "old", "version": "1.0.0"})
-    (directory / LOCK).write_text(
-        json.dumps({"lockfileVersion": 1, "dependencies": {"lodash": {"version": "4.17.15"}}})
-    )
-    before = read_tree(directory)
+def _v1_lock(
+    project: Project, manifest: dict[str, object], entries: dict[str, tuple[str, dict[str, str]]]
+) -> None:
+    """A lockfile v1 as npm 6 wrote it (flat `dependencies` with `requires`)."""
+    dependencies: dict[str, object] = {}
+    for name, (version, requires) in entries.items():
+        published = project.registry.packages[name][version]
+        entry: dict[str, object] = {
+            "version": version,
+            "resolved": f"{project.url}{name}/-/{name}-{version}.tgz",
+            "integrity": published.integrity,
+        }
+        if requires:
+            entry["requires"] = requires
+        dependencies[name] = entry
+    lock = {"name": manifest["name"], "version": manifest["version"], "lockfileVersion": 1,
+            "requires": True, "dependencies": dependencies}  # fmt: skip
+    write_package_json(project.root, manifest)
+    (project.root / LOCK).write_text(json.dumps(lock, indent=2) + "\n")
+
+
+def test_a_lockfile_v1_is_rewritten_as_v2_and_the_pr_says_so(project: Project) -> None:
+    """Before: a v1 lockfile (npm 6) was refused outright. npm 7+ rewrites it anyway; v2
+    keeps the section npm 6 reads, so the fix goes through and the notes say what changed."""
+    manifest = {"name": "old", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}}
+    _v1_lock(project, manifest, {
+        "uses-lodash": ("1.0.0", {"lodash": "^4.17.0"}), "lodash": ("4.17.15", {}),
+    })  # fmt: skip
+    publish_lodash_fixes(project.registry)
+    manifest_before = (project.root / "package.json").read_bytes()
+
     result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
-    assert result.blocked is ReasonCode.UNSUPPORTED_ECOSYSTEM
-    assert read_tree(directory) == before
+
+    assert result.blocked is None, (result.blocked_detail, result.tool_output)
+    lock = json.loads((project.root / LOCK).read_text())
+    assert lock["lockfileVersion"] == 2 and "dependencies" in lock  # npm 6 still reads it
+    assert _versions(project.locked(), "lodash") == ["4.17.21"]
+    assert (project.root / "package.json").read_bytes() == manifest_before
+    assert any("lockfile v1" in n and "v2" in n for n in result.notes)
+    project.assert_consistent()
 
 
 def test_a_package_the_lockfile_no_longer_holds_is_dependency_removed(project: Project) -> None:
     directory = project.create({"name": "web", "version": "1.0.0"})
     before = read_tree(directory)
     result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
-    assert result.blocked is ReasonCode.DEPENDENCY_REMOVED
+    assert result.blocked is None and result.changed_files == []
+    [left] = result.unfixed
+    assert left.reason is ReasonCode.DEPENDENCY_REMOVED
     assert read_tree(directory) == before
+
+
+# --- in-range parent updates, subsets, copies with no patch in their line ---------------
+
+
+def _parent_registry() -> NpmRegistry:
+    """express-like: `server` 1.0.0 pins `cookie` 0.4.0 exactly; `server` 1.1.0 (in the
+    app's ^1.0.0 range) moves to cookie 0.7.1. lodash rides along for mixed units."""
+    registry = lodash_registry()
+    registry.publish("cookie", "0.4.0")
+    registry.publish("server", "1.0.0", {"cookie": "0.4.0"})
+    return registry
+
+
+def _publish_parent_fix(registry: NpmRegistry) -> None:
+    registry.publish("cookie", "0.7.0").publish("cookie", "0.7.1")
+    registry.publish("server", "1.1.0", {"cookie": "0.7.1"})
+
+
+def test_a_parent_pinning_the_child_exactly_is_updated_in_range(tmp_path: Path) -> None:
+    """Before: an override (a manifest change) or nothing. Now: `server` moves in range to a
+    release that no longer pins the vulnerable cookie; package.json stays as it was."""
+    require_tool("npm")
+    registry = _parent_registry()
+    with registry.serve() as url:
+        project = Project(registry, url, tmp_path / "repo", private_home(tmp_path))
+        directory = project.create(
+            {"name": "app", "version": "1.0.0", "dependencies": {"server": "^1.0.0"}}
+        )
+        _publish_parent_fix(registry)
+        manifest_before = (directory / "package.json").read_bytes()
+        bump = PackageBump(
+            "cookie", LOCK, "0.4.0", "0.7.0", ("GHSA-pxg6-pf52-xh8x",), "transitive", in_line=False
+        )
+
+        result = NpmUpdater().apply(project.context(), [bump])
+
+        assert result.blocked is None, (result.blocked_detail, result.tool_output)
+        assert result.unfixed == [] and result.manifest_files == []
+        assert (directory / "package.json").read_bytes() == manifest_before
+        locked = project.locked()
+        assert _versions(locked, "cookie") == ["0.7.1"] and _versions(locked, "server") == ["1.1.0"]
+        assert "via server 1.0.0 → 1.1.0" in result.notes[0], result.notes
+        project.assert_consistent()
+
+
+def test_a_parent_the_project_pins_exactly_needs_a_manifest_change(tmp_path: Path) -> None:
+    """express 4.17.1 pinned in package.json holds cookie 0.4.0: no in-range update can drop
+    it, and the honest reason is a manifest change, not "no patch"."""
+    require_tool("npm")
+    registry = _parent_registry()
+    with registry.serve() as url:
+        project = Project(registry, url, tmp_path / "repo", private_home(tmp_path))
+        project.create({"name": "app", "version": "1.0.0", "dependencies": {"server": "1.0.0"}})
+        _publish_parent_fix(registry)
+        bump = PackageBump(
+            "cookie", LOCK, "0.4.0", "0.7.0", ("GHSA-pxg6-pf52-xh8x",), "transitive",
+            in_line=False,
+        )  # fmt: skip
+
+        result = NpmUpdater().apply(replace(project.context(), manifest_changes=False), [bump])
+
+        [left] = result.unfixed
+        assert left.reason is ReasonCode.MANIFEST_CHANGE_REQUIRED, left
+        assert "server" in left.detail and "package.json pins exactly" in left.detail
+        assert result.changed_files == []
+
+
+def test_one_package_that_cannot_move_leaves_the_others_fixed(tmp_path: Path) -> None:
+    """Before: one refusal threw away every other fix. `pins-lodash` pins lodash exactly and
+    has no newer release, and the rules forbid manifest changes: lodash is reported with its
+    reason, cookie's fix (through its parent) stands."""
+    require_tool("npm")
+    registry = _parent_registry()
+    with registry.serve() as url:
+        project = Project(registry, url, tmp_path / "repo", private_home(tmp_path))
+        directory = project.create(
+            {
+                "name": "app",
+                "version": "1.0.0",
+                "dependencies": {"server": "^1.0.0", "pins-lodash": "^1.0.0"},
+            }
+        )
+        _publish_parent_fix(registry)
+        publish_lodash_fixes(registry)
+        manifest_before = (directory / "package.json").read_bytes()
+        bumps = [
+            PackageBump(
+                "cookie",
+                LOCK,
+                "0.4.0",
+                "0.7.0",
+                ("GHSA-pxg6-pf52-xh8x",),
+                "transitive",
+                in_line=False,
+            ),
+            _bump("lodash", "4.17.15", "4.17.21"),
+        ]
+
+        result = NpmUpdater().apply(replace(project.context(), manifest_changes=False), bumps)
+
+        assert result.blocked is None, (result.blocked_detail, result.tool_output)
+        [left] = result.unfixed
+        assert (left.bump.name, left.reason) == ("lodash", ReasonCode.MANIFEST_CHANGE_REQUIRED)
+        assert "pins-lodash 1.0.0" in left.detail
+        assert (
+            result.manifest_files == []
+            and (directory / "package.json").read_bytes() == manifest_before
+        )
+        locked = project.locked()
+        assert _versions(locked, "cookie") == ["0.7.1"]
+        assert _versions(locked, "lodash") == ["4.17.15"]
+        project.assert_consistent()
+
+
+def test_a_copy_with_no_patch_in_its_line_is_never_forced_across_it(tmp_path: Path) -> None:
+    """Before: `select_fix_version` crossed lines silently (braces 2.3.2 → 3.0.3) and forced
+    the new major into dependents that never asked for it. A copy whose dependents admit
+    only its own line, and no in-range parent update removes, stays: no_patch_available."""
+    require_tool("npm")
+    registry = _parent_registry()
+    with registry.serve() as url:
+        project = Project(registry, url, tmp_path / "repo", private_home(tmp_path))
+        project.create(
+            {
+                "name": "app",
+                "version": "1.0.0",
+                "dependencies": {"old-lodash": "^1.0.0", "uses-lodash": "^1.0.0"},
+            }
+        )
+        publish_lodash_fixes(registry)
+        before = project.locked()
+        bump = PackageBump(
+            "lodash", LOCK, "3.10.1", "4.17.21", LODASH_ADVISORY, "transitive", in_line=False
+        )
+
+        result = NpmUpdater().apply(project.context(), [bump])
+
+        assert result.blocked is None, (result.blocked_detail, result.tool_output)
+        [left] = result.unfixed
+        assert left.reason is ReasonCode.NO_PATCH_AVAILABLE
+        assert "old-lodash 1.0.0" in left.detail and "another" in left.detail
+        assert project.locked() == before  # nothing forced, nothing else moved
+        assert result.changed_files == []
+
+
+def test_a_committed_peer_conflict_resolves_as_npm_6_did(tmp_path: Path) -> None:
+    """A tree whose committed peer dependencies already conflict makes npm 7+ refuse every
+    re-resolution (ERESOLVE); it is resolved with --legacy-peer-deps and the PR says so."""
+    require_tool("npm")
+    registry = lodash_registry()
+    registry.publish("framework", "1.0.0").publish("framework", "2.0.0")
+    registry.publish("plugin", "1.0.0", peer_dependencies={"framework": "^2.0.0"})
+    with registry.serve() as url:
+        project = Project(registry, url, tmp_path / "repo", private_home(tmp_path))
+        write_package_json(project.root, {"name": "app", "version": "1.0.0", "dependencies": {
+            "framework": "1.0.0", "plugin": "1.0.0", "uses-lodash": "^1.0.0"}})  # fmt: skip
+        run(["npm", "install", "--package-lock-only", "--ignore-scripts", "--legacy-peer-deps"],
+            project.root, offline_env(project.home, project.env))  # fmt: skip
+        publish_lodash_fixes(registry)
+
+        result = NpmUpdater().apply(project.context(), [_bump("lodash", "4.17.15", "4.17.21")])
+
+        assert result.blocked is None, (result.blocked_detail, result.tool_output)
+        assert _versions(project.locked(), "lodash") == ["4.17.21"]
+        assert any("--legacy-peer-deps" in n for n in result.notes)
 
 
 def test_tool_output_is_redacted(project: Project) -> None:
