@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install test lint format demo bench clean
+.PHONY: install test lint format demo bench efficacy clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,11 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Real repositories' dependency files against the REAL registries (network needed): the
+# shared corpus beside the checkout (../shared/efficacy-corpus, or EFFICACY_CORPUS).
+efficacy: install
+	$(BIN)/python bench/efficacy.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -108,4 +108,11 @@ def render(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any], path: Path) -> None:
-    path.write_text(render(results), encoding="utf-8")
+    """The whole file, keeping the efficacy section `bench/efficacy.py` records there."""
+    kept = ""
+    if path.is_file():
+        current = path.read_text(encoding="utf-8")
+        start, end = "<!-- efficacy:start -->", "<!-- efficacy:end -->"
+        if start in current and end in current:
+            kept = start + current.split(start, 1)[1].split(end, 1)[0] + end + "\n"
+    path.write_text(render(results) + ("\n" + kept if kept else ""), encoding="utf-8")
