@@ -430,7 +430,7 @@ def _how(project: _Project, bump: PackageBump, moved: list[str]) -> str:
     fixed = [v for v in now if not _below(v, bump.target_version)]
     same_line = [v for v in fixed if _same_line(v, bump.current_version)]
     via = f", via {'; '.join(moved)}" if moved else ""
-    landed = ", ".join(same_line or ([] if moved else fixed)) or "removed"
+    landed = ", ".join(same_line or fixed) or "removed"
     return (
         f"{bump.name} {bump.current_version} → {landed} in {bump.manifest_path} "
         f"(lockfile only{via})"
@@ -448,14 +448,12 @@ def _why_left(
     holders = _dependents(_packages(project), bump.name, bump.current_version)
     held = ", ".join(f"{n} {v}" for n, v in sorted(holders.items())) or "the project itself"
     root = PackageJson.load(project.root)
-    pinned_here = sorted(
-        n for n in holders if any(_exact(spec) for _, spec in root.declared(n))
-    )
+    pinned_here = sorted(n for n in holders if any(_exact(spec) for _, spec in root.declared(n)))
     if not bump.in_line and pinned_here:
         return ReasonCode.MANIFEST_CHANGE_REQUIRED, (
             f"{bump.name} {bump.current_version} comes from {', '.join(pinned_here)}, which "
-            f"{project.root.name} pins exactly; a newer release of it may drop the vulnerable "
-            "copy, and only a manifest change can bring one"
+            f"{project.root.name} pins exactly; a newer release may drop the vulnerable copy, "
+            "and only a manifest change can bring one"
             + ("" if context.manifest_changes else " (the rules forbid it)")
         )
     if not bump.in_line:
