@@ -1,6 +1,6 @@
 """The programs agentd is waiting on right now: their process groups and deadlines.
 
-Verification commands, updater tools and git each run in a process group of their own, so
+Verification commands, updater tools and git each run in a session of their own, so
 a Ctrl-C typed at the terminal does not reach them: the first Ctrl-C lets them finish (and
 says how long that may take: `longest_remaining`), the second kills every group registered
 here at once (`kill_all`).
@@ -82,7 +82,10 @@ def _run(
         stderr=subprocess.PIPE,
         env=dict(env),
         text=text,
-        process_group=0,
+        # A session of its own, not only a process group: without a controlling terminal,
+        # ssh fails at once where it would ask, instead of stopping (SIGTTIN) in the
+        # background group of an interactive run until the timeout.
+        start_new_session=True,
     )
     with tracked(proc.pid, timeout):
         try:

@@ -246,3 +246,15 @@ def test_an_aborted_flag_stops_new_work_with_the_signals_exit_code() -> None:
     assert aborted.value.code == 128 + signal.SIGTERM
     assert not isinstance(aborted.value, Exception)  # no unit's `except Exception` swallows it
     assert STOP is not flag
+
+
+def test_git_and_tools_run_in_a_session_of_their_own() -> None:
+    """A Ctrl-C typed at the terminal reaches agentd only, never a push in flight, and a
+    program that would ask on the terminal fails at once instead of stopping in the
+    background."""
+    probe = "import os; print(os.getsid(0) == os.getpid(), os.getsid(0) != int(os.sys.argv[1]))"
+    result = children.run_text(
+        [PYTHON, "-c", probe, str(os.getsid(0))], timeout=30, env=dict(os.environ)
+    )
+    assert result.stdout.split() == ["True", "True"], result.stderr
+    assert children.longest_remaining() is None  # no longer registered once it ended
