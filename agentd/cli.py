@@ -18,7 +18,7 @@ from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, load_profile
 from agentd.redaction import REDACTOR, redact
 from agentd.settings import Settings, load_settings, resolve_profile_path
-from agentd.shutdown import install_flag_handlers
+from agentd.shutdown import STOP, install_flag_handlers
 from agentd.vocabulary import AutomationMode, MutationMode
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -235,7 +235,7 @@ def _check_escalation(
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from agentd.engine.run import RunOptions, execute_run  # noqa: PLC0415
+    from agentd.engine.run import ContendedRunError, RunOptions, execute_run  # noqa: PLC0415
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
 
     loaded = _load_for(args, settings)
@@ -245,11 +245,18 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     options = RunOptions(mutation_mode=requested, dry_run=args.dry_run)
     # The run's redaction scope also covers printing its summary.
     with REDACTOR.run_scope(loaded.profile.profile.verification.secret_redaction_patterns):
-        summary = execute_run(loaded, settings, options)
+        try:
+            summary = execute_run(loaded, settings, options)
+        except ContendedRunError as exc:
+            if args.json:  # the summary says so too (lock_contended, lock_holder); exit 75
+                _print(json.dumps(exc.summary.to_json(), indent=2))
+            raise
         if args.json:
             _print(json.dumps(summary.to_json(), indent=2))
         else:
             _print(render_summary(summary))
+    if STOP.requested:  # Ctrl-C or SIGTERM: 128 + the signal, whatever the units did
+        return STOP.exit_code
     if summary.rate_limited:
         return ExitCode.TEMPFAIL
     return ExitCode.UNITS_FAILED if summary.has_failures else ExitCode.OK

@@ -78,6 +78,7 @@ class LockContendedError(AgentdError):
     exit_code = ExitCode.TEMPFAIL
     outcome = Outcome.BLOCKED
     reason = ReasonCode.LOCK_CONTENDED
+    holder: dict[str, object] | None = None  # the live holder's lock record, without its token
 
 
 class RateLimitedError(AgentdError):

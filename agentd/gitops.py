@@ -26,12 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentd import faults
+from agentd import children, faults
 from agentd.errors import InfrastructureError
 from agentd.github.auth import Token
 from agentd.log import get_logger
 from agentd.mutation import MutationKind, MutationPolicy
 from agentd.redaction import redact
+from agentd.shutdown import STOP
 from agentd.vocabulary import Outcome, ReasonCode, UnitResult
 
 log = get_logger("git")
@@ -217,15 +218,18 @@ class GitEnvironment:
     token: Token | None = None
 
     @classmethod
-    def create(cls, state_dir: Path, token: Token | None = None) -> GitEnvironment:
+    def create(
+        cls, state_dir: Path, token: Token | None = None, home_parent: Path | None = None
+    ) -> GitEnvironment:
         """`{state_dir}/git`: refused unless agentd's own (owner, no group/other write); the
-        askpass helper is written there afresh, never through a symlink."""
+        askpass helper is written there afresh, never through a symlink. git's private home
+        is made in `home_parent` (a run's own directory) or else in `{state_dir}/git`."""
         from agentd.session import refuse_unsafe_directory, write_private_file  # noqa: PLC0415
 
         base = state_dir / "git"
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
         refuse_unsafe_directory(base, "agentd's git directory", follow_symlinks=False)
-        home = Path(tempfile.mkdtemp(prefix="home-", dir=base))
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=home_parent or base))
         askpass = write_private_file(base / "askpass.sh", _ASKPASS)
         return cls(home, askpass, token)
 
@@ -332,17 +336,15 @@ class Git:
         network: bool = False,
         config: Sequence[str] = (),
     ) -> subprocess.CompletedProcess[str]:
+        if network:
+            STOP.check_abort()  # an aborted run talks to the remote no more
         flags = self._command_overrides() if overrides is None else overrides
         argv = ["git", *_SAFE_FLAGS, *flags, *config, *self._location(), *args]
-        result = subprocess.run(
+        result = children.run_text(
             argv,
-            capture_output=True,
-            text=True,
-            env={**self.environment.env(network), **(extra_env or {})},
-            input=input_text,
             timeout=GIT_TIMEOUT_SECONDS,
-            check=False,
-            stdin=None if input_text is not None else subprocess.DEVNULL,
+            env={**self.environment.env(network), **(extra_env or {})},
+            input_text=input_text,
         )
         if check and result.returncode != 0:
             if network and any(marker in result.stderr for marker in _AUTH):
@@ -401,13 +403,11 @@ class Git:
         return sorted(files)
 
     def show_file(self, ref: str, path: str) -> bytes | None:
-        result = subprocess.run(
+        result = children.run_bytes(
             ["git", *_SAFE_FLAGS, *self._command_overrides(), *self._location(), "cat-file",
              "blob", f"{ref}:{path}"],
-            capture_output=True,
-            env=self.environment.env(),
             timeout=GIT_TIMEOUT_SECONDS,
-            check=False,
+            env=self.environment.env(),
         )  # fmt: skip
         return result.stdout if result.returncode == 0 else None
 
@@ -461,10 +461,35 @@ class Git:
             raise GitError(["worktree", "add"], 1, f"unexpected worktree git dir {pointer!r}")
         return Git(path, self.environment, remote_url=self.remote_url, git_dir=git_dir)
 
+    def worktrees(self) -> list[Path]:
+        """The linked worktrees registered in this clone (not its own working tree)."""
+        listing = self._run(["worktree", "list", "--porcelain"], check=False).stdout
+        paths = [
+            Path(line.removeprefix("worktree "))
+            for line in listing.splitlines()
+            if line.startswith("worktree ")
+        ]
+        return paths[1:]
+
     def remove_worktree(self, path: Path) -> None:
-        self._run(["worktree", "remove", "--force", str(path)], check=False)
+        """Remove agentd's worktree at `path` and its registration, and only that: never
+        `git worktree prune`, which would also drop the operator's own worktrees whose
+        directory is missing. The directory goes first, so git reads nothing a unit left."""
         shutil.rmtree(path, ignore_errors=True)
-        self._run(["worktree", "prune"], check=False)
+        self._run(["worktree", "remove", "--force", "--force", str(path)], check=False)
+        if self.has_worktree(path):  # an older git will not remove a missing worktree
+            self._drop_registration(path)
+
+    def has_worktree(self, path: Path) -> bool:
+        return path.resolve() in {p.resolve() for p in self.worktrees()}
+
+    def _drop_registration(self, worktree: Path) -> None:
+        """`<common dir>/worktrees/<id>`, whose `gitdir` names `worktree`: what git removes."""
+        common = Path(self.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+        for entry in (common / "worktrees").glob("*/gitdir"):
+            pointer = Path(entry.read_text(encoding="utf-8").strip())
+            if pointer.parent.resolve() == worktree.resolve():
+                shutil.rmtree(entry.parent, ignore_errors=True)
 
     def commit_all(self, message: str, paths: Sequence[str]) -> str:
         self.run("add", "--", *paths)

@@ -1,10 +1,18 @@
 """The per-profile run lock of SPEC §4.3.
 
 The lock file `{local_clone_root}/{lock_filename}` holds a JSON record (pid, hostname,
-start time, TTL, agentd version, a random token). The check-and-replace is made atomic
-with a `filelock` guard on a sibling file, so two agentd processes can never both decide
-the lock is theirs. A record is stale when its holder's pid is gone on this host, when it
-is older than its TTL, or when it cannot be read.
+boot id and process start time, start time, last heartbeat, TTL, agentd version, a random
+token). The check-and-replace is made atomic with a `filelock` guard on a sibling file, so
+two agentd processes can never both decide the lock is theirs.
+
+While it holds the lock, agentd refreshes the record's heartbeat from a daemon thread
+(every `heartbeat_interval(ttl)` seconds). Who may take a lock over:
+- a holder on this host holds it for as long as its process runs, whatever its age (a
+  six-hour run is not taken over at the two-hour TTL); it is stale once that process is
+  gone (its pid dead, or reused by another process: see `agentd.liveness`);
+- a holder on another host (a shared clone root) cannot be checked: it is stale when its
+  heartbeat is older than the TTL;
+- an unreadable record is stale.
 
 The lock file and its guard must be regular files: a FIFO (which would block the read
 forever), a directory, a socket or a symlink there is refused at once with a contract error
@@ -15,10 +23,11 @@ planted file does not go away by waiting (the systemd units even count 75 as suc
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import socket
 import stat
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -31,9 +40,23 @@ from filelock import FileLock, Timeout
 
 from agentd import __version__, faults
 from agentd.errors import AgentdError, ContractError, LockContendedError
+from agentd.liveness import ProcessIdentity
+from agentd.log import get_logger
 
+log = get_logger("lock")
 GUARD_TIMEOUT_SECONDS = 10.0
+HEARTBEAT_GUARD_TIMEOUT_SECONDS = 2.0
+MAX_HEARTBEAT_SECONDS = 30.0
 MAX_RECORD_BYTES = 64 * 1024
+
+
+def heartbeat_interval(ttl_seconds: int) -> float:
+    """Often enough that a live holder on another host never looks stale: four beats a TTL."""
+    return max(1.0, min(MAX_HEARTBEAT_SECONDS, ttl_seconds / 4))
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 class LockState(StrEnum):
@@ -52,30 +75,57 @@ class LockRecord:
     agentd_version: str
     profile_id: str
     token: str
+    heartbeat_at: str = ""
+    heartbeat_at_epoch: float = 0.0
+    boot_id: str | None = None
+    pid_start_ticks: int | None = None
 
     @classmethod
     def new(cls, profile_id: str, ttl_seconds: int) -> LockRecord:
         now = time.time()
+        me = ProcessIdentity.current()
         return cls(
-            pid=os.getpid(),
-            hostname=socket.gethostname(),
-            started_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
+            pid=me.pid,
+            hostname=me.hostname,
+            started_at=_iso(now),
             started_at_epoch=now,
             ttl_seconds=ttl_seconds,
             agentd_version=__version__,
             profile_id=profile_id,
             token=uuid.uuid4().hex,
+            heartbeat_at=_iso(now),
+            heartbeat_at_epoch=now,
+            boot_id=me.boot_id,
+            pid_start_ticks=me.start_ticks,
         )
+
+    def beat(self) -> LockRecord:
+        now = time.time()
+        return dataclasses.replace(self, heartbeat_at=_iso(now), heartbeat_at_epoch=now)
+
+    @property
+    def holder(self) -> ProcessIdentity:
+        return ProcessIdentity(self.pid, self.hostname, self.boot_id, self.pid_start_ticks)
 
     def age_seconds(self, now: float | None = None) -> float:
         return max(0.0, (now or time.time()) - self.started_at_epoch)
 
+    def heartbeat_age_seconds(self, now: float | None = None) -> float:
+        """Since the last heartbeat (a record from before heartbeats: since it started)."""
+        last = self.heartbeat_at_epoch or self.started_at_epoch
+        return max(0.0, (now or time.time()) - last)
+
     def describe(self) -> str:
         return (
             f"pid {self.pid} on {self.hostname}, started {self.started_at} "
-            f"({int(self.age_seconds())}s ago, TTL {self.ttl_seconds}s, "
+            f"({int(self.age_seconds())}s ago, last heartbeat "
+            f"{int(self.heartbeat_age_seconds())}s ago, TTL {self.ttl_seconds}s, "
             f"agentd {self.agentd_version})"
         )
+
+    def public(self) -> dict[str, object]:
+        """The record without its token: what reports, the store and `--json` show."""
+        return {k: v for k, v in asdict(self).items() if k != "token"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +139,7 @@ class LockInspection:
         return {
             "state": self.state.value,
             "path": str(self.path),
-            "holder": asdict(self.record) | {"token": None} if self.record else None,
+            "holder": self.record.public() | {"token": None} if self.record else None,
             "why_stale": self.why_stale,
         }
 
@@ -103,22 +153,8 @@ class LockRecovery:
     recovered_at: str
 
     def to_json(self) -> dict[str, object]:
-        holder = asdict(self.previous_holder) if self.previous_holder else None
-        if holder:
-            holder.pop("token", None)
+        holder = self.previous_holder.public() if self.previous_holder else None
         return {"previous_holder": holder, "reason": self.reason, "recovered_at": self.recovered_at}
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _file_kind(mode: int) -> str:
@@ -172,6 +208,7 @@ def _read_record(path: Path) -> LockRecord | None:
         return None
     try:
         data = json.loads(raw)
+        ticks = data.get("pid_start_ticks")
         return LockRecord(
             pid=int(data["pid"]),
             hostname=str(data["hostname"]),
@@ -181,16 +218,24 @@ def _read_record(path: Path) -> LockRecord | None:
             agentd_version=str(data.get("agentd_version", "unknown")),
             profile_id=str(data.get("profile_id", "")),
             token=str(data.get("token", "")),
+            heartbeat_at=str(data.get("heartbeat_at") or ""),
+            heartbeat_at_epoch=float(data.get("heartbeat_at_epoch") or 0.0),
+            boot_id=str(data["boot_id"]) if data.get("boot_id") else None,
+            pid_start_ticks=int(ticks) if ticks is not None else None,
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"unreadable lock record: {exc}") from None
 
 
 def _staleness(record: LockRecord) -> str | None:
-    if record.age_seconds() > record.ttl_seconds:
-        return f"older than its TTL ({int(record.age_seconds())}s > {record.ttl_seconds}s)"
-    if record.hostname == socket.gethostname() and not _pid_alive(record.pid):
+    alive = record.holder.alive()
+    if alive is False:
         return f"holder pid {record.pid} is no longer running on {record.hostname}"
+    if alive is None and record.heartbeat_age_seconds() > record.ttl_seconds:
+        return (
+            f"no heartbeat from {record.hostname} for {int(record.heartbeat_age_seconds())}s "
+            f"(TTL {record.ttl_seconds}s)"
+        )
     return None
 
 
@@ -231,15 +276,25 @@ def _check_lock_directory(directory: Path) -> None:
 
 
 class ProfileLock:
-    """`with ProfileLock(path, profile_id, ttl) as lock:` — raises LockContendedError."""
+    """`with ProfileLock(path, profile_id, ttl) as lock:` — raises LockContendedError, whose
+    `holder` is the live holder's record (None when another process was taking the lock)."""
 
-    def __init__(self, path: Path, profile_id: str, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        profile_id: str,
+        ttl_seconds: int,
+        heartbeat_seconds: float | None = None,
+    ) -> None:
         self.path = path
         self.profile_id = profile_id
         self.ttl_seconds = ttl_seconds
+        self.heartbeat_seconds = heartbeat_seconds or heartbeat_interval(ttl_seconds)
         self.record: LockRecord | None = None
         self.recovery: LockRecovery | None = None
         self._guard = FileLock(str(path.with_name(path.name + ".guard")))
+        self._beating = threading.Event()
+        self._heart: threading.Thread | None = None
 
     def acquire(self) -> ProfileLock:
         _check_lock_directory(self.path.parent)
@@ -249,12 +304,7 @@ class ProfileLock:
             with self._guard.acquire(timeout=GUARD_TIMEOUT_SECONDS):
                 inspection = inspect_lock(self.path)
                 if inspection.state is LockState.ACTIVE and inspection.record:
-                    raise LockContendedError(
-                        f"lock_contended: profile {self.profile_id!r} is already running "
-                        f"({inspection.record.describe()}); lock file {self.path}",
-                        "wait for that run to finish; if it is truly gone, run "
-                        f"'agentd lock break --profile {self.profile_id}'",
-                    )
+                    raise self._contended(inspection.record)
                 if inspection.state is LockState.STALE:
                     self.recovery = LockRecovery(
                         inspection.record,
@@ -269,12 +319,74 @@ class ProfileLock:
                 f"lock_contended: another agentd process is taking the lock {self.path}",
                 "retry in a moment",
             ) from None
+        self._start_heartbeat()
         return self
+
+    def _contended(self, holder: LockRecord) -> LockContendedError:
+        error = LockContendedError(
+            f"lock_contended: profile {self.profile_id!r} is already running "
+            f"({holder.describe()}); lock file {self.path}",
+            "wait for that run to finish; if it is truly gone, run "
+            f"'agentd lock break --profile {self.profile_id}'",
+        )
+        error.holder = holder.public()
+        return error
+
+    # --- heartbeat --------------------------------------------------------------------------
+
+    def _start_heartbeat(self) -> None:
+        self._beating.clear()
+        self._heart = threading.Thread(
+            target=self._beat_until_released, name="agentd-lock-heartbeat", daemon=True
+        )
+        self._heart.start()
+
+    def _beat_until_released(self) -> None:
+        while not self._beating.wait(self.heartbeat_seconds):
+            if not self.refresh():
+                return
+
+    def refresh(self) -> bool:
+        """Write a new heartbeat into the record if it is still ours; False once it is not
+        (broken with --force and maybe taken by another run): the heartbeat stops then."""
+        mine = self.record
+        if mine is None:
+            return False
+        try:
+            with self._guard.acquire(timeout=HEARTBEAT_GUARD_TIMEOUT_SECONDS):
+                try:
+                    current = _read_record(self.path)
+                except (ValueError, AgentdError):
+                    current = None
+                if current is None or current.token != mine.token or self.record is None:
+                    log.error(
+                        "the run lock is no longer this run's (broken or taken over); "
+                        "its heartbeat stops",
+                        extra={"lock": str(self.path)},
+                    )
+                    return False
+                beat = mine.beat()
+                _write_atomically(self.path, beat)
+                self.record = beat
+        except Timeout:
+            return True  # the guard is busy (someone is inspecting): beat next time
+        except OSError as exc:
+            log.warning("could not refresh the lock's heartbeat", extra={"why": str(exc)})
+        return True
+
+    def _stop_heartbeat(self) -> None:
+        self._beating.set()
+        heart, self._heart = self._heart, None
+        if heart is not None and heart is not threading.current_thread():
+            heart.join(timeout=HEARTBEAT_GUARD_TIMEOUT_SECONDS + 1)
+
+    # --- release -----------------------------------------------------------------------------
 
     def release(self) -> None:
         """Remove the lock file if it is still ours. Safe to call more than once."""
         if self.record is None:
             return
+        self._stop_heartbeat()
         faults.point("before_lock_release")
         with contextlib.suppress(Timeout), self._guard.acquire(timeout=GUARD_TIMEOUT_SECONDS):
             try:

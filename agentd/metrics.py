@@ -1,7 +1,9 @@
 """Prometheus metrics after every run, in node_exporter's textfile-collector format.
 
 Written atomically (temporary file + rename) to `AGENTD_METRICS_DIR` (point it at the
-textfile collector's directory) or `{state_dir}/metrics/`, one file per profile.
+textfile collector's directory) or `{state_dir}/metrics/`, one file per profile. Runs that
+found the lock held by a live run write their own file (`agentd-lock_{profile}.prom`), so a
+contended attempt never replaces the last real run's gauges.
 """
 
 from __future__ import annotations
@@ -87,10 +89,43 @@ def render_metrics(summary: RunSummary, lock_recoveries: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_metrics(directory: Path, summary: RunSummary, lock_recoveries: int) -> Path:
+def render_contention_metrics(profile_id: str, contended: int, last_at: str) -> str:
+    profile = _escape(profile_id)
+    return (
+        "\n".join(
+            [
+                "# HELP agentd_lock_contended_total Runs of this profile that found its lock held "
+                "by a live run and did not start.",
+                "# TYPE agentd_lock_contended_total counter",
+                f'agentd_lock_contended_total{{profile="{profile}"}} {contended}',
+                "# HELP agentd_last_lock_contended_timestamp_seconds When a run last found the lock held.",
+                "# TYPE agentd_last_lock_contended_timestamp_seconds gauge",
+                f'agentd_last_lock_contended_timestamp_seconds{{profile="{profile}"}} '
+                f"{_epoch(last_at):.0f}",
+            ]
+        )
+        + "\n"
+    )
+
+
+def _write(directory: Path, name: str, text: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"agentd_{summary.profile_id}.prom"
-    tmp = directory / f".agentd_{summary.profile_id}.prom.{os.getpid()}"
-    tmp.write_text(render_metrics(summary, lock_recoveries), encoding="utf-8")
+    target = directory / name
+    tmp = directory / f".{name}.{os.getpid()}"
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def write_metrics(directory: Path, summary: RunSummary, lock_recoveries: int) -> Path:
+    return _write(
+        directory, f"agentd_{summary.profile_id}.prom", render_metrics(summary, lock_recoveries)
+    )
+
+
+def write_contention_metrics(directory: Path, profile_id: str, contended: int, at: str) -> Path:
+    return _write(
+        directory,
+        f"agentd-lock_{profile_id}.prom",
+        render_contention_metrics(profile_id, contended, at),
+    )

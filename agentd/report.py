@@ -111,6 +111,8 @@ class RunSummary:
     open_alerts_by_class: dict[str, int] = field(default_factory=dict)
     open_alerts_at_start: dict[str, int] = field(default_factory=dict)
     lock_recovery: dict[str, Any] | None = None
+    lock_contended: bool = False  # the lock was held by a live run: this run did not start
+    lock_holder: dict[str, Any] | None = None  # that run's lock record (without its token)
     stopped: str | None = None  # why promotion stopped early (rate_limited, SIGTERM), if it did
     warnings: list[str] = field(default_factory=list)  # run-level, e.g. the sandbox opt-out
     iterations: dict[str, int] = field(default_factory=dict)

@@ -17,8 +17,12 @@ from typing import Any
 
 from agentd.redaction import redact
 from agentd.report import RunSummary
+from agentd.vocabulary import ReasonCode
 
 DB_NAME = "agentd.db"
+LOCK_CONTENDED = (
+    ReasonCode.LOCK_CONTENDED.value
+)  # `runs.stopped` of an attempt that found the lock held
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -187,6 +191,16 @@ class RunStore:
                 )
                 result.append({"run": run.id, "finished_at": run.finished_at, "open": counts})
         return result
+
+    def lock_contentions(self, profile_id: str) -> int:
+        """Attempts of this profile that found the lock held by a live run."""
+        with self._connect() as db:
+            return int(
+                db.execute(
+                    "SELECT COUNT(*) FROM runs WHERE profile_id = ? AND stopped = ?",
+                    (profile_id, LOCK_CONTENDED),
+                ).fetchone()[0]
+            )
 
     def lock_recoveries(self, profile_id: str) -> int:
         with self._connect() as db:

@@ -34,7 +34,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentd import children
 from agentd.redaction import redact
+from agentd.shutdown import STOP
 from agentd.vocabulary import Provenance
 
 OUTPUT_TAIL_BYTES = 4000
@@ -42,6 +44,7 @@ KILL_GRACE_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 10.0
 PROBE_CACHE_SECONDS = 900.0  # a run probes once; a daemon notices an installed bwrap later
 SANDBOX_KINDS = ("auto", "bwrap", "none")
+HOME_PREFIX = "agentd-home-"
 _BWRAP_SYSTEM = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 
 
@@ -311,6 +314,7 @@ def run_command(
     redaction_patterns: Sequence[re.Pattern[str]] = (),
 ) -> CommandResult:
     shown = redact(" ".join(argv))
+    STOP.check_abort()  # an aborted run starts nothing more
     started_argv = _sandboxed(argv, workdir, home, sandbox, env)
     if isinstance(started_argv, str):
         return CommandResult(shown, Provenance.NOT_RUN, not_run_reason=started_argv)
@@ -332,11 +336,13 @@ def run_command(
             )
         timed_out = False
         try:
-            proc.wait(timeout=timeout)
+            with children.tracked(proc.pid, timeout):
+                proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
             _kill_group(proc)  # also what a finished command left running in its group
+        STOP.check_abort()  # killed by the abort: there is no result to report
         output.seek(0)
         data = output.read()
     return CommandResult(
@@ -358,15 +364,19 @@ def run_verification(
     timeout: float,
     sandbox: Sandbox,
     redaction_patterns: Sequence[str] = (),
+    home_parent: Path | None = None,
 ) -> VerificationResult:
-    """Run the commands in order; stop at the first failure (later ones are `not_run`)."""
+    """Run the commands in order; stop at the first failure (later ones are `not_run`).
+
+    The commands' private home is made in `home_parent` (a run's own directory, which the
+    next run prunes if this one is killed), else in the system's temporary directory."""
     if not commands:
         return VerificationResult(
             [CommandResult("(none)", Provenance.NOT_RUN, not_run_reason="no verification commands")]
         )
     patterns = [re.compile(p) for p in redaction_patterns]
     results: list[CommandResult] = []
-    with tempfile.TemporaryDirectory(prefix="agentd-home-") as home_dir:
+    with tempfile.TemporaryDirectory(prefix=HOME_PREFIX, dir=home_parent) as home_dir:
         home = Path(home_dir)
         (home / "tmp").mkdir()
         env = scrubbed_env(home, allowed_env)

@@ -16,7 +16,8 @@ import pytest
 from support import base_profile, require_tool, run_agentd, write_profile
 
 from agentd.errors import ContractError, LockContendedError
-from agentd.lock import LockRecord, LockState, ProfileLock, inspect_lock
+from agentd.liveness import start_ticks
+from agentd.lock import LockRecord, LockState, ProfileLock, heartbeat_interval, inspect_lock
 
 HOLDER = textwrap.dedent(
     """
@@ -138,22 +139,76 @@ def test_dead_pid_lock_is_recovered_and_reported(tmp_path: Path) -> None:
         assert not lock.exists()  # released again when the run ended
 
 
-def test_lock_older_than_ttl_is_recovered_even_if_pid_lives(tmp_path: Path) -> None:
+def test_a_live_holder_on_this_host_holds_the_lock_whatever_its_age(tmp_path: Path) -> None:
+    """Issue 16/14: a six-hour run (the shipped unit allows it) is not taken over at the
+    two-hour TTL while its process runs, even without a heartbeat (an older agentd)."""
     lock = tmp_path / "x.lock"
-    _write_record(lock, pid=os.getpid(), started_at_epoch=time.time() - 100, ttl_seconds=60)
-    assert inspect_lock(lock).state is LockState.STALE
-    with ProfileLock(lock, "acme", 7200) as taken:
-        assert taken.recovery is not None
-        assert "older than its TTL" in taken.recovery.reason
-        assert json.loads(lock.read_text())["pid"] == os.getpid()
-    assert not lock.exists()
-
-
-def test_lock_on_another_host_within_ttl_is_respected(tmp_path: Path) -> None:
-    lock = tmp_path / "x.lock"
-    _write_record(lock, pid=_dead_pid(), hostname="some-other-host.invalid")
-    with pytest.raises(LockContendedError):
+    hours_ago = time.time() - 3 * 3600
+    _write_record(lock, started_at_epoch=hours_ago, heartbeat_at_epoch=hours_ago)
+    assert inspect_lock(lock).state is LockState.ACTIVE
+    with pytest.raises(LockContendedError) as refused:
         ProfileLock(lock, "acme", 7200).acquire()
+    assert refused.value.holder is not None and refused.value.holder["pid"] == os.getpid()
+    assert "token" not in refused.value.holder
+    assert json.loads(lock.read_text())["started_at_epoch"] == hours_ago  # untouched
+
+
+def test_a_pid_that_now_belongs_to_another_process_holds_nothing(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    ticks = start_ticks(os.getpid())
+    if ticks is None:
+        pytest.skip("no /proc here: a reused pid cannot be told apart")
+    _write_record(lock, pid_start_ticks=ticks + 1)  # the holder died, its pid was reused
+    inspection = inspect_lock(lock)
+    assert inspection.state is LockState.STALE
+    assert "no longer running" in (inspection.why_stale or "")
+
+
+def test_another_hosts_lock_is_stale_only_when_its_heartbeat_is_older_than_the_ttl(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "x.lock"
+    other = {"hostname": "some-other-host.invalid", "pid": _dead_pid(), "ttl_seconds": 600}
+    _write_record(lock, **other, started_at_epoch=time.time() - 7200)  # old, but beating
+    assert inspect_lock(lock).state is LockState.ACTIVE
+    _write_record(lock, **other, heartbeat_at_epoch=time.time() - 601)
+    inspection = inspect_lock(lock)
+    assert inspection.state is LockState.STALE
+    assert "no heartbeat from some-other-host.invalid" in (inspection.why_stale or "")
+    with ProfileLock(lock, "acme", 7200) as taken:
+        assert taken.recovery is not None and "no heartbeat" in taken.recovery.reason
+
+
+def test_a_held_lock_beats_until_released(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    with ProfileLock(lock, "acme", 7200, heartbeat_seconds=0.05) as held:
+        first = json.loads(lock.read_text())
+        deadline = time.monotonic() + 10
+        while json.loads(lock.read_text())["heartbeat_at_epoch"] == first["heartbeat_at_epoch"]:
+            assert time.monotonic() < deadline, "the heartbeat never refreshed the record"
+            time.sleep(0.05)
+        beaten = json.loads(lock.read_text())
+        assert beaten["token"] == first["token"]
+        assert beaten["started_at_epoch"] == first["started_at_epoch"]
+        assert held.record is not None
+    assert not lock.exists()
+    time.sleep(0.2)
+    assert not lock.exists()  # no beat after the release brings it back
+
+
+def test_the_heartbeat_never_rewrites_a_lock_that_is_no_longer_ours(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    taken = ProfileLock(lock, "acme", 7200, heartbeat_seconds=3600).acquire()
+    _write_record(lock, pid=os.getpid(), token="someone-else")  # broken and re-taken meanwhile
+    assert taken.refresh() is False
+    assert json.loads(lock.read_text())["token"] == "someone-else"
+    taken.release()
+    assert lock.exists()
+
+
+def test_heartbeat_interval_stays_well_inside_the_ttl() -> None:
+    assert heartbeat_interval(7200) == 30
+    assert heartbeat_interval(60) == 15
 
 
 def test_corrupt_lock_record_is_treated_as_stale(tmp_path: Path) -> None:
@@ -202,3 +257,42 @@ def test_a_planted_guard_file_is_refused(profile_path: Path) -> None:
     with pytest.raises(ContractError, match="symbolic link"):
         ProfileLock(_lock_path(profile_path), "acme", 7200).acquire()
     assert "acme" in profile_path.read_text()  # the symlink's target was not truncated
+
+
+def test_a_contended_run_is_recorded_in_the_store_the_metrics_and_its_json(
+    tmp_path: Path,
+) -> None:
+    """Issue 16/14: a live run older than the TTL keeps its lock; the run that finds it held
+    exits 75 and says so in `--json`, in the run store and in the metrics, not only on stderr."""
+    from e2e import e2e
+
+    from agentd.store import RunStore
+
+    scenario = {
+        "owner": {"login": "acme-org"},
+        "repositories": [{"name": "api", "files": {"README.md": "hi"}}],
+    }
+    with e2e(tmp_path, scenario, [{"repo": "api"}], mode="report_only") as env:
+        lock = env.sim.workdir / "clones" / ".github-security-agent.e2e.lock"
+        hours_ago = time.time() - 3 * 3600  # this test process is the live holder
+        _write_record(lock, profile_id="e2e", started_at_epoch=hours_ago, heartbeat_at_epoch=0)
+        held = lock.read_text()
+        result, summary = env.run()
+        assert result.returncode == 75, result.stderr[-2000:]
+        assert "lock_contended" in result.stderr
+        assert summary["lock_contended"] is True
+        assert summary["lock_holder"]["pid"] == os.getpid()
+        assert "token" not in summary["lock_holder"]
+        assert summary["stopped"] == "lock_contended"
+        assert lock.read_text() == held
+        assert env.mutating() == []
+        [row] = RunStore(env.state_dir).runs("e2e")
+        assert row.summary["lock_contended"] is True
+        assert row.summary["lock_holder"]["pid"] == os.getpid()
+        [unit] = row.summary["units"]
+        assert unit["reason_code"] == "lock_contended" and f"pid {os.getpid()}" in unit["detail"]
+        metrics = (env.state_dir / "metrics" / "agentd-lock_e2e.prom").read_text()
+        assert 'agentd_lock_contended_total{profile="e2e"} 1' in metrics
+        assert not (env.state_dir / "runs" / "e2e" / "latest.json").exists()
+        runs = env.agentd("runs", "--profile", str(env.profile_path), "--json")
+        assert json.loads(runs.stdout)["runs"][0]["outcomes"]["blocked"] == 1

@@ -99,6 +99,12 @@ class RunContext:
     memory: dict[str, Any] = field(default_factory=dict, repr=False)
     _account_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def run_dir(self) -> Path:
+        """Everything this run makes on disk (worktrees, private homes), removed at its end;
+        what a killed run leaves here the next run prunes (agentd.engine.leftovers)."""
+        return self.state_dir / "worktrees" / self.run_id
+
     def _account(self) -> Account:
         with self._account_lock:
             if self.account is None:
@@ -136,7 +142,7 @@ class RunContext:
         start = operator.rev_parse(ref or f"refs/remotes/origin/{base}")
         if start is None:
             raise WorkspaceError(f"cannot resolve {ref or 'origin/' + base} in {repo.local_path}")
-        path = self.state_dir / "worktrees" / self.run_id / f"{repo.repo}-{key_short(key)}"
+        path = self.run_dir / f"{repo.repo}-{key_short(key)}"
         tree = operator.add_worktree(path, start)
         home = path.with_name(path.name + ".home")
         try:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,19 +23,27 @@ from urllib.parse import urlsplit, urlunsplit
 from agentd.alerts.interface import AlertPlugin, new_unit
 from agentd.alerts.registry import plugins_for
 from agentd.audit import AuditLog
+from agentd.engine import leftovers
 from agentd.engine.context import Budget, RunContext
+from agentd.engine.leftovers import worktrees_root
 from agentd.engine.lifecycle import UnitOutcome, run_unit
 from agentd.engine.planning import complete, plan_repository
 from agentd.engine.reconcile import PlannedKeys, reconcile
 from agentd.engine.verification import sandbox_warnings
 from agentd.environment import load_allowed_environment
-from agentd.errors import AgentdError, ContractError, RateLimitedError, result_for
+from agentd.errors import (
+    AgentdError,
+    ContractError,
+    LockContendedError,
+    RateLimitedError,
+    result_for,
+)
 from agentd.github.auth import Token, acquire_token
 from agentd.gitops import GitEnvironment
 from agentd.inventory import Inventory, collect_inventory, parallel_map
 from agentd.lock import ProfileLock
 from agentd.log import get_logger
-from agentd.metrics import write_metrics
+from agentd.metrics import write_contention_metrics, write_metrics
 from agentd.mutation import MutationPolicy
 from agentd.preflight import preflight_run
 from agentd.profile import LoadedProfile, Profile, Repository
@@ -41,7 +51,7 @@ from agentd.redaction import REDACTOR
 from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
 from agentd.session import api_base_url, open_client, state_dir
 from agentd.settings import Settings
-from agentd.shutdown import STOP, StopFlag
+from agentd.shutdown import STOP, RunAborted, StopFlag
 from agentd.store import RunStore
 from agentd.vocabulary import (
     AlertClass,
@@ -137,9 +147,7 @@ def _execute_run(
         repositories_by_mode=_modes(profile),
         warnings=sandbox_warnings(profile),
     )
-    with ProfileLock(
-        profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds
-    ) as lock:
+    with _locked(profile, state, settings, summary) as lock:
         if lock.recovery is not None:
             summary.lock_recovery = lock.recovery.to_json()
             log.warning("recovered a stale lock", extra={"lock_recovery": summary.lock_recovery})
@@ -152,7 +160,9 @@ def _execute_run(
             api.client.close()
             raise
         summary.warnings += token_check.warnings
-        git_env = GitEnvironment.create(state, token)
+        run_dir = worktrees_root(state) / run_id
+        leftovers.claim(run_dir, profile.id)
+        git_env = GitEnvironment.create(state, token, home_parent=run_dir)
         ctx = RunContext(
             profile=profile,
             api=api,
@@ -167,17 +177,99 @@ def _execute_run(
             git_url_template=git_url_template(profile, settings),
             account=token_check.account,
         )
+        clones = [ctx.git_for(repo) for repo in profile.repositories]
         try:
-            _run_passes(ctx, summary)
+            leftovers.prune_leftovers(state, clones, profile.id, run_id)
+            with stop.abortable():
+                _run_passes(ctx, summary)
+        except RunAborted:
+            pass  # an abort that landed between passes; recorded below like any other
         finally:
+            _record_interruption(stop, summary)
             summary.rate_limit = api.client.rate.snapshot()
             summary.finished_at = utc_now()
             write_run_report(state, summary)
             _record_history(state, settings, summary)
+            leftovers.remove_run(run_dir, clones)
             git_env.cleanup()
-            shutil.rmtree(state / "worktrees" / run_id, ignore_errors=True)
             api.client.close()
     return summary
+
+
+class ContendedRunError(LockContendedError):
+    """The lock is held by a live run: this attempt is recorded (store, metrics) and its
+    summary (`lock_contended`, `lock_holder`) is what `agentd run --json` prints."""
+
+    def __init__(self, cause: LockContendedError, summary: RunSummary) -> None:
+        super().__init__(cause.message, cause.hint)
+        self.holder = cause.holder
+        self.summary = summary
+
+
+@contextmanager
+def _locked(
+    profile: Profile, state: Path, settings: Settings, summary: RunSummary
+) -> Iterator[ProfileLock]:
+    lock = ProfileLock(
+        profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds
+    )
+    try:
+        lock.acquire()
+    except LockContendedError as exc:
+        _record_contention(state, settings, summary, exc)
+        raise ContendedRunError(exc, summary) from None
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def _record_contention(
+    state: Path, settings: Settings, summary: RunSummary, exc: LockContendedError
+) -> None:
+    """A run row saying so (with the holder) and the contention metrics; no report files:
+    `latest.json` stays the last run that ran."""
+    summary.lock_contended = True
+    summary.lock_holder = exc.holder
+    summary.stopped = ReasonCode.LOCK_CONTENDED.value
+    summary.finished_at = utc_now()
+    owner = summary.owner
+    summary.units = [
+        UnitRecord(
+            repository="*",
+            base="*",
+            target_id="*",
+            remediation_key=f"{owner}:run:{ReasonCode.LOCK_CONTENDED.value}",
+            alert_class=AlertClass.DEPENDABOT,
+            result=UnitResult.blocked(ReasonCode.LOCK_CONTENDED, exc.message),
+        )
+    ]
+    log.warning(
+        "the lock is held by a live run; this run did not start", extra={"holder": exc.holder}
+    )
+    try:
+        store = RunStore(state)
+        store.record(summary)
+        write_contention_metrics(
+            settings.metrics_dir or state / "metrics",
+            summary.profile_id,
+            store.lock_contentions(summary.profile_id),
+            summary.finished_at,
+        )
+    except (OSError, sqlite3.Error) as exc_:
+        log.error("could not record the contended lock", extra={"why": str(exc_)})
+
+
+def _record_interruption(stop: StopFlag, summary: RunSummary) -> None:
+    if not stop.requested:
+        return
+    signum = stop.signal_number
+    by = f" ({signal.Signals(signum).name})" if signum else ""
+    if stop.aborted:
+        summary.stopped = f"interrupted{by}: aborted; the units in hand were abandoned"
+    elif summary.stopped != ReasonCode.RATE_LIMITED.value:
+        summary.stopped = f"interrupted{by}: stopped after the units in hand"
+    log.warning("run interrupted", extra={"stopped": summary.stopped})
 
 
 def _record_history(state: Path, settings: Settings, summary: RunSummary) -> None:
@@ -208,13 +300,14 @@ def _run_passes(ctx: RunContext, summary: RunSummary) -> None:
     planned = PlannedKeys()
     try:
         for plugin in plugins:
-            last[plugin.alert_class] = _exhaust(ctx, summary, plugin, records, planned)
             if ctx.stop.requested:
-                summary.stopped = f"stopped by signal {ctx.stop.signal_number}"
                 break
+            last[plugin.alert_class] = _exhaust(ctx, summary, plugin, records, planned)
         if not ctx.stop.requested:
             for record in reconcile(ctx, planned):
                 records[record.remediation_key] = record
+    except RunAborted:
+        log.warning("run aborted: the units in hand were abandoned")
     except RateLimitedError as exc:
         summary.stopped = ReasonCode.RATE_LIMITED.value
         log.warning("rate limited: promotion stopped", extra={"why": str(exc)})

@@ -84,6 +84,7 @@ def verify_target(ctx: RunContext, target: Target, worktree: Path) -> Verificati
         timeout=float(target.verification_timeout_seconds or settings.default_timeout_seconds),
         sandbox=sandbox,
         redaction_patterns=settings.secret_redaction_patterns,
+        home_parent=ctx.run_dir,
     )
 
 

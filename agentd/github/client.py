@@ -42,6 +42,7 @@ from agentd.github.cache import CachedResponse, ConditionalCache
 from agentd.log import get_logger
 from agentd.mutation import MutationKind, MutationPolicy, classify_request
 from agentd.redaction import redact
+from agentd.shutdown import STOP
 from agentd.vocabulary import ReasonCode
 
 API_VERSION = "2022-11-28"
@@ -331,6 +332,7 @@ class GitHubClient:
     def request(
         self, method: str, url: str, body: Mapping[str, Any] | None = None, what: str = ""
     ) -> ApiResponse:
+        STOP.check_abort()  # an aborted run sends nothing more
         if not self.scope.allows(url):
             raise OutsideApiError(
                 f"refused to send {method} {_shown(url)}: it is outside the API base {self.scope}"
