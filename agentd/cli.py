@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from agentd import __version__
+from agentd.envfile import load_env_file, log_env_file
 from agentd.errors import AgentdError, ExitCode, UsageError
 from agentd.lock import LockState, break_lock, inspect_lock
 from agentd.log import configure_logging, get_logger
-from agentd.profile import LoadedProfile, load_profile
+from agentd.profile import LoadedProfile, ProfileContractError, load_profile
 from agentd.redaction import REDACTOR, redact
 from agentd.settings import Settings, load_settings, resolve_profile_path
 from agentd.shutdown import STOP, install_flag_handlers
@@ -50,8 +51,14 @@ def _summary(loaded: LoadedProfile) -> dict[str, object]:
     }
 
 
-def cmd_validate(args: argparse.Namespace, _settings: Settings) -> int:
-    loaded = load_profile(Path(args.path))
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        loaded = load_profile(resolve_profile_path(args.path, settings))
+    except AgentdError as exc:
+        if not args.json:
+            raise
+        _print(json.dumps({"valid": False, "errors": _errors_json(exc)}, indent=2))
+        return int(exc.exit_code)
     summary = _summary(loaded)
     if args.json:
         _print(json.dumps({"valid": True, **summary}, indent=2))
@@ -68,6 +75,12 @@ def cmd_validate(args: argparse.Namespace, _settings: Settings) -> int:
     for warning in loaded.warnings:
         _print(f"  warning: {warning.render()}")
     return ExitCode.OK
+
+
+def _errors_json(exc: AgentdError) -> list[dict[str, Any]]:
+    if isinstance(exc, ProfileContractError):
+        return [issue.to_json() for issue in exc.issues]
+    return [{"path": None, "line": None, "message": exc.message, "fix": exc.hint}]
 
 
 # --- lock -------------------------------------------------------------------------------
@@ -124,38 +137,16 @@ def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.OK
 
 
-def _store_for(args: argparse.Namespace, settings: Settings) -> tuple[Any, str | None]:
-    from agentd.session import state_dir  # noqa: PLC0415
-    from agentd.store import RunStore  # noqa: PLC0415
-
-    profile_id = None
-    if args.profile:
-        profile = _load_for(args, settings).profile
-        profile_id = profile.id
-        directory = state_dir(profile, settings)
-    elif settings.state_dir is not None:
-        directory = settings.state_dir
-    else:
-        raise UsageError(
-            "say which run history to read", "pass --profile ID or set AGENTD_STATE_DIR"
-        )
-    return RunStore(directory), profile_id
-
-
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.history import open_history  # noqa: PLC0415
     from agentd.render import render_markdown, render_table, render_weekly  # noqa: PLC0415
 
-    store, profile_id = _store_for(args, settings)
+    history = open_history(args.profile, settings)
     if args.format == "weekly":
-        runs = [r.summary for r in store.runs(profile_id, limit=args.last)]
-        print(render_weekly(runs, store.trends(profile_id, args.last)))
+        runs = [r.summary for r in history.runs(args.last)]
+        print(render_weekly(runs, history.trends(args.last)))
         return ExitCode.OK
-    run = store.run(int(args.run) if args.run else None, profile_id)
-    if run is None:
-        raise UsageError(
-            "no run recorded yet" + (f" for profile {profile_id!r}" if profile_id else ""),
-            "run `agentd run --profile ...` first",
-        )
+    run = history.find(args.run)
     renderers = {
         "json": lambda d: json.dumps(d, indent=2),
         "markdown": render_markdown,
@@ -166,18 +157,19 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.history import open_history  # noqa: PLC0415
     from agentd.render import render_runs  # noqa: PLC0415
 
-    store, profile_id = _store_for(args, settings)
-    runs = store.runs(profile_id, limit=args.last)
-    trends = store.trends(profile_id, args.last)
+    history = open_history(args.profile, settings)
+    runs = history.runs(args.last)
+    trends = history.trends(args.last)
     if args.json:
         _print(
             json.dumps(
                 {
                     "runs": [
                         {
-                            "id": r.id,
+                            "run_id": r.id,
                             "profile_id": r.profile_id,
                             "finished_at": r.finished_at,
                             "outcomes": r.summary.get("outcomes"),
@@ -236,6 +228,7 @@ def _check_escalation(
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.engine.run import ContendedRunError, RunOptions, execute_run  # noqa: PLC0415
+    from agentd.progress import ProgressLog, run_headline  # noqa: PLC0415
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
 
     loaded = _load_for(args, settings)
@@ -246,7 +239,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     # The run's redaction scope also covers printing its summary.
     with REDACTOR.run_scope(loaded.profile.profile.verification.secret_redaction_patterns):
         try:
-            summary = execute_run(loaded, settings, options)
+            summary = execute_run(loaded, settings, options, progress=ProgressLog())
         except ContendedRunError as exc:
             if args.json:  # the summary says so too (lock_contended, lock_holder); exit 75
                 _print(json.dumps(exc.summary.to_json(), indent=2))
@@ -255,6 +248,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             _print(json.dumps(summary.to_json(), indent=2))
         else:
             _print(render_summary(summary))
+            _print(f"\nrun {summary.run_id}: {run_headline(summary)}")
     if STOP.requested:  # Ctrl-C or SIGTERM: 128 + the signal, whatever the units did
         return STOP.exit_code
     if summary.rate_limited:
@@ -263,6 +257,19 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- parser ---------------------------------------------------------------------------------
+
+
+RUN_DESCRIPTION = (
+    "One locked pass: Dependabot (repeated while PRs merge), code scanning, secret scanning, "
+    "then closing agentd's PRs whose alerts are gone. --dry-run reports what this run would "
+    "change given the current alerts and PRs, in the mode it would run in: a PR it would open "
+    "(`skipped policy_blocked`, 'would open a PR'), or an agentd PR already open for the unit "
+    "(`opened_pr`, 'PR #12 already open and up to date; would re-check its gate', or 'would "
+    "update it' when it is behind its base), or a PR it would close. It reads GitHub and "
+    "fetches, and never pushes, opens, edits, labels, comments on, merges or closes anything. "
+    "A report_only run (the profile's mode, or --mutation-mode report_only) reports the same "
+    "way: existing PRs as existing, the rest as what it would do."
+)
 
 
 def _add_profile_arg(parser: argparse.ArgumentParser) -> None:
@@ -279,14 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Drain GitHub security alerts across pre-cloned repositories.",
     )
     parser.add_argument("--version", action="version", version=f"agentd {__version__}")
-    parser.add_argument(
-        "--log-format", choices=["auto", "human", "json"], help="default: AGENTD_LOG_FORMAT or auto"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_global_flags(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     validate = sub.add_parser("validate", help="check a profile's schema offline")
-    validate.add_argument("path", help="path to a profile.yaml")
+    validate.add_argument(
+        "path", metavar="PROFILE", help="profile id, profile.yaml, or the directory holding it"
+    )
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     validate.set_defaults(handler=cmd_validate)
 
@@ -301,19 +307,28 @@ def build_parser() -> argparse.ArgumentParser:
     brk.add_argument("--force", action="store_true", help="also remove a live holder's lock")
     brk.set_defaults(handler=cmd_lock_break)
 
-    run = sub.add_parser("run", help="one locked remediation pass for a profile")
+    run = sub.add_parser(
+        "run",
+        help="one locked remediation pass for a profile",
+        description=RUN_DESCRIPTION,
+    )
     _add_profile_arg(run)
     run.add_argument(
         "--mutation-mode",
         choices=["report_only", "pull_request", "auto_merge"],
-        help="lower the profile's mutation mode for this run (raising it needs --allow-escalation)",
+        help="lower the profile's mutation mode for this run (raising it needs "
+        "--allow-escalation); report_only reads and reports only, like --dry-run",
     )
     run.add_argument(
         "--allow-escalation",
         action="store_true",
         help="allow --mutation-mode to raise the profile's mode (logged)",
     )
-    run.add_argument("--dry-run", action="store_true", help="plan and report; change nothing")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="report what this run would change given the current alerts and PRs; change nothing",
+    )
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(handler=cmd_run)
 
@@ -323,8 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     discover.set_defaults(handler=cmd_discover)
 
     report = sub.add_parser("report", help="show run reports from the history store")
-    report.add_argument("--profile")
-    report.add_argument("--run")
+    report.add_argument(
+        "--profile", help="default: every profile (AGENTD_STATE_DIR, else AGENTD_PROFILES_DIR)"
+    )
+    report.add_argument(
+        "--run", metavar="RUN_ID", help="a run id as `agentd run` prints it (default: latest)"
+    )
     report.add_argument(
         "--format", choices=["table", "json", "markdown", "weekly"], default="table"
     )
@@ -332,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_report)
 
     runs = sub.add_parser("runs", help="run history and open-alert trends")
-    runs.add_argument("--profile")
+    runs.add_argument(
+        "--profile", help="default: every profile (AGENTD_STATE_DIR, else AGENTD_PROFILES_DIR)"
+    )
     runs.add_argument("--last", type=int, default=10)
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
@@ -346,7 +367,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     _add_sim_parser(sub)
+    _global_flags_after_subcommands(parser)
     return parser
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "human", "json"],
+        default=default,
+        help="default: AGENTD_LOG_FORMAT or auto (human on a terminal, JSON lines otherwise)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="debug logging: what the run decides at each step and why",
+    )
+
+
+def _global_flags_after_subcommands(parser: argparse.ArgumentParser) -> None:
+    """`agentd run --profile x -v` as well as `agentd -v run ...`: every subcommand takes the
+    global flags too; given there, they override (SUPPRESS keeps the global value otherwise)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _add_global_flags(subparser, argparse.SUPPRESS)
+                _global_flags_after_subcommands(subparser)
 
 
 def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -390,11 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        env_file = load_env_file()  # before the settings: it may hold AGENTD_* and GH_TOKEN
         settings = load_settings()
         configure_logging(
             args.log_format or settings.log_format,
             "DEBUG" if args.verbose else settings.log_level,
         )
+        log_env_file(env_file)
         if not hardened:
             log.warning("could not mark the process non-dumpable (prctl PR_SET_DUMPABLE)")
         handler: Handler = args.handler

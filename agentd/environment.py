@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
-
+from agentd.envfile import read_dotenv
 from agentd.profile import Profile, Target
 from agentd.redaction import REDACTOR
 from agentd.vocabulary import ReasonCode
@@ -55,11 +54,10 @@ def load_allowed_environment(profile: Profile, environ: Mapping[str, str]) -> Al
     if settings.dotenv_path:
         path = Path(settings.dotenv_path)
         if path.is_file():
-            for name, value in dotenv_values(path).items():
-                if value is not None:
-                    REDACTOR.register(value)
-                    if name in allowed:
-                        values[name] = value
+            for name, value in read_dotenv(path).items():
+                REDACTOR.register(value)  # every value of the dotenv file is a secret
+                if name in allowed:
+                    values[name] = value
         else:
             error = f"dotenv_path {path} does not exist"
     for name in allowed:

@@ -46,7 +46,8 @@ class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         extras = _extras(record)
-        if extras:
+        # A progress event's message already says it all; its fields are for JSON readers.
+        if extras and "event" not in extras:
             text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
         return REDACTOR.redact(text)
 

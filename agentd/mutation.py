@@ -63,7 +63,14 @@ def classify_request(method: str, path: str) -> MutationKind | None:
 class MutationPolicy:
     def __init__(self, mode: MutationMode, dry_run: bool = False) -> None:
         self.mode = MutationMode.REPORT_ONLY if dry_run else mode
+        self.requested = mode  # what a dry run reports it would do
         self.dry_run = dry_run
+
+    def describe(self) -> str:
+        """`mutation mode report_only`, `mutation mode auto_merge (dry run)`."""
+        if self.dry_run:
+            return f"mutation mode {self.requested.value} (dry run)"
+        return f"mutation mode {self.mode.value}"
 
     def allows(self, kind: MutationKind) -> bool:
         if self.mode is MutationMode.REPORT_ONLY or kind is MutationKind.OTHER:

@@ -8,13 +8,15 @@ errors everywhere. The schema accepts profiles written for the public
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, get_args
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -521,6 +523,22 @@ class ProfileIssue:
         text = f"{where}: {self.message}"
         return f"{text}\n      fix: {self.hint}" if self.hint else text
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": format_path(self.path),
+            "line": self.line,
+            "message": self.message,
+            "fix": self.hint,
+        }
+
+
+class ProfileContractError(ContractError):
+    """An invalid profile, with each problem (`issues`) for machine-readable output."""
+
+    def __init__(self, message: str, hint: str, issues: list[ProfileIssue]) -> None:
+        super().__init__(message, hint)
+        self.issues = issues
+
 
 @dataclass
 class LoadedProfile:
@@ -578,9 +596,10 @@ def _contract_error(source: Path, issues: list[ProfileIssue]) -> ContractError:
     count = len(issues)
     lines = [f"invalid profile {source} ({count} problem{'s' if count != 1 else ''}):"]
     lines += [f"  - {issue.render()}" for issue in issues]
-    return ContractError(
+    return ProfileContractError(
         "\n".join(lines),
         "correct the listed keys; profiles/template/profile.yaml documents every key",
+        issues,
     )
 
 
@@ -645,8 +664,60 @@ def _pydantic_issues(exc: ValidationError) -> list[ProfileIssue]:
         elif error["type"] == "literal_error" and path and str(path[-1]).startswith("require_"):
             message = "agentd always applies this safeguard; it cannot be switched off"
             hint = "set it to true or remove the key"
+        elif error["type"] == "extra_forbidden" and path:
+            message, hint = _unknown_key(path)
         issues.append(ProfileIssue(path, message, hint))
     return _dedupe(issues)
+
+
+def _unknown_key(path: PathKey) -> tuple[str, str]:
+    """The message and fix for a key the schema does not know, with the likely key meant."""
+    allowed = _keys_at(path[:-1])
+    close = difflib.get_close_matches(str(path[-1]), allowed, n=1, cutoff=0.6)
+    if close:
+        return (
+            f"unknown key; did you mean {close[0]!r}?",
+            f"rename it to {close[0]} (profiles/template/profile.yaml lists every key)",
+        )
+    listed = f"; keys allowed here: {', '.join(allowed)}" if allowed else ""
+    return "unknown key", f"remove it or fix its spelling{listed}"
+
+
+def _keys_at(path: PathKey) -> list[str]:
+    """The field names of the profile model found at `path` (none if it is no model)."""
+    annotation: Any = Profile
+    for part in path:
+        annotation = _inner(annotation, part)
+        if annotation is None:
+            return []
+    model = _unwrap(annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _inner(annotation: Any, part: str | int) -> Any:
+    """The type one step down `annotation`: a model's field, a list's item, a mapping's value."""
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field_info = annotation.model_fields.get(str(part))
+        return field_info.annotation if field_info is not None else None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` and `Annotated[X, ...]` are X (a union of several types stays as it is)."""
+    if get_origin(annotation) is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return _unwrap(members[0]) if len(members) == 1 else annotation
+    return annotation
 
 
 def _dedupe(issues: list[ProfileIssue]) -> list[ProfileIssue]:

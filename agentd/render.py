@@ -169,17 +169,15 @@ def render_weekly(runs: list[dict[str, Any]], trends: list[dict[str, Any]]) -> s
     return "\n".join(lines) + "\n"
 
 
-def render_runs(runs: list[tuple[int, dict[str, Any]]], trends: list[dict[str, Any]]) -> str:
-    lines = [f"{'run':>5}  {'profile':12} {'finished':26} {'mode':13} units"]
+def render_runs(runs: list[tuple[str, dict[str, Any]]], trends: list[dict[str, Any]]) -> str:
+    lines = [f"{'run id':21}  {'profile':12} {'finished':26} {'mode':13} units"]
     for run_id, data in runs:
         lines.append(
-            f"{run_id:>5}  {data['profile_id'][:12]:12} {data.get('finished_at', '')[:26]:26} {data['mutation_mode'][:13]:13} {_counts(data)}"
+            f"{run_id:21}  {data['profile_id'][:12]:12} {data.get('finished_at', '')[:26]:26} {data['mutation_mode'][:13]:13} {_counts(data)}"
         )
     if trends:
         lines += ["", "open alerts per class, oldest run first:"]
         for point in trends:
             counts = ", ".join(f"{c} {n}" for c, n in sorted(point["open"].items()))
-            lines.append(
-                f"  run {point['run']:>4} ({point['finished_at'][:19]}): {counts or 'none'}"
-            )
+            lines.append(f"  run {point['run']} ({point['finished_at'][:19]}): {counts or 'none'}")
     return "\n".join(lines)

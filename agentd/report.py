@@ -1,6 +1,6 @@
 """Per-run reports (SPEC §12): one JSONL record per unit, plus `latest.json`.
 
-`{state_dir}/runs/{profile_id}/{UTC timestamp}.jsonl` holds each remediation unit's final
+`{state_dir}/runs/{profile_id}/{run_id}.jsonl` holds each remediation unit's final
 state for the run; `latest.json` beside it summarises the run. Both are written atomically
 and pass through the redactor, so no secret value can reach them.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 from agentd import __version__, faults
 from agentd.redaction import redact
+from agentd.runid import new_run_id
 from agentd.vocabulary import (
     AlertClass,
     AlertState,
@@ -121,6 +122,7 @@ class RunSummary:
     rate_limit: dict[str, Any] = field(default_factory=dict)
     agent_version: str = __version__
     report_path: str = ""
+    run_id: str = ""  # agentd.runid: the one id of this run everywhere
 
     def outcome_counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -171,8 +173,8 @@ def runs_dir(state_dir: Path, profile_id: str) -> Path:
 def write_run_report(state_dir: Path, summary: RunSummary) -> Path:
     """Write the JSONL unit records and `latest.json`; return the JSONL path."""
     directory = runs_dir(state_dir, summary.profile_id)
-    stamp = summary.generated_at.replace(":", "").replace("-", "").replace("+0000", "Z")
-    jsonl = directory / f"{stamp}.jsonl"
+    summary.run_id = summary.run_id or new_run_id()
+    jsonl = directory / f"{summary.run_id}.jsonl"
     summary.report_path = str(jsonl)
     lines = [redact(json.dumps(unit.to_json(), sort_keys=True)) for unit in summary.units]
     faults.point("before_report_write")

@@ -27,7 +27,8 @@ from agentd.engine.run import RunOptions, execute_run
 from agentd.errors import AgentdError
 from agentd.log import get_logger
 from agentd.profile import LoadedProfile, load_profile
-from agentd.settings import Settings
+from agentd.progress import ProgressLog
+from agentd.settings import Settings, discover_profiles
 from agentd.shutdown import STOP
 
 log = get_logger("daemon")
@@ -51,11 +52,6 @@ class Notifier:
                 sock.sendto(message.encode(), self.address)
         except OSError as exc:
             log.warning("sd_notify failed", extra={"why": str(exc)})
-
-
-def discover_profiles(directory: Path) -> list[Path]:
-    candidates = sorted(directory.glob("*/profile.yaml")) + sorted(directory.glob("*.yaml"))
-    return [p for p in candidates if p.is_file()]
 
 
 @dataclass
@@ -137,11 +133,12 @@ class Daemon:
         self.notifier.send(f"STATUS=running {profile_id}")
         log.info("scheduled run starting", extra={"profile": profile_id})
         try:
-            summary = execute_run(job.loaded, self.settings, RunOptions())
+            summary = execute_run(job.loaded, self.settings, RunOptions(), progress=ProgressLog())
             log.info(
                 "scheduled run finished",
                 extra={
                     "profile": profile_id,
+                    "run_id": summary.run_id,
                     "outcomes": summary.outcome_counts(),
                     "report": summary.report_path,
                 },

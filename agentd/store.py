@@ -17,9 +17,11 @@ from typing import Any
 
 from agentd.redaction import redact
 from agentd.report import RunSummary
+from agentd.runid import legacy_run_id, new_run_id
 from agentd.vocabulary import ReasonCode
 
 DB_NAME = "agentd.db"
+LEGACY_ID_DIGITS = 8  # a run id starts with 8 digits (its date); old integer ids are shorter
 LOCK_CONTENDED = (
     ReasonCode.LOCK_CONTENDED.value
 )  # `runs.stopped` of an attempt that found the lock held
@@ -73,16 +75,36 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN rate_limit_remaining INTEGER")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
+def _v3(db: sqlite3.Connection) -> None:
+    """The run id (`agentd.runid`); runs recorded before it get one from their start and row."""
+    db.execute("ALTER TABLE runs ADD COLUMN run_id TEXT")
+    rows = db.execute("SELECT id, generated_at FROM runs").fetchall()
+    db.executemany(
+        "UPDATE runs SET run_id = ? WHERE id = ?",
+        [(legacy_run_id(generated_at, row), row) for row, generated_at in rows],
+    )
+    db.execute("CREATE UNIQUE INDEX runs_run_id ON runs (run_id)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
+_SELECT = "SELECT id, run_id, profile_id, generated_at, finished_at, summary_json FROM runs"
 
 
 @dataclass(frozen=True)
 class StoredRun:
-    id: int
+    id: str  # the run id
     profile_id: str
     generated_at: str
     finished_at: str
     summary: dict[str, Any]
+    row: int = 0  # the store's own row number (joins, old integer references)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> StoredRun:
+        number, run_id, profile_id, generated_at, finished_at, summary_json = row
+        summary = json.loads(summary_json)
+        summary.setdefault("run_id", run_id)  # recorded before run ids existed
+        return cls(run_id, profile_id, generated_at, finished_at, summary, number)
 
 
 class RunStore:
@@ -115,26 +137,29 @@ class RunStore:
             migration(db)
             db.execute(f"PRAGMA user_version = {number}")
 
-    def record(self, summary: RunSummary) -> int:
+    def record(self, summary: RunSummary) -> str:
+        """Store a finished run; return its run id."""
+        summary.run_id = summary.run_id or new_run_id()
         data = json.loads(redact(json.dumps(summary.to_json())))
         with self._connect() as db:
             cursor = db.execute(
-                "INSERT INTO runs (profile_id, generated_at, finished_at, mutation_mode, dry_run, stopped,"
-                " report_path, summary_json, lock_recovered, rate_limit_remaining)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, profile_id, generated_at, finished_at, mutation_mode, dry_run,"
+                " stopped, report_path, summary_json, lock_recovered, rate_limit_remaining)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    summary.profile_id, summary.generated_at, summary.finished_at, summary.mutation_mode,
+                    summary.run_id, summary.profile_id, summary.generated_at, summary.finished_at,
+                    summary.mutation_mode,
                     int(summary.dry_run), summary.stopped, summary.report_path, json.dumps(data),
                     int(summary.lock_recovery is not None), summary.rate_limit.get("remaining"),
                 ),
             )  # fmt: skip
-            run_id = int(cursor.lastrowid or 0)
+            row = int(cursor.lastrowid or 0)
             db.executemany(
                 "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class, outcome,"
                 " reason_code, remaining_blocker, pr_url, record_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        run_id, u["repository"], u["target_id"], u["remediation_key"], u["alert_class"],
+                        row, u["repository"], u["target_id"], u["remediation_key"], u["alert_class"],
                         u["outcome"], u["reason_code"], u["remaining_blocker"], u["pr_url"], json.dumps(u),
                     )
                     for u in data["units"]
@@ -145,7 +170,7 @@ class RunStore:
                 "INSERT INTO alert_counts (run_id, alert_class, open_at_start, open_at_end) VALUES (?, ?, ?, ?)",
                 [
                     (
-                        run_id,
+                        row,
                         c,
                         summary.open_alerts_at_start.get(c),
                         summary.open_alerts_by_class.get(c),
@@ -153,10 +178,11 @@ class RunStore:
                     for c in sorted(classes)
                 ],
             )
-        return run_id
+        return summary.run_id
 
     def runs(self, profile_id: str | None = None, limit: int = 20) -> list[StoredRun]:
-        query = "SELECT id, profile_id, generated_at, finished_at, summary_json FROM runs"
+        """The latest runs, newest first."""
+        query = _SELECT
         args: tuple[Any, ...] = ()
         if profile_id:
             query += " WHERE profile_id = ?"
@@ -164,18 +190,32 @@ class RunStore:
         query += " ORDER BY id DESC LIMIT ?"
         with self._connect() as db:
             rows = db.execute(query, (*args, limit)).fetchall()
-        return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+        return [StoredRun.from_row(r) for r in rows]
 
-    def run(self, run_id: int | None = None, profile_id: str | None = None) -> StoredRun | None:
-        if run_id is None:
+    def run(self, ref: str | None = None, profile_id: str | None = None) -> StoredRun | None:
+        """The run `ref` names (the latest without one), or None; see `matching`."""
+        if ref is None:
             latest = self.runs(profile_id, limit=1)
             return latest[0] if latest else None
+        found = self.matching(ref, profile_id)
+        return found[0] if len(found) == 1 else None
+
+    def matching(self, ref: str, profile_id: str | None = None) -> list[StoredRun]:
+        """The runs `ref` names: its run id exactly; a short number, the run with that old
+        integer id (stores from before run ids); else the runs whose id starts with `ref`
+        (`20261201T2147`), newest first."""
+        where, args = ("", ()) if not profile_id else (" AND profile_id = ?", (profile_id,))
+        select = _SELECT + " WHERE "
         with self._connect() as db:
-            row = db.execute(
-                "SELECT id, profile_id, generated_at, finished_at, summary_json FROM runs WHERE id = ?",
-                (run_id,),
-            ).fetchone()
-        return StoredRun(row[0], row[1], row[2], row[3], json.loads(row[4])) if row else None
+            rows = db.execute(select + "run_id = ?" + where, (ref, *args)).fetchall()
+            if not rows and ref.isdigit() and len(ref) < LEGACY_ID_DIGITS:
+                rows = db.execute(select + "id = ?" + where, (int(ref), *args)).fetchall()
+            if not rows and ref:
+                rows = db.execute(
+                    select + "substr(run_id, 1, ?) = ?" + where + " ORDER BY id DESC",
+                    (len(ref), ref, *args),
+                ).fetchall()
+        return [StoredRun.from_row(r) for r in rows]
 
     def trends(self, profile_id: str | None, last: int = 10) -> list[dict[str, Any]]:
         """Open alerts per class at the end of each of the last runs, oldest first."""
@@ -186,10 +226,17 @@ class RunStore:
                 counts = dict(
                     db.execute(
                         "SELECT alert_class, open_at_end FROM alert_counts WHERE run_id = ?",
-                        (run.id,),
+                        (run.row,),
                     ).fetchall()
                 )
-                result.append({"run": run.id, "finished_at": run.finished_at, "open": counts})
+                result.append(
+                    {
+                        "run": run.id,
+                        "profile_id": run.profile_id,
+                        "finished_at": run.finished_at,
+                        "open": counts,
+                    }
+                )
         return result
 
     def lock_contentions(self, profile_id: str) -> int:

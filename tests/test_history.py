@@ -111,3 +111,73 @@ def test_store_migrates_an_old_database(tmp_path: Path) -> None:
     assert store.runs("p")[0].profile_id == "p"
     mode = sqlite3.connect(tmp_path / "agentd.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_one_run_id_everywhere(tmp_path: Path) -> None:
+    """Defect 6: the id `run` prints is the one in --json, the store, the report file, the
+    audit log, `runs` and `report --run`; an unknown id is one line and exit 2."""
+    import re
+
+    run_id_pattern = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")  # 20261201T214716Z-3f9a
+
+    with e2e(tmp_path, scenario(), [{"repo": "api", "targets": [target()]}]) as env:
+        human = env.agentd("run", "--profile", str(env.profile_path))
+        assert human.returncode == 0, human.stderr[-2000:]
+        printed = re.findall(r"^run (\S+): ", human.stdout, re.MULTILINE)
+        assert len(printed) == 1 and run_id_pattern.match(printed[0]), human.stdout[-500:]
+        run_id = printed[0]
+        assert f"agentd report --run {run_id}" in human.stdout
+        result, summary = env.run()
+        assert result.returncode == 0, result.stderr[-2000:]
+        json_id = summary["run_id"]
+        assert run_id_pattern.match(json_id) and json_id != run_id
+
+        store = RunStore(env.state_dir)
+        assert [r.id for r in store.runs("e2e")] == [json_id, run_id]
+        reports = env.state_dir / "runs" / "e2e"
+        assert (reports / f"{run_id}.jsonl").is_file() and (reports / f"{json_id}.jsonl").is_file()
+        assert json.loads((reports / "latest.json").read_text())["run_id"] == json_id
+        audit = read_audit(env.state_dir / "audit" / "e2e.jsonl")
+        assert audit and {r["run_id"] for r in audit} <= {run_id, json_id}
+        assert run_id in {r["run_id"] for r in audit}  # the first run merged: it mutated
+
+        listed = env.agentd("runs", "--profile", str(env.profile_path))
+        assert run_id in listed.stdout and json_id in listed.stdout
+        as_json = json.loads(
+            env.agentd("runs", "--profile", str(env.profile_path), "--json").stdout
+        )
+        assert [r["run_id"] for r in as_json["runs"]] == [json_id, run_id]
+        for ref in (run_id, run_id[:-2]):  # the id, or enough of its start to be unique
+            shown = env.agentd("report", "--run", ref, "--format", "json")
+            assert shown.returncode == 0, shown.stderr
+            assert json.loads(shown.stdout)["run_id"] == run_id
+
+        for unknown in ("20200101T000000Z", "nope"):
+            missing = env.agentd("report", "--profile", str(env.profile_path), "--run", unknown)
+            assert missing.returncode == 2 and "Traceback" not in missing.stderr
+            assert missing.stderr.strip().splitlines() == [
+                f"agentd: error: no run {unknown!r} in the run history of profile 'e2e'; "
+                "`agentd runs` lists the run ids"
+            ]
+
+
+def test_runs_recorded_before_run_ids_stay_readable(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "agentd.db")
+    for migration in MIGRATIONS[:2]:
+        migration(db)
+    db.execute("PRAGMA user_version = 2")
+    for generated in ("2026-11-30T21:47:16+00:00", "2026-12-01T03:00:00+00:00"):
+        db.execute(
+            "INSERT INTO runs (profile_id, generated_at, finished_at, mutation_mode, dry_run,"
+            " summary_json) VALUES ('p', ?, ?, 'report_only', 0, ?)",
+            (generated, generated, json.dumps({"profile_id": "p", "generated_at": generated})),
+        )
+    db.commit()
+    db.close()
+    store = RunStore(tmp_path)
+    newest, oldest = store.runs("p")
+    assert (oldest.id, newest.id) == ("20261130T214716Z-0001", "20261201T030000Z-0002")
+    assert newest.summary["run_id"] == newest.id  # what `report --format json` shows
+    assert store.run("1") == oldest  # the integer `report --run` took before
+    assert store.run(oldest.id) == oldest and store.run("20261201") == newest
+    assert store.run("2026") is None  # matches both: ambiguous, never a guess

@@ -60,3 +60,24 @@ def test_token_shapes_are_masked_even_unregistered() -> None:
 def test_url_encoded_form_is_masked_too() -> None:
     REDACTOR.register("pa ss/word")
     assert REDACTOR.redact("u=pa%20ss%2Fword") == "u=***"
+
+
+def test_no_log_call_names_a_field_the_log_record_already_has() -> None:
+    """`extra={"created": ...}` raises KeyError inside logging — and only when that level is
+    enabled, so a debug line could crash a unit under `-v` alone. Checked for every call."""
+    import ast
+    import logging
+
+    from support import REPO_ROOT
+
+    reserved = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+    clashes = []
+    for path in sorted((REPO_ROOT / "agentd").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg == "extra" and isinstance(keyword.value, ast.Dict):
+                    names = [k.value for k in keyword.value.keys if isinstance(k, ast.Constant)]
+                    clashes += [f"{path.name}:{node.lineno} {n}" for n in names if n in reserved]
+    assert clashes == []

@@ -34,9 +34,12 @@ from agentd.delivery.pulls import from_the_repository_itself, opened_by
 from agentd.engine.context import RunContext
 from agentd.github.client import GitHubError, GitHubHTTPError
 from agentd.github.models import PullRequest, Repository
+from agentd.log import get_logger
 from agentd.mutation import MutationKind
 from agentd.stamp import StampError, parse_stamp
 from agentd.vocabulary import Outcome, ReasonCode, UnitResult
+
+log = get_logger("merge")
 
 MERGEABLE_POLLS = 4
 MERGEABLE_POLL_SECONDS = 0.5
@@ -100,9 +103,21 @@ class MergeOutcome:
 
 def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> MergeOutcome:
     result = _gate_and_merge(ctx, request)
-    if isinstance(result, MergeOutcome):
-        return result
-    return MergeOutcome(result)
+    outcome = result if isinstance(result, MergeOutcome) else MergeOutcome(result)
+    reason = outcome.result.reason or outcome.result.remaining_blocker
+    log.debug(
+        "merge gate decided",
+        extra={
+            "repo": request.repo,
+            "pr": request.number,
+            "head": request.head_sha,
+            "outcome": outcome.result.outcome.value,
+            "reason": reason.value if reason else None,
+            "detail": outcome.result.detail.splitlines()[0] if outcome.result.detail else "",
+            "reevaluate": outcome.reevaluate,
+        },
+    )
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,16 @@ def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult |
         return exc.unit_result()
     checks = evaluate_checks(
         ctx.api, request.repo, request.head_sha, rules.checks, rules.every_check
+    )
+    log.debug(
+        "checks read",
+        extra={
+            "repo": request.repo,
+            "pr": request.number,
+            "required": sorted(rules.checks),
+            "state": checks.state.value,
+            "detail": checks.detail,
+        },
     )
     early = _checks_outcome(ctx, checks)
     if early is not None:

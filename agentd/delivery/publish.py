@@ -98,9 +98,23 @@ def push_change(
         remote_sha = ws.operator.fetch_branch(branch)
         if _reusable(ws, remote_sha, tree):
             assert remote_sha is not None  # noqa: S101 - narrowed by _reusable
+            log.debug(
+                "branch already holds this change on this base: no push",
+                extra={"branch": branch, "sha": remote_sha},
+            )
             ledger.record(key, branch, remote_sha)
             return remote_sha, False
         ours = ledger.last_pushed(key, branch)
+        log.debug(
+            "pushing",
+            extra={
+                "branch": branch,
+                "remote_sha": remote_sha,
+                "lease": ours,
+                "via": ctx.profile.profile.defaults.commit_via,
+                "attempt": attempt + 1,
+            },
+        )
         if (
             remote_sha is not None
             and remote_sha != ours
@@ -204,6 +218,10 @@ def publish(
     refusals = _refusals(ctx, ws, key, commit)
     refusals.check()  # GitHub refused this very change before: reported, not pushed again
     existing = find_unit_pr(ctx.api, repo, branch=branch, key=key, author=ctx.login())
+    log.debug(
+        "unit's PR looked up",
+        extra={"repo": repo, "key": key, "existing": existing.number if existing else None},
+    )
     if existing is not None:
         branch = existing.head.ref  # e.g. opened under an earlier branch_template
     if existing is None and not ctx.budget.take_new_pr():

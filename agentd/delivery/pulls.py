@@ -147,4 +147,14 @@ def ensure_pull_request(
     ]
     if missing:
         api.add_labels(repo, pull.number, missing)
+    log.debug(
+        "pull request ensured",
+        extra={
+            "repo": repo,
+            "pr": pull.number,
+            "pr_created": created,
+            "updated": updated,
+            "labels_added": missing,
+        },
+    )
     return PullRequestOutcome(pull, created, updated)

@@ -19,6 +19,7 @@ from agentd.gitops import Git, GitEnvironment
 from agentd.mutation import MutationPolicy
 from agentd.paths import confine
 from agentd.profile import Profile, Repository
+from agentd.progress import RunObserver
 from agentd.shutdown import STOP, StopFlag
 from agentd.units import key_short
 
@@ -97,6 +98,7 @@ class RunContext:
     # What plug-ins learned about a unit earlier in this run (keyed by remediation key), so
     # a later iteration does not redo work whose inputs did not change.
     memory: dict[str, Any] = field(default_factory=dict, repr=False)
+    progress: RunObserver = field(default_factory=RunObserver, repr=False)
     _account_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

@@ -3,7 +3,8 @@
     settled at planning? ─ yes → record
     gates: automation mode, clone
     isolated workspace (worktree of the fetched base, private home; always removed)
-      plug-in proposes the change (read-only)   → report-only/dry-run stops here ("would …")
+      plug-in proposes the change (read-only)   → report-only/dry-run stops here: "would …",
+                                                  or the agentd PR already open for the unit
       gates: environment and platform, verification workdir
       plug-in applies the change → the change is captured (a tree) → re-check on it → hold
       adopt an existing PR that carries exactly that change (verified on its head), or
@@ -27,7 +28,7 @@ from agentd.alerts.interface import AlertPlugin, Change, Hold, Proposal, Unit
 from agentd.audit import unit_key
 from agentd.delivery.merge import MergeRequest, merge_if_allowed
 from agentd.delivery.publish import publish, restamp
-from agentd.delivery.pulls import from_the_repository_itself
+from agentd.delivery.pulls import find_unit_pr, from_the_repository_itself, valid_stamp
 from agentd.engine.context import RunContext, Workspace
 from agentd.engine.verification import (
     sandbox_kind,
@@ -46,6 +47,7 @@ from agentd.stamp import stamped_body
 from agentd.verify import VerificationResult
 from agentd.vocabulary import (
     AutomationMode,
+    MutationMode,
     Outcome,
     Provenance,
     PRSource,
@@ -80,7 +82,28 @@ class _Facts:
 def run_unit(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> UnitOutcome:
     """Take one unit through its lifecycle; never raises for the unit's own failure."""
     facts = _Facts()
+    log.debug(
+        "unit started",
+        extra={
+            "remediation_key": unit.key,
+            "target": unit.target_id,
+            "base": unit.base,
+            "alerts": unit.alert_numbers,
+            "settled_at_planning": unit.settled is not None,
+        },
+    )
     result = settle(unit.key, lambda: _lifecycle(ctx, plugin, unit, facts))
+    reason = result.reason or result.remaining_blocker
+    log.debug(
+        "unit finished",
+        extra={
+            "remediation_key": unit.key,
+            "outcome": result.outcome.value,
+            "reason": reason.value if reason else None,
+            "pr": facts.pull.number if facts.pull else None,
+            "detail": result.detail.splitlines()[0] if result.detail else "",
+        },
+    )
     return UnitOutcome(
         build_record(unit, facts, result),
         opened=facts.opened,
@@ -107,15 +130,27 @@ def _lifecycle(ctx: RunContext, plugin: AlertPlugin, unit: Unit, facts: _Facts) 
         return unit.settled
     _repository_gates(ctx, unit)
     with ctx.worktree(unit.repo, unit.base, unit.key) as ws:
+        log.debug("workspace ready", extra={"remediation_key": unit.key, "base_sha": ws.start_sha})
         proposal = plugin.propose(ctx, unit, ws)
         facts.changes = list(proposal.summary)
-        _mutation_gate(ctx, proposal)
+        log.debug("proposed", extra={"remediation_key": unit.key, "intent": proposal.intent})
+        if not ctx.policy.mode.may_push:
+            return _what_would_happen(ctx, plugin, unit, proposal, ws, facts)
         _environment_gate(ctx, unit, ws)
         change = plugin.apply(ctx, unit, proposal, ws)
         facts.changes = change.summary or facts.changes
         _capture(ws, change)
         plugin.recheck(ctx, unit, change, ws)
         hold = plugin.hold(ctx, unit, change)
+        log.debug(
+            "change made and re-checked",
+            extra={
+                "remediation_key": unit.key,
+                "files": change.files,
+                "tree": ws.captured,
+                "hold": hold.detail if hold else None,
+            },
+        )
         adopted = _adopt_existing(ctx, plugin, unit, proposal, ws, change, hold, facts)
         if adopted is not None:
             return adopted
@@ -135,13 +170,78 @@ def _repository_gates(ctx: RunContext, unit: Unit) -> None:
         raise UnitError.skipped(ReasonCode.CLONE_MISSING, f"no git clone at {unit.repo.local_path}")
 
 
-def _mutation_gate(ctx: RunContext, proposal: Proposal) -> None:
-    if ctx.policy.mode.may_push:
-        return
-    dry = " (dry run)" if ctx.policy.dry_run else ""
-    raise UnitError.skipped(
-        ReasonCode.POLICY_BLOCKED,
-        f"mutation mode {ctx.policy.mode.value}{dry}: would {proposal.intent}",
+def _what_would_happen(
+    ctx: RunContext,
+    plugin: AlertPlugin,
+    unit: Unit,
+    proposal: Proposal,
+    ws: Workspace,
+    facts: _Facts,
+) -> UnitResult:
+    """The mutation gate of report_only and --dry-run runs: what this run would change,
+    given the PRs that exist now. A unit whose agentd PR is already open reports that PR
+    (`opened_pr`), never a PR still to open; a unit without one is `skipped`."""
+    mode = ctx.policy.describe()
+    pull = find_unit_pr(
+        ctx.api, unit.repo.repo, branch=unit.branch, key=unit.key, author=ctx.login()
+    )
+    if pull is None:
+        log.debug("no PR yet: stops at the mutation gate", extra={"remediation_key": unit.key})
+        raise UnitError.skipped(
+            ReasonCode.POLICY_BLOCKED,
+            f"{mode}: would {proposal.intent}{_native_alternative(ctx, plugin, unit, proposal)}",
+        )
+    facts.pr_source, facts.pull = PRSource.AGENT_MANAGED, pull
+    stale = _why_not_current(unit, ws, pull)
+    log.debug(
+        "agentd PR already open",
+        extra={"remediation_key": unit.key, "pr": pull.number, "stale": stale or None},
+    )
+    if stale:
+        plan = f"would update it ({stale}): rebuild it on the current {unit.base}, verify, push"
+    else:
+        plan = _next_step(ctx, plugin)
+    state = f"but {stale}" if stale else f"and up to date with {unit.base}"
+    return UnitResult.opened_pr(
+        ReasonCode.POLICY_BLOCKED, f"{mode}: PR #{pull.number} already open {state}; {plan}"
+    )
+
+
+def _why_not_current(unit: Unit, ws: Workspace, pull: PullRequest) -> str:
+    """Why an open agentd PR does not carry this unit's change on the current base ("" if it
+    does: one commit on the base agentd just fetched, for the same alerts)."""
+    head = ws.operator.fetch_branch(pull.head.ref)  # a read: fetched into the operator's clone
+    if head is None or ws.operator.parent_of(head) != ws.start_sha:
+        return f"it is not on the current {unit.base}"
+    stamp = valid_stamp(pull)
+    if stamp is None:
+        return "it carries no valid agentd stamp"
+    if unit.advisory_ids and sorted(stamp.advisory_ids or []) != sorted(unit.advisory_ids):
+        return "the alerts it fixes changed"
+    if unit.alert_number is not None and stamp.alert_number != unit.alert_number:
+        return "the alert it fixes changed"
+    return ""
+
+
+def _next_step(ctx: RunContext, plugin: AlertPlugin) -> str:
+    """What a run in the requested mode does with an up-to-date PR."""
+    if ctx.policy.dry_run and ctx.policy.requested is MutationMode.AUTO_MERGE and plugin.may_merge:
+        return "would re-check its gate (reviews, checks) and merge it when the gate passes"
+    if ctx.policy.dry_run and ctx.policy.requested is not MutationMode.REPORT_ONLY:
+        return "would re-check it; a person merges it"
+    return "nothing to change; a person reviews and merges it"
+
+
+def _native_alternative(
+    ctx: RunContext, plugin: AlertPlugin, unit: Unit, proposal: Proposal
+) -> str:
+    if ctx.profile.profile.defaults.native_dependabot_pr_strategy != "adopt_first":
+        return ""
+    numbers = [f"#{p.number}" for p in plugin.candidates(ctx, unit, proposal)]
+    if not numbers:
+        return ""
+    return (
+        f" (or adopt native Dependabot PR {', '.join(numbers)} if it carries exactly this change)"
     )
 
 
@@ -177,6 +277,14 @@ def _verify(ctx: RunContext, unit: Unit, ws: Workspace, facts: _Facts) -> Verifi
     assert unit.target is not None  # noqa: S101 - the environment gate checked it
     verification = verify_target(ctx, unit.target, ws.path)
     facts.verification = verification
+    log.debug(
+        "verified",
+        extra={
+            "remediation_key": unit.key,
+            "passed": verification.passed,
+            "provenance": verification.provenance.value,
+        },
+    )
     if not verification.passed:
         raise UnitError(ReasonCode.VERIFICATION_FAILED, why_failed(verification))
     return verification
@@ -199,6 +307,10 @@ def _adopt_existing(
     ours = ws.tree.changes(ws.start_sha, ws.captured)
     for pull in plugin.candidates(ctx, unit, proposal):
         why = _adoption_problem(ws, pull, ours, change)
+        log.debug(
+            "adoption considered",
+            extra={"remediation_key": unit.key, "pr": pull.number, "refused": why},
+        )
         if why is not None:
             facts.notes.append(f"{_who(pull)} PR #{pull.number} left alone: {why}")
             continue
@@ -302,6 +414,17 @@ def _commit_and_deliver(
         commit=commit,
     )
     facts.pr_source, facts.pull = PRSource.AGENT_MANAGED, published.pull
+    log.debug(
+        "published",
+        extra={
+            "remediation_key": unit.key,
+            "pr": published.pull.number,
+            "pr_created": published.created,
+            "pushed": published.pushed,
+            "updated": published.updated,
+            "edited_by_person": bool(published.edited),
+        },
+    )
     if published.edited:
         return UnitResult.opened_pr(ReasonCode.POLICY_BLOCKED, published.edited)
     facts.opened = published.created or published.pushed

@@ -5,8 +5,11 @@ from __future__ import annotations
 from agentd.alerts.interface import AlertPlugin, Unit, new_unit
 from agentd.engine.context import RunContext
 from agentd.inventory import Coverage, RepoInventory
+from agentd.log import get_logger
 from agentd.profile import Repository
 from agentd.vocabulary import ReasonCode, UnitResult
+
+log = get_logger("planning")
 
 
 def resolve_base(ctx: RunContext, repo: Repository, inventory: RepoInventory) -> str | None:
@@ -30,7 +33,31 @@ def complete(plugin: AlertPlugin, inventory: RepoInventory) -> bool:
 def plan_repository(
     ctx: RunContext, plugin: AlertPlugin, repo: Repository, inventory: RepoInventory
 ) -> list[Unit]:
+    units = _plan(ctx, plugin, repo, inventory)
+    log.debug(
+        "planned",
+        extra={
+            "repo": repo.repo,
+            "alert_class": plugin.alert_class.value,
+            "units": [{"key": u.key, "alerts": u.alert_numbers, **_settled(u)} for u in units],
+        },
+    )
+    return units
+
+
+def _settled(unit: Unit) -> dict[str, str]:
+    """What a unit settled at planning already is (coverage, archive, no target, …)."""
+    if unit.settled is None:
+        return {}
+    reason = unit.settled.reason
+    return {"settled": unit.settled.outcome.value + (f" {reason.value}" if reason else "")}
+
+
+def _plan(
+    ctx: RunContext, plugin: AlertPlugin, repo: Repository, inventory: RepoInventory
+) -> list[Unit]:
     base = resolve_base(ctx, repo, inventory)
+    log.debug("base branch", extra={"repo": repo.repo, "base": base})
     entry = inventory.classes.get(plugin.alert_class)
     if base is None or entry is None or inventory.metadata is None:
         why = inventory.error or "repository could not be read"

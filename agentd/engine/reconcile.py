@@ -26,7 +26,14 @@ from agentd.log import get_logger
 from agentd.profile import Repository
 from agentd.report import UnitRecord
 from agentd.stamp import Stamp
-from agentd.vocabulary import AlertClass, AutomationMode, PRSource, UnitPass, UnitResult
+from agentd.vocabulary import (
+    AlertClass,
+    AutomationMode,
+    PRSource,
+    ReasonCode,
+    UnitPass,
+    UnitResult,
+)
 
 log = get_logger("reconcile")
 
@@ -57,8 +64,7 @@ class PlannedKeys:
 
 
 def reconcile(ctx: RunContext, planned: PlannedKeys) -> list[UnitRecord]:
-    if not ctx.policy.mode.may_push:
-        return []
+    """Close the orphaned agentd PRs; a report_only or dry run reports which it would close."""
     records: list[UnitRecord] = []
     for repo in ctx.profile.repositories:
         if ctx.profile.automation_mode(repo) is not AutomationMode.ACTIVE:
@@ -76,6 +82,10 @@ def reconcile(ctx: RunContext, planned: PlannedKeys) -> list[UnitRecord]:
                 continue
             if planned.planned(stamp.alert_class, repo.repo, stamp.remediation_key):
                 continue
+            log.debug(
+                "orphaned agentd PR",
+                extra={"repo": repo.repo, "pr": pull.number, "key": stamp.remediation_key},
+            )
             records.append(_close(ctx, repo, pull, stamp))
     return records
 
@@ -109,6 +119,11 @@ def _close(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -
 
 def _close_orphan(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> UnitResult:
     orphan = plugin_for(stamp.alert_class).orphaned(ctx, repo, stamp)
+    if not ctx.policy.mode.may_push:
+        return UnitResult.skipped(
+            ReasonCode.POLICY_BLOCKED,
+            f"{ctx.policy.describe()}: would close PR #{pull.number}: {orphan.explanation}",
+        )
     comment = (
         f"agentd is closing this pull request: {orphan.explanation} (`{orphan.reason.value}`). "
         "Nothing else needs to happen; a new alert would get a new pull request."

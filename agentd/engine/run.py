@@ -40,15 +40,17 @@ from agentd.errors import (
 )
 from agentd.github.auth import Token, acquire_token
 from agentd.gitops import GitEnvironment
-from agentd.inventory import Inventory, collect_inventory, parallel_map
+from agentd.inventory import Inventory, RepoInventory, collect_inventory, parallel_map
 from agentd.lock import ProfileLock
 from agentd.log import get_logger
 from agentd.metrics import write_contention_metrics, write_metrics
 from agentd.mutation import MutationPolicy
 from agentd.preflight import preflight_run
 from agentd.profile import LoadedProfile, Profile, Repository
+from agentd.progress import RunObserver
 from agentd.redaction import REDACTOR
 from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
+from agentd.runid import new_run_id
 from agentd.session import api_base_url, open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, RunAborted, StopFlag
@@ -113,12 +115,16 @@ def execute_run(
     environ: Mapping[str, str] | None = None,
     token: Token | None = None,
     stop: StopFlag = STOP,
+    progress: RunObserver | None = None,
 ) -> RunSummary:
     """One locked run. Its redaction patterns and the secrets it learns are its own: a
-    daemon running profiles again and again does not accumulate them."""
+    daemon running profiles again and again does not accumulate them. `progress` hears
+    what the run is doing while it runs (`agentd.progress`)."""
     patterns = loaded.profile.profile.verification.secret_redaction_patterns
     with REDACTOR.run_scope(patterns):
-        return _execute_run(loaded, settings, options, environ, token, stop)
+        return _execute_run(
+            loaded, settings, options, environ, token, stop, progress or RunObserver()
+        )
 
 
 def _execute_run(
@@ -128,6 +134,7 @@ def _execute_run(
     environ: Mapping[str, str] | None,
     token: Token | None,
     stop: StopFlag,
+    progress: RunObserver,
 ) -> RunSummary:
     profile = loaded.profile
     environ = dict(os.environ if environ is None else environ)
@@ -138,20 +145,37 @@ def _execute_run(
     policy = MutationPolicy(mode, options.dry_run)
     state = state_dir(profile, settings)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    started = datetime.now(UTC)
+    run_id = new_run_id(started)
+    log.debug(
+        "run decided",
+        extra={
+            "run_id": run_id,
+            "profile": profile.id,
+            "mutation_mode": policy.mode.value,
+            "profile_mode": profile.mutation_mode().value,
+            "mode_from": "--mutation-mode" if options.mutation_mode else "profile",
+            "dry_run": options.dry_run,
+            "state_dir": str(state),
+            "api_url": api_base_url(profile, settings),
+            "allowed_env": sorted(allowed.values),  # names only
+        },
+    )
     summary = RunSummary(
         profile_id=profile.id,
         owner=profile.profile.owner,
         mutation_mode=policy.mode.value,
         dry_run=options.dry_run,
-        generated_at=utc_now(),
+        generated_at=started.isoformat(timespec="seconds"),
         repositories_by_mode=_modes(profile),
         warnings=sandbox_warnings(profile),
+        run_id=run_id,
     )
     with _locked(profile, state, settings, summary) as lock:
+        log.debug("lock taken", extra={"lock": str(profile.lock_path())})
         if lock.recovery is not None:
             summary.lock_recovery = lock.recovery.to_json()
             log.warning("recovered a stale lock", extra={"lock_recovery": summary.lock_recovery})
-        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
         audit = AuditLog(state / "audit" / f"{profile.id}.jsonl", profile.id, run_id)
         api = open_client(profile, settings, policy, token=token, observer=audit.api_mutation)
         try:
@@ -176,7 +200,14 @@ def _execute_run(
             audit=audit,
             git_url_template=git_url_template(profile, settings),
             account=token_check.account,
+            progress=progress,
         )
+        log.debug(
+            "preflight passed",
+            extra={"account": token_check.account.login if token_check.account else None},
+        )
+        mode_text = policy.mode.value + (" (dry run: changes nothing)" if options.dry_run else "")
+        progress.run_started(run_id, profile.id, mode_text, len(profile.repositories))
         clones = [ctx.git_for(repo) for repo in profile.repositories]
         try:
             leftovers.prune_leftovers(state, clones, profile.id, run_id)
@@ -193,6 +224,7 @@ def _execute_run(
             leftovers.remove_run(run_dir, clones)
             git_env.cleanup()
             api.client.close()
+            progress.run_finished(summary)
     return summary
 
 
@@ -304,6 +336,7 @@ def _run_passes(ctx: RunContext, summary: RunSummary) -> None:
                 break
             last[plugin.alert_class] = _exhaust(ctx, summary, plugin, records, planned)
         if not ctx.stop.requested:
+            ctx.progress.reconcile_started()
             for record in reconcile(ctx, planned):
                 records[record.remediation_key] = record
     except RunAborted:
@@ -337,27 +370,46 @@ def _exhaust(
     repos = list(ctx.profile.repositories)
     inventory = Inventory({}, False)
     for iteration in range(1, MAX_ITERATIONS + 1):
+        ctx.progress.pass_started(alert_class, iteration, len(repos))
         inventory = collect_inventory(
             ctx.api, [r.repo for r in repos], [alert_class], max_workers=8
         )
+        open_now = inventory.open_counts()[alert_class.value]
         if iteration == 1:
-            summary.open_alerts_at_start[alert_class.value] = inventory.open_counts()[
-                alert_class.value
-            ]
+            summary.open_alerts_at_start[alert_class.value] = open_now
+        ctx.progress.alerts_read(alert_class, iteration, open_now)
         planned.forget(alert_class)
         outcomes = _process_repositories(ctx, repos, inventory, plugin, planned)
         for outcome in outcomes:
             keep_final(records, outcome.record)
         summary.iterations[alert_class.value] = iteration
         # A class whose PRs never merge has nothing to wait for: one pass is all there is.
-        done = not plugin.may_merge
-        if done or ctx.stop.requested or not any(o.opened or o.merged for o in outcomes):
-            break
-        log.info(
-            "iteration changed something; rediscovering",
-            extra={"alert_class": alert_class.value, "iteration": iteration},
+        changed = [o.record.remediation_key for o in outcomes if o.opened or o.merged]
+        why_stop = _why_stop(plugin, ctx, changed)
+        log.debug(
+            "pass finished",
+            extra={
+                "alert_class": alert_class.value,
+                "pass_number": iteration,
+                "units": len(outcomes),
+                "opened_or_merged": changed,
+                "next": why_stop or "another pass: what was opened or merged can change the alerts",
+            },
         )
+        if why_stop:
+            break
     return inventory
+
+
+def _why_stop(plugin: AlertPlugin, ctx: RunContext, changed: list[str]) -> str:
+    """Why the class needs no further pass ("" when it does)."""
+    if not plugin.may_merge:
+        return "done: this class's PRs are never merged, so one pass is all there is"
+    if ctx.stop.requested:
+        return "stopping: a stop was requested"
+    if not changed:
+        return "done: nothing was opened or merged, so the alerts cannot have changed"
+    return ""
 
 
 def keep_final(records: dict[str, UnitRecord], record: UnitRecord) -> None:
@@ -391,25 +443,48 @@ def _process_repositories(
         if ctx.stop.requested:
             return []
         repo_inventory = inventory.repos[repo.repo]
-        try:
-            units = plan_repository(ctx, plugin, repo, repo_inventory)
-        except RateLimitedError:
-            raise
-        except Exception as exc:  # one repository's fault never stops the others
-            if not isinstance(exc, AgentdError):
-                log.exception("planning failed", extra={"repo": repo.repo})
-            return [_planning_failure(ctx, plugin, repo, exc)]
-        if complete(plugin, repo_inventory):
-            planned.add(plugin.alert_class, repo.repo, (u.key for u in units))
-        outcomes = []
-        for unit in units:
-            if ctx.stop.requested:
-                break
-            outcomes.append(run_unit(ctx, plugin, unit))
+        ctx.progress.repository_started(
+            plugin.alert_class, repo.repo, len(repo_inventory.alerts(plugin.alert_class))
+        )
+        outcomes = _repository(ctx, repo, repo_inventory, plugin, planned)
+        ctx.progress.repository_finished(
+            plugin.alert_class, repo.repo, [o.record for o in outcomes]
+        )
         return outcomes
 
     workers = ctx.profile.profile.runtime.max_parallel_repos
     return [o for outcomes in parallel_map(one, repos, workers) for o in outcomes]
+
+
+def _repository(
+    ctx: RunContext,
+    repo: Repository,
+    repo_inventory: RepoInventory,
+    plugin: AlertPlugin,
+    planned: PlannedKeys,
+) -> list[UnitOutcome]:
+    try:
+        units = plan_repository(ctx, plugin, repo, repo_inventory)
+    except RateLimitedError:
+        raise
+    except Exception as exc:  # one repository's fault never stops the others
+        if not isinstance(exc, AgentdError):
+            log.exception("planning failed", extra={"repo": repo.repo})
+        return [_planning_failure(ctx, plugin, repo, exc)]
+    if complete(plugin, repo_inventory):
+        planned.add(plugin.alert_class, repo.repo, (u.key for u in units))
+    else:
+        log.debug(
+            "alerts not read completely: no PR of this repository is closed as orphaned",
+            extra={"repo": repo.repo, "alert_class": plugin.alert_class.value},
+        )
+    outcomes = []
+    for unit in units:
+        if ctx.stop.requested:
+            log.debug("stop requested: leaving the remaining units", extra={"repo": repo.repo})
+            break
+        outcomes.append(run_unit(ctx, plugin, unit))
+    return outcomes
 
 
 def _planning_failure(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitrepos import make_remote_and_clone
+from gitrepos import git, make_remote_and_clone
 from support import base_profile, write_profile
 
 from agentd.alerts.interface import (
@@ -39,7 +39,7 @@ from agentd.gitops import GitEnvironment, PushRejectedError
 from agentd.inventory import ClassInventory
 from agentd.mutation import MutationPolicy
 from agentd.profile import Repository, load_profile
-from agentd.stamp import Stamp
+from agentd.stamp import Stamp, stamped_body
 from agentd.verify import VerificationResult
 from agentd.vocabulary import (
     AlertClass,
@@ -158,6 +158,7 @@ class Delivery:
     merges: list[MergeRequest] = field(default_factory=list)
     restamped: list[int] = field(default_factory=list)
     publish_error: Exception | None = None
+    existing: PullRequest | None = None  # the unit's open agentd PR, as delivery finds it
     crash: str | None = None
     merge_result: UnitResult = field(default_factory=lambda: UnitResult.merged("merged"))
 
@@ -196,6 +197,7 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Delivery:
         seen.restamped.append(pull.number)
         return True
 
+    monkeypatch.setattr(lifecycle, "find_unit_pr", lambda *_a, **_k: seen.existing, raising=False)
     monkeypatch.setattr(lifecycle, "publish", publish)
     monkeypatch.setattr(lifecycle, "merge_if_allowed", merge)
     monkeypatch.setattr(lifecycle, "restamp", restamp)
@@ -547,3 +549,61 @@ def test_a_rate_limit_stop_is_the_runs_not_the_units(
     delivery.publish_error = RateLimitedError("primary rate limit exhausted")
     with pytest.raises(RateLimitedError):
         lifecycle.run_unit(context(world), FakePlugin(), a_unit(context(world)))
+
+
+def _agentd_pr_on(world: dict[str, Any], unit: Unit, number: int) -> PullRequest:
+    """An open agentd PR for `unit`: one commit of the fix on the remote's main."""
+    seed = world["tmp"] / "seed"
+    git(seed, "checkout", "-q", "-B", unit.branch, "main")
+    (seed / "fix.txt").write_text("fixed\n")
+    git(seed, "commit", "-q", "-am", "fix")
+    git(seed, "push", "-q", "-f", str(world["remote"]), f"HEAD:refs/heads/{unit.branch}")
+    stamp = Stamp(
+        remediation_key=unit.key,
+        alert_class=AlertClass.DEPENDABOT,
+        target_id=unit.target_id,
+        base_branch=unit.base,
+        advisory_ids=sorted(unit.advisory_ids),
+        agent_version="0",
+        last_pass_at="2026-12-01T00:00:00+00:00",
+    )
+    pull = pull_json(number, unit.branch, sha=git(seed, "rev-parse", "HEAD"))
+    return pull.model_copy(update={"body": stamped_body("fixes it", stamp)})
+
+
+@pytest.mark.parametrize(
+    ("mode", "next_step"),
+    [
+        ("report_only", "nothing to change; a person reviews and merges it"),
+        ("dry_run", "would re-check its gate (reviews, checks) and merge it when the gate passes"),
+    ],
+)
+def test_report_only_and_dry_run_report_the_agentd_pr_already_open_as_open(
+    world: dict[str, Any], delivery: Delivery, mode: str, next_step: str
+) -> None:
+    """Defect 8: a PR that exists is reported as existing, never as a PR still to open."""
+    ctx = context(world, "report_only" if mode == "report_only" else "auto_merge")
+    if mode == "dry_run":
+        ctx.policy = MutationPolicy(MutationMode.AUTO_MERGE, dry_run=True)
+    unit = a_unit(ctx, advisory_ids=["GHSA-2222-3333-4444"])
+    delivery.existing = _agentd_pr_on(world, unit, 12)
+
+    outcome = run(ctx, plugin := FakePlugin(), unit)
+    record, result = outcome.record, outcome.record.result
+    assert (result.outcome, result.remaining_blocker) == (
+        Outcome.OPENED_PR,
+        ReasonCode.POLICY_BLOCKED,
+    )
+    assert "PR #12 already open and up to date with main" in result.detail
+    assert next_step in result.detail and "would open" not in result.detail
+    assert record.pr_number == 12 and record.pr_source is PRSource.AGENT_MANAGED
+    assert plugin.calls == ["propose"] and not delivery.published and not outcome.opened
+
+    seed = world["tmp"] / "seed"  # the base moves on: the PR is no longer current
+    git(seed, "checkout", "-q", "main")
+    (seed / "sub" / "keep").write_text("y\n")
+    git(seed, "commit", "-q", "-am", "base moves")
+    git(seed, "push", "-q", str(world["remote"]), "HEAD:refs/heads/main")
+    result = run(ctx, FakePlugin(), a_unit(ctx, advisory_ids=["GHSA-2222-3333-4444"])).record.result
+    assert result.outcome is Outcome.OPENED_PR
+    assert "PR #12 already open but it is not on the current main; would update it" in result.detail

@@ -113,3 +113,56 @@ def test_git_follows_the_api_url_when_no_git_url_is_set(tmp_path: Path) -> None:
 )
 def test_the_web_host_of_an_api_url(api: str, web: str) -> None:
     assert web_base_url(api) == web
+
+
+def test_dry_run_and_report_only_report_existing_prs_as_existing(tmp_path: Path) -> None:
+    """Defect 8: with agentd's PR already open, --dry-run and report_only say so (and what
+    they would do with it) instead of listing it as a PR still to open; a PR whose alerts
+    are gone is one they would close. Neither changes anything."""
+    scenario = {
+        "owner": {"login": "acme-org", "type": "org"},
+        "repositories": [
+            {
+                "name": "api",
+                "files": {"requirements.txt": "requests==2.25.0\n"},
+                "checks": [{"name": "ci", "outcome": "pending"}],
+            }
+        ],
+    }
+    with e2e(tmp_path, scenario, [{"repo": "api"}]) as env:
+        opened, summary = env.run()
+        [unit] = env.units(summary, repository="api")
+        assert unit["outcome"] == "opened_pr", (unit["detail"], opened.stderr[-2000:])
+        number = unit["pr_number"]
+        before = len(env.mutating())
+
+        dry, summary = env.run("--dry-run")
+        assert dry.returncode == 0, dry.stderr[-2000:]
+        [unit] = env.units(summary, repository="api")
+        assert (unit["outcome"], unit["remaining_blocker"]) == ("opened_pr", "policy_blocked")
+        assert unit["pr_number"] == number and "would open" not in unit["detail"]
+        assert (
+            f"mutation mode auto_merge (dry run): PR #{number} already open and up to date "
+            "with main; would re-check its gate (reviews, checks) and merge it when the gate "
+            "passes"
+        ) == unit["detail"]
+
+        report_only, summary = env.run("--mutation-mode", "report_only")
+        assert report_only.returncode == 0, report_only.stderr[-2000:]
+        [unit] = env.units(summary, repository="api")
+        assert unit["outcome"] == "opened_pr" and unit["pr_number"] == number
+        assert unit["detail"].endswith("nothing to change; a person reviews and merges it")
+
+        table = env.agentd("run", "--profile", str(env.profile_path), "--dry-run")
+        assert f"PR #{number} already open" in table.stdout and "would open" not in table.stdout
+
+        for alert in env.sim.admin.alerts("api", "dependabot"):
+            env.sim.admin.dismiss_alert("api", "dependabot", alert["number"], "tolerable_risk")
+        _, summary = env.run("--dry-run")
+        [orphan] = [u for u in env.units(summary, repository="api") if u["pr_number"] == number]
+        assert (orphan["outcome"], orphan["reason_code"]) == ("skipped", "policy_blocked")
+        assert orphan["detail"].startswith(
+            f"mutation mode auto_merge (dry run): would close PR #{number}: "
+        )
+        assert len(env.mutating()) == before  # nothing was changed by any of them
+        assert env.sim.admin.pulls("api")[0]["state"] == "open"
