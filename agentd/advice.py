@@ -10,7 +10,7 @@ ADVICE: dict[ReasonCode, str] = {
     ReasonCode.DEPENDENCY_REMOVED: "Nothing: the dependency is gone from the repository.",
     ReasonCode.UNSUPPORTED_ALERT_CLASS: "Enable the alert class on the repository (or stop listing it in the profile).",
     ReasonCode.UNSUPPORTED_ECOSYSTEM: "Fix it by hand, or add a target whose ecosystems cover this dependency file.",
-    ReasonCode.VERIFICATION_UNAVAILABLE: "Look at the detail (git or GitHub fault); the next run retries.",
+    ReasonCode.VERIFICATION_UNAVAILABLE: "Read the detail: a verification command or sandbox that cannot run here is set-up to fix (the profile's verification_commands, the tool, bubblewrap); a git or GitHub fault clears on the next run.",
     ReasonCode.VERIFICATION_FAILED: "Read the output tail: the fix breaks the target's own tests or the tool refused; fix by hand.",
     ReasonCode.CHECKS_PENDING: "Nothing: the next run merges once required checks finish green.",
     ReasonCode.CHECKS_RED: "Look at the failing required checks on the PR; fix or close it.",

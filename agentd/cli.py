@@ -134,7 +134,9 @@ def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
         _print(json.dumps(report.to_json(), indent=2))
     else:
         _print(render_table(report))
-    return ExitCode.OK
+    if report.problems:  # a pre-flight check: what a run would hit fails it
+        print(f"agentd: error: {redact(report.verdict())}", file=sys.stderr)
+    return report.exit_code
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:

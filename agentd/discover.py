@@ -1,8 +1,14 @@
 """`agentd discover`: everything a run would need, checked without mutating anything.
 
-Local checks (clones, targets, environment, tools, platform, lock) run first and need no
+The runtime contract comes first (the clone root exists, the required tools are on PATH:
+else exit 78 at once, as `run` would). Local checks (clones, targets, environment, the
+verification commands' programs on the PATH verification uses, the sandbox, lock) need no
 network; then the token is read through gh, capabilities are proven by real reads, and
 the inventory gives per-repository coverage and open alert counts.
+
+What a run would trip over is a *problem*: discover then exits 78, so it can gate a run
+(a pre-flight check). What is only worth knowing (a repository without code scanning, a
+weak verification command, a capability the profile does not require) is a *note*.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from agentd.environment import (
     load_allowed_environment,
     target_environment_problem,
 )
+from agentd.errors import ExitCode
 from agentd.github.api import GitHubAPI
 from agentd.github.auth import Token, acquire_token
 from agentd.github.client import GitHubHTTPError, TransientError
@@ -28,9 +35,10 @@ from agentd.lock import inspect_lock
 from agentd.mutation import MutationPolicy
 from agentd.preflight import check_token, probe_for_discover
 from agentd.profile import LoadedProfile, Profile, Repository, is_weak_command
+from agentd.runtime_contract import check_runtime_contract, required_tools
 from agentd.session import api_base_url, open_client
 from agentd.settings import Settings
-from agentd.verify import BWRAP, unavailable_reason
+from agentd.verify import BWRAP, program_missing, unavailable_reason, verification_path
 from agentd.vocabulary import AlertClass, AutomationMode, MutationMode
 
 
@@ -43,6 +51,8 @@ class TargetCheck:
     blocker_reason: str | None
     weak_commands: list[str]
     platform_constraints: list[str]
+    missing_programs: list[str] = field(default_factory=list)
+    platform_ok: bool = True
 
 
 @dataclass
@@ -73,16 +83,44 @@ class DiscoverReport:
     repos: list[RepoReport]
     rate_limit: dict[str, Any]
     used_org_endpoints: bool
-    findings: list[str]
+    problems: list[str]  # what a run would trip over: discover exits 78
+    notes: list[str]  # worth knowing, not in a run's way
+    findings: list[str]  # problems, then notes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.CONFIG if self.problems else ExitCode.OK
+
+    def verdict(self) -> str:
+        """The one line a failed pre-flight check prints on stderr."""
+        count = len(self.problems)
+        return (
+            f"discover found {count} problem{'s' if count != 1 else ''} a run would hit "
+            f"(first: {self.problems[0]}); fix them and run discover again"
+        )
 
 
 def _clone_state(path: Path) -> str:
     if not path.is_dir():
         return "missing"
     return "ok" if (path / ".git").exists() else "not_git"
+
+
+def _missing_programs(argvs: list[list[str]], allowed: AllowedEnvironment) -> list[str]:
+    """Programs of verification commands that cannot start on the PATH verification uses.
+    A path relative to the workdir (`.venv/bin/pytest`) may come from an earlier command
+    (`uv sync`): it is checked when the run gets there, not here."""
+    path = verification_path(allowed.values)
+    programs = dict.fromkeys(argv[0] for argv in argvs)
+    return [
+        program
+        for program in programs
+        if (Path(program).is_absolute() or "/" not in program)
+        and program_missing(program, path, Path("/"))
+    ]
 
 
 def _target_checks(repo: Repository, allowed: AllowedEnvironment) -> list[TargetCheck]:
@@ -103,6 +141,8 @@ def _target_checks(repo: Repository, allowed: AllowedEnvironment) -> list[Target
                     if is_weak_command(a)
                 ],
                 platform_constraints=list(target.platform_constraints),
+                missing_programs=_missing_programs(target.argv(), allowed),
+                platform_ok=current_platform() in target.supported_platforms,
             )
         )
     return checks
@@ -124,37 +164,93 @@ def _local_repo_reports(profile: Profile, allowed: AllowedEnvironment) -> list[R
     return reports
 
 
-def _findings(
-    reports: list[RepoReport], allowed: AllowedEnvironment, tools: dict[str, str | None]
-) -> list[str]:
-    findings = [f"required tool {t!r} is not on PATH" for t, p in tools.items() if p is None]
-    if allowed.dotenv_error:
-        findings.append(allowed.dotenv_error)
-    for report in reports:
-        if report.clone != "ok" and report.automation_mode != "ignored":
-            findings.append(
-                f"{report.repo}: clone {report.clone} at {report.local_path} "
-                "(its units will be skipped clone_missing)"
+def _repo_findings(report: RepoReport, reads_alerts: bool) -> tuple[list[str], list[str]]:
+    """(problems, notes) of one repository; alerts that cannot be read are a problem when
+    the profile requires reading them (`read_security_alerts`)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    if report.automation_mode == AutomationMode.IGNORED.value:
+        return problems, notes
+    if report.clone != "ok":
+        problems.append(
+            f"{report.repo}: clone {report.clone} at {report.local_path} (its units would be "
+            "skipped clone_missing): clone it there, or fix its local_path"
+        )
+    targets, notes = _target_findings(report)
+    if report.automation_mode == AutomationMode.ACTIVE.value:
+        problems += targets
+    else:  # manual_only: agentd verifies nothing there
+        notes += [f"{line} ({report.automation_mode})" for line in targets]
+    if report.error:
+        problems.append(f"{report.repo}: cannot read repository: {report.error}")
+    for alert_class, entry in report.coverage.items():
+        line = f"{report.repo}: {alert_class} {entry['coverage']}" + (
+            f" ({entry['detail']})" if entry.get("detail") else ""
+        )
+        if entry["coverage"] == Coverage.UNAVAILABLE.value and reads_alerts:
+            problems.append(line)
+        elif entry["coverage"] != Coverage.ENABLED.value:
+            notes.append(line)
+    return problems, notes
+
+
+def _target_findings(report: RepoReport) -> tuple[list[str], list[str]]:
+    """(problems, notes) of one repository's targets, as if it were active."""
+    problems: list[str] = []
+    notes: list[str] = []
+    for target in report.targets:
+        where = f"{report.repo}/{target.target_id}"
+        if not target.path_ok:
+            problems.append(f"{where}: target path does not exist in the clone: fix its path")
+        if not target.workdir_ok:
+            problems.append(f"{where}: verification_workdir does not exist in the clone: fix it")
+        for program in target.missing_programs:
+            problems.append(
+                f"{where}: verification command `{program}` not found on the PATH "
+                "verification uses: fix the profile's verification_commands, or install it"
             )
-        for target in report.targets:
-            where = f"{report.repo}/{target.target_id}"
-            if not target.path_ok:
-                findings.append(f"{where}: target path does not exist in the clone")
-            if not target.workdir_ok:
-                findings.append(f"{where}: verification_workdir does not exist in the clone")
-            if target.blocker:
-                findings.append(f"{where}: blocked {target.blocker_reason}: {target.blocker}")
-            if target.weak_commands:
-                findings.append(f"{where}: weak verification commands {target.weak_commands}")
-        if report.error:
-            findings.append(f"{report.repo}: cannot read repository: {report.error}")
-        for alert_class, entry in report.coverage.items():
-            if entry["coverage"] != Coverage.ENABLED.value:
-                findings.append(
-                    f"{report.repo}: {alert_class} {entry['coverage']}"
-                    + (f" ({entry['detail']})" if entry.get("detail") else "")
-                )
-    return findings
+        if not target.platform_ok:  # a target for another platform: by design, not a fault
+            notes.append(f"{where}: blocked {target.blocker_reason} here: {target.blocker}")
+        elif target.blocker:
+            problems.append(f"{where}: blocked {target.blocker_reason}: {target.blocker}")
+        if target.weak_commands:
+            notes.append(f"{where}: weak verification commands {target.weak_commands}")
+    return problems, notes
+
+
+def _findings(
+    profile: Profile, reports: list[RepoReport], allowed: AllowedEnvironment
+) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the local checks and the inventory."""
+    problems = [allowed.dotenv_error] if allowed.dotenv_error else []
+    notes: list[str] = []
+    reads_alerts = "read_security_alerts" in profile.profile.auth.required_capabilities
+    for report in reports:
+        more, noted = _repo_findings(report, reads_alerts)
+        problems += more
+        notes += noted
+    return problems, notes
+
+
+def _capability_findings(
+    profile: Profile, capabilities: dict[str, dict[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """A capability proven missing is a problem when the profile requires it
+    (`auth.required_capabilities`), else a note."""
+    required = set(profile.profile.auth.required_capabilities)
+    problems: list[str] = []
+    notes: list[str] = []
+    for name, capability in capabilities.items():
+        if capability["ok"] is not False or name in ("token_permissions", "verification_sandbox"):
+            continue
+        line = f"capability {name} is missing: {capability['evidence']}"
+        if name in required:
+            problems.append(
+                f"{line}; grant it to the token, or remove it from auth.required_capabilities"
+            )
+        else:
+            notes.append(f"{line} (not in auth.required_capabilities)")
+    return problems, notes
 
 
 def _capabilities(
@@ -225,9 +321,15 @@ def sandbox_capability(profile: Profile) -> dict[str, Any]:
     return {"ok": True, "evidence": f"bubblewrap starts here (verification.sandbox: {setting})"}
 
 
-def _sandbox_findings(capabilities: dict[str, dict[str, Any]]) -> list[str]:
+def _sandbox_findings(profile: Profile, capabilities: dict[str, dict[str, Any]]) -> list[str]:
+    """A sandbox that cannot start is a problem when an active repository verifies."""
     sandbox = capabilities["verification_sandbox"]
-    if sandbox["ok"] is False:
+    verifies = any(
+        repo.targets
+        for repo in profile.repositories
+        if profile.automation_mode(repo) is AutomationMode.ACTIVE
+    )
+    if sandbox["ok"] is False and verifies:
         return [
             f"{sandbox['evidence']} (every unit that would verify ends blocked "
             "verification_unavailable)"
@@ -242,9 +344,10 @@ def run_discover(
     token: Token | None = None,
 ) -> DiscoverReport:
     profile = loaded.profile
+    check_runtime_contract(profile, loaded.source)  # as `run` would: exit 78 at once
     environ = dict(os.environ if environ is None else environ)
     allowed = load_allowed_environment(profile, environ)
-    tools = {tool: shutil.which(tool) for tool in profile.profile.runtime.required_tools}
+    tools = {tool: shutil.which(tool) for tool in required_tools(profile)}
     reports = _local_repo_reports(profile, allowed)
     modes = {m.value: 0 for m in AutomationMode}
     for report in reports:
@@ -298,10 +401,22 @@ def run_discover(
         repos=reports,
         rate_limit=rate,
         used_org_endpoints=inventory.used_org_endpoints,
-        findings=_findings(reports, allowed, tools)
-        + _sandbox_findings(capabilities)
-        + token_check.warnings,
+        **_verdict(profile, reports, allowed, capabilities, token_check.warnings),
     )
+
+
+def _verdict(
+    profile: Profile,
+    reports: list[RepoReport],
+    allowed: AllowedEnvironment,
+    capabilities: dict[str, dict[str, Any]],
+    warnings: list[str],
+) -> dict[str, list[str]]:
+    problems, notes = _findings(profile, reports, allowed)
+    more, noted = _capability_findings(profile, capabilities)
+    problems += more + _sandbox_findings(profile, capabilities)
+    notes += noted + warnings
+    return {"problems": problems, "notes": notes, "findings": problems + notes}
 
 
 def _cell(entry: dict[str, Any] | None) -> str:
@@ -339,8 +454,9 @@ def render_table(report: DiscoverReport) -> str:
                 lines.append(
                     f"    {target.target_id}: constraints: {'; '.join(target.platform_constraints)}"
                 )
-    lines += ["", "findings:" if report.findings else "findings: none"]
-    lines += [f"  - {finding}" for finding in report.findings]
-    for warning in report.contract["warnings"]:
-        lines.append(f"  - profile warning: {warning}")
+    lines += ["", "problems (a run would hit these):" if report.problems else "problems: none"]
+    lines += [f"  - {problem}" for problem in report.problems]
+    notes = report.notes + [f"profile warning: {w}" for w in report.contract["warnings"]]
+    lines += ["notes:" if notes else "notes: none"]
+    lines += [f"  - {note}" for note in notes]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ never disguised as a verification or GitHub problem.
     ├── UsageError               the command line (2)
     ├── LockContendedError       another run holds the lock (75, lock_contended)
     ├── RateLimitedError         the primary limit or budget floor (75, rate_limited)
+    ├── UnreachableError         GitHub's API cannot be reached at all (75)
     ├── UnitError                stops one unit with an explicit outcome and reason
     │   ├── PathEscapeError      a path leaves the repository or target (blocked policy_blocked)
     │   ├── BudgetExhaustedError a blast-radius budget is spent (blocked policy_blocked)
@@ -85,6 +86,15 @@ class RateLimitedError(AgentdError):
     exit_code = ExitCode.TEMPFAIL
     outcome = Outcome.BLOCKED
     reason = ReasonCode.RATE_LIMITED
+
+
+class UnreachableError(AgentdError):
+    """No connection to GitHub's API (refused, DNS, TLS, timeout): nothing was read or
+    changed, and the next run may succeed; the hint says where the URL came from."""
+
+    exit_code = ExitCode.TEMPFAIL
+    outcome = Outcome.FAILED
+    reason = ReasonCode.VERIFICATION_UNAVAILABLE
 
 
 class UnitError(AgentdError):

@@ -4,7 +4,10 @@
 
 - the token's kind must be one of `auth.supported_auth_modes`;
 - `GET /user` (the run needs the account anyway, for its commit identity) must succeed:
-  a 401 is a rejected token;
+  no connection at all is `UnreachableError` (exit 75, naming the URL and where it came
+  from), a 401 is a rejected token;
+- `GET /users/{owner}`: the profile's owner must exist on that host (404: a contract
+  error naming `profile.owner`) and be the kind `profile.owner_type` says;
 - a classic PAT (`ghp_`) carries its OAuth scopes in that answer's `X-OAuth-Scopes` header:
   every scope a required capability needs must be there (`repo` includes `security_events`,
   as GitHub's scope tree does), so the check costs no further request;
@@ -30,14 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from agentd.errors import ContractError
+from agentd.errors import ContractError, RateLimitedError, UnreachableError
 from agentd.github.api import GitHubAPI
 from agentd.github.auth import Token, TokenKind
-from agentd.github.client import GitHubError, GitHubHTTPError
+from agentd.github.client import ConnectionFailedError, GitHubError, GitHubHTTPError
 from agentd.github.models import Account
 from agentd.inventory import Coverage, Inventory
 from agentd.log import get_logger
-from agentd.profile import Profile
+from agentd.profile import Profile, default_api_url
 from agentd.vocabulary import AlertClass, AutomationMode
 
 log = get_logger("preflight")
@@ -213,12 +216,66 @@ class TokenCheck:
         return {"ok": not self.warnings, "evidence": evidence}
 
 
+def url_source(api: GitHubAPI, profile: Profile) -> str:
+    """Which setting chose the API base agentd talks to, for an error's fix."""
+    base = api.client.base_url.rstrip("/")
+    auth = profile.profile.auth
+    if auth.api_url:
+        return "auth.api_url" if base == auth.api_url.rstrip("/") else "AGENTD_API_URL"
+    return "auth.github_host" if base == default_api_url(auth.github_host) else "AGENTD_API_URL"
+
+
+def _host_shown(api: GitHubAPI, profile: Profile) -> str:
+    if url_source(api, profile) == "AGENTD_API_URL":
+        return api.client.base_url.rstrip("/")
+    return profile.profile.auth.github_host
+
+
+def unreachable(api: GitHubAPI, profile: Profile, exc: ConnectionFailedError) -> UnreachableError:
+    return UnreachableError(
+        str(exc),
+        f"check {url_source(api, profile)} (the API base URL) and the network: "
+        f"{exc.base_url} must be reachable from this machine",
+    )
+
+
+def check_owner(api: GitHubAPI, profile: Profile) -> None:
+    """`profile.owner` exists on the host, and is the kind `profile.owner_type` says.
+    Another failure to read it is left to the run's own reads (logged, not fatal)."""
+    settings = profile.profile
+    try:
+        owner = api.owner_account()
+    except GitHubHTTPError as exc:
+        if exc.status != 404:
+            log.warning("could not read the profile's owner", extra={"why": str(exc)})
+            return
+        raise ContractError(
+            f"owner {settings.owner!r} not found on {_host_shown(api, profile)} "
+            f"(GET /users/{settings.owner} answered 404)",
+            "fix profile.owner: the login of the user or organisation that owns the repositories",
+        ) from None
+    except (GitHubError, RateLimitedError) as exc:  # the run's own reads meet it again
+        log.warning("could not read the profile's owner", extra={"why": str(exc)})
+        return
+    kind = "org" if owner.type == "Organization" else "user"
+    if kind != settings.owner_type:
+        what = "an organisation" if kind == "org" else "a user"
+        raise ContractError(
+            f"owner {settings.owner!r} is {what} on {_host_shown(api, profile)}, but "
+            f"profile.owner_type is {settings.owner_type}",
+            f"set profile.owner_type: {kind}",
+        )
+
+
 def check_token(api: GitHubAPI, profile: Profile, token: Token) -> TokenCheck:
-    """Auth mode, then `GET /user` and, for a classic token, its scopes: one request.
-    Raises ContractError for a refused mode, a rejected token or a missing required scope."""
+    """Auth mode, then `GET /user` and, for a classic token, its scopes, then the owner:
+    two requests. Raises UnreachableError when GitHub cannot be reached, ContractError for a
+    refused mode, a rejected token, a missing required scope or a wrong owner."""
     check_auth_mode(profile, token)
     try:
         account, headers = api.token_owner()
+    except ConnectionFailedError as exc:
+        raise unreachable(api, profile, exc) from None
     except GitHubHTTPError as exc:
         if exc.status != 401:
             raise
@@ -240,6 +297,7 @@ def check_token(api: GitHubAPI, profile: Profile, token: Token) -> TokenCheck:
                 "(code-scanning fixes, actions updates) will be blocked auth_insufficient; "
                 f"tick workflow at {_settings_url(profile, token.kind)}"
             )
+    check_owner(api, profile)
     for warning in check.warnings:
         log.warning(warning)
     return check
@@ -365,8 +423,9 @@ def probe_for_discover(
 
 
 def preflight_run(api: GitHubAPI, profile: Profile, token: Token) -> TokenCheck:
-    """`run`'s preflight, after the lock and before any mutation: at most two requests
-    (`GET /user`, whose account the run keeps, and one probe for a fine-grained token)."""
+    """`run`'s preflight, after the lock and before any mutation: at most three requests
+    (`GET /user`, whose account the run keeps, the owner, and one probe for a fine-grained
+    token)."""
     check = check_token(api, profile, token)
     probe_for_run(api, profile, check)
     return check

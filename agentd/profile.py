@@ -302,10 +302,15 @@ class BudgetSettings(Strict):
     min_rate_limit_remaining: int = Field(default=200, ge=0)
 
 
+PINNED_REQUIREMENTS_KEY = "require_fully_pinned_requirements_txt_as_lockfile"
+
+
 class EcosystemRule(Strict):
     allow_lockfile_only: bool = True
     forbid_manifest_changes: bool = True
-    require_fully_pinned_requirements_txt_as_lockfile: bool = False
+    # pip only: a requirements.txt counts as a lockfile only when every requirement is
+    # pinned with `==`; a change to any other is a manifest change. Always so in agentd.
+    require_fully_pinned_requirements_txt_as_lockfile: Literal[True] = True
 
 
 class AutoMergeSettings(Strict):
@@ -315,6 +320,23 @@ class AutoMergeSettings(Strict):
     merge_strategy: Literal["two_pass"] = "two_pass"
     ecosystem_rules: dict[ProfileEcosystem, EcosystemRule] = Field(default_factory=dict)
     unlisted_ecosystem_outcome: Literal["opened_pr", "blocked"] = "opened_pr"
+
+    @field_validator("ecosystem_rules")
+    @classmethod
+    def _pinned_requirements_is_pip_only(
+        cls, value: dict[str, EcosystemRule]
+    ) -> dict[str, EcosystemRule]:
+        elsewhere = sorted(
+            name
+            for name, rule in value.items()
+            if name != "pip" and PINNED_REQUIREMENTS_KEY in rule.model_fields_set
+        )
+        if elsewhere:
+            raise ValueError(
+                f"{PINNED_REQUIREMENTS_KEY} is set for {elsewhere}, where it has no effect: "
+                "only the pip rule updates requirements.txt files; remove it there"
+            )
+        return value
 
 
 class CodeScanningSettings(Strict):
@@ -333,7 +355,8 @@ class SecretScanningSettings(Strict):
     prepare_cleanup_prs: bool = True
     auto_merge: Literal[False] = False
     allow_placeholder_replacements: bool = True
-    allow_ignore_patterns: bool = False
+    # agentd's cleanup never writes ignore patterns: only false is honoured (see _FIXED).
+    allow_ignore_patterns: Literal[False] = False
     pr_title_template: TitleTemplate = "fix(secret-scanning): remove {secret_type} from {target_id}"
 
 
@@ -647,6 +670,23 @@ _PYDANTIC_HINTS = {
 }
 
 
+# Keys agentd accepts with one value only, and why another would have no effect.
+_FIXED: dict[str, tuple[str, str]] = {
+    "allow_ignore_patterns": (
+        "agentd's secret cleanup replaces the secret with a placeholder or an "
+        "environment-variable reference and never writes ignore patterns (they would hide "
+        "the secret from scanning, not remove it), so true would have no effect",
+        "set it to false or remove the key",
+    ),
+    PINNED_REQUIREMENTS_KEY: (
+        "agentd always treats a requirements.txt as a lockfile only when every requirement "
+        "in it is pinned with ==; a change to any other is a manifest change, so false "
+        "would have no effect",
+        "set it to true or remove the key",
+    ),
+}
+
+
 def _pydantic_issues(exc: ValidationError) -> list[ProfileIssue]:
     issues = []
     for error in exc.errors(include_url=False, include_input=False):
@@ -658,7 +698,9 @@ def _pydantic_issues(exc: ValidationError) -> list[ProfileIssue]:
         hint = _PYDANTIC_HINTS.get(error["type"], "")
         if error["type"] == "value_error":
             hint = ""
-        if error["type"] == "literal_error" and path and path[-1] == "auto_merge":
+        if error["type"] == "literal_error" and path and str(path[-1]) in _FIXED:
+            message, hint = _FIXED[str(path[-1])]
+        elif error["type"] == "literal_error" and path and path[-1] == "auto_merge":
             message = "secret-scanning cleanup PRs are never merged"
             hint = "set secret_scanning.auto_merge: false (or remove the key)"
         elif error["type"] == "literal_error" and path and str(path[-1]).startswith("require_"):
@@ -796,6 +838,15 @@ def _semantic_issues(profile: Profile) -> tuple[list[ProfileIssue], list[Profile
         )
     errors += _api_url_issues(settings.auth)
     clone_root = Path(settings.runtime.local_clone_root)
+    if not clone_root.is_dir():
+        warnings.append(
+            ProfileIssue(
+                ("profile", "runtime", "local_clone_root"),
+                f"{clone_root} {'is not a directory' if clone_root.exists() else 'does not exist'}"
+                " on this machine: run and discover will refuse this profile (exit 78) here",
+                "correct the path, or create it and clone the repositories under it",
+            )
+        )
     seen_repos: dict[str, int] = {}
     for index, repo in enumerate(profile.repositories):
         where: PathKey = ("repositories", index)

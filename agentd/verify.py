@@ -15,6 +15,8 @@ Sandboxes (`Sandbox.kind`, the profile's `verification.sandbox`):
   own git directory is put back read-only so git works in it.
 - `auto`: `bwrap` when bubblewrap can start here, else nothing runs (`not_run`, and why).
 - `none`: the explicit opt-out: the command runs as agentd's user, unconfined.
+A command whose program cannot be found (a bare name on the PATH it gets, a path relative
+to its workdir) is not started either: `not_run`, naming the program (a typo is no failure).
 Whether bubblewrap can start is probed once (`bwrap … true`) and remembered for a while.
 """
 
@@ -57,6 +59,7 @@ class CommandResult:
     duration_seconds: float = 0.0
     output_tail: str = ""
     not_run_reason: str = ""
+    missing_program: str = ""  # set when not run because its program is not on PATH
 
     @property
     def passed(self) -> bool:
@@ -104,9 +107,29 @@ class Sandbox:
     network: bool = False  # share the host network (updaters: registries); else none
 
 
+def verification_path(allowed: Mapping[str, str]) -> str:
+    """The PATH commands get: agentd's own, unless the allowlist provides one."""
+    return allowed.get("PATH") or os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+
+
+def program_missing(program: str, path: str, workdir: Path) -> bool:
+    """Whether `program` (argv[0]) cannot be started: a bare name is looked up on `path`;
+    a path (`./gradlew`, `.venv/bin/pytest`) is taken relative to the command's workdir."""
+    if "/" in program:
+        candidate = Path(program) if Path(program).is_absolute() else workdir / program
+        return not (candidate.is_file() and os.access(candidate, os.X_OK))
+    return shutil.which(program, path=path) is None
+
+
+def not_found_reason(program: str, path: str) -> str:
+    if "/" in program:
+        return f"`{program}` not found (no executable file at that path)"
+    return f"`{program}` not found on PATH ({path})"
+
+
 def scrubbed_env(home: Path, allowed: Mapping[str, str]) -> dict[str, str]:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "PATH": verification_path(allowed),
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "TMPDIR": str(home / "tmp"),
@@ -290,16 +313,16 @@ def _sandboxed(
     argv: list[str], workdir: Path, home: Path, sandbox: Sandbox, env: Mapping[str, str]
 ) -> list[str] | str:
     """The argv to start, or why nothing may start."""
-    if sandbox.kind == "none":
-        if shutil.which(argv[0], path=env.get("PATH")) or Path(argv[0]).is_absolute():
-            return argv
-        return f"{argv[0]!r} is not installed on this runner"
     if sandbox.kind not in SANDBOX_KINDS:
         return f"unknown sandbox {sandbox.kind!r}; nothing runs outside a known sandbox"
-    problem = BWRAP.problem()
-    bwrap = shutil.which("bwrap")
-    if problem or bwrap is None:
-        return unavailable_reason(problem or "bwrap is not installed")
+    bwrap = None
+    if sandbox.kind != "none":
+        problem = BWRAP.problem()
+        bwrap = shutil.which("bwrap")
+        if problem or bwrap is None:
+            return unavailable_reason(problem or "bwrap is not installed")
+    if bwrap is None:
+        return argv
     return bwrap_argv(bwrap, argv, workdir=workdir, home=home, sandbox=sandbox, env=env)
 
 
@@ -318,6 +341,14 @@ def run_command(
     started_argv = _sandboxed(argv, workdir, home, sandbox, env)
     if isinstance(started_argv, str):
         return CommandResult(shown, Provenance.NOT_RUN, not_run_reason=started_argv)
+    path = env.get("PATH", "")
+    if program_missing(argv[0], path, workdir):  # a typo is no failing test
+        return CommandResult(
+            shown,
+            Provenance.NOT_RUN,
+            not_run_reason=redact(not_found_reason(argv[0], path)),
+            missing_program=redact(argv[0]),
+        )
     started = time.monotonic()
     with tempfile.TemporaryFile() as output:
         try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from e2e import TOKEN, e2e
 
 SCENARIO: dict[str, Any] = {
@@ -146,3 +148,65 @@ def test_primary_exhaustion_stops_with_75_and_no_partial_inventory(tmp_path: Pat
         assert code == 75, output[-2000:]
         assert "rate_limited" in output
         assert data == {}
+
+
+# --- discover as a pre-flight check ---------------------------------------------------------
+
+
+def test_discover_exits_78_when_a_clone_is_missing(tmp_path: Path) -> None:
+    with e2e(tmp_path, SCENARIO, REPOS) as env:
+        clone = env.sim.workdir / "clones" / "docs"
+        shutil.rmtree(clone)
+        code, data, output = discover(env)
+        assert code == 78, output[-2000:]
+        [problem] = data["problems"]
+        assert problem.startswith(f"docs: clone missing at {clone}")
+        assert "clone it there, or fix its local_path" in problem
+        assert any("code_scanning disabled" in note for note in data["notes"])  # facts, not faults
+        assert "agentd: error: discover found 1 problem a run would hit (first: docs:" in output
+        table = env.agentd("discover", "--profile", str(env.profile_path))
+        assert table.returncode == 78
+        assert "problems (a run would hit these):\n  - docs: clone missing" in table.stdout
+
+
+def test_a_required_capability_the_token_lacks_fails_discover(tmp_path: Path) -> None:
+    scenario = {**SCENARIO, "repositories": [
+        {**SCENARIO["repositories"][0], "permissions": {"push": False}},
+        *SCENARIO["repositories"][1:],
+    ]}  # fmt: skip
+    with e2e(tmp_path, scenario, REPOS) as env:
+        code, data, output = discover(env)
+        assert code == 78, output[-2000:]
+        assert data["capabilities"]["push_branches"]["ok"] is False
+        assert any(
+            p.startswith("capability push_branches is missing: push permission on 2/3")
+            and p.endswith("remove it from auth.required_capabilities")
+            for p in data["problems"]
+        ), data["problems"]
+
+        profile = yaml.safe_load(env.profile_path.read_text())
+        profile["profile"]["auth"] = {
+            "required_capabilities": ["read_repository_metadata", "read_security_alerts"]
+        }
+        env.profile_path.write_text(yaml.safe_dump(profile, sort_keys=False))
+        code, data, output = discover(env)
+        assert code == 0, output[-2000:]  # not required: worth a note, not a failure
+        assert any("push_branches is missing" in n for n in data["notes"]), data["notes"]
+
+
+def test_a_misspelt_verification_command_is_a_configuration_problem(tmp_path: Path) -> None:
+    target = {
+        "target_id": "root",
+        "ecosystems": ["pip"],
+        "verification_commands": ["pytset -q", "./scripts/check"],  # the second: at run time
+    }
+    with e2e(tmp_path, SCENARIO, [{"repo": "api", "targets": [target]}]) as env:
+        code, data, output = discover(env)
+        assert code == 78, output[-2000:]
+        [repo] = data["repos"]
+        assert repo["targets"][0]["missing_programs"] == ["pytset"]
+        assert data["problems"] == [
+            "api/root: verification command `pytset` not found on the PATH verification uses: "
+            "fix the profile's verification_commands, or install it"
+        ]
+        assert data["capabilities"]["verification_sandbox"]["ok"] is True  # it starts here

@@ -9,6 +9,9 @@ what to grant, and nothing is changed.
 from __future__ import annotations
 
 import json
+import re
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -269,7 +272,8 @@ def test_fine_grained_token_without_dependabot_alerts_read(tmp_path: Path) -> No
         assert result.returncode == 78, result.stderr[-2000:]
         assert "Dependabot alerts: read" in result.stderr
         paths = [r.path for r in env.sim.admin.requests()]
-        assert paths == ["/user", "/repos/acme-org/api/dependabot/alerts"]  # two requests
+        # three requests: the token's account, the owner, one probe
+        assert paths == ["/user", "/users/acme-org", "/repos/acme-org/api/dependabot/alerts"]
         assert_untouched(env)
 
 
@@ -290,3 +294,79 @@ def test_a_permission_no_required_capability_needs_is_only_reported(tmp_path: Pa
         token = data["capabilities"]["token_permissions"]
         assert token["ok"] is False
         assert "lacks Secret scanning alerts: read" in token["evidence"]
+
+
+# --- GitHub unreachable, a wrong owner ------------------------------------------------------
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: the connection is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def metrics_success(directory: Path) -> str:
+    text = (directory / "agentd_e2e.prom").read_text()
+    return re.search(r'agentd_last_run_success\{profile="e2e"\} (\d)', text).group(1)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("command", ["discover", "run"])
+@pytest.mark.parametrize("failure", ["connection refused", "TLS failure"])
+def test_an_unreachable_github_is_one_line_and_exit_75(
+    tmp_path: Path, command: str, failure: str
+) -> None:
+    """Refused (nothing listens) and TLS (https to a plain-http server): a few quick tries,
+    then one line naming the URL, the cause and where the URL came from; exit 75; no unit
+    reported with a token's advice; the metrics say the run did not succeed."""
+    with harness(tmp_path) as env:
+        metrics = tmp_path / "metrics"
+        if command == "run":  # a good run first: its success must not survive the bad one
+            result, _ = env.run(AGENTD_METRICS_DIR=str(metrics))
+            assert result.returncode == 0 and metrics_success(metrics) == "1"
+        url = closed_port_url() if failure == "connection refused" else env.sim.rest_url
+        url = url.replace("http://", "https://") if failure == "TLS failure" else url
+        started = time.monotonic()
+        result = env.agentd(
+            command, "--profile", str(env.profile_path), "--json",
+            AGENTD_API_URL=url, AGENTD_METRICS_DIR=str(metrics),
+        )  # fmt: skip
+        assert time.monotonic() - started < 20
+        assert result.returncode == 75, result.stderr[-2000:]
+        errors = [line for line in result.stderr.splitlines() if line.startswith("agentd: error")]
+        [error] = errors
+        assert error.startswith(f"agentd: error: cannot reach GitHub at {url}: {failure}"), error
+        assert "fix: check AGENTD_API_URL" in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        assert "auth_insufficient" not in result.stderr and "grant" not in result.stderr
+        retries = [line for line in result.stderr.splitlines() if "retrying GitHub request" in line]
+        assert len(retries) <= 2
+        if command == "run":
+            assert metrics_success(metrics) == "0"
+
+
+@pytest.mark.parametrize("command", ["discover", "run"])
+def test_a_wrong_owner_is_a_contract_error(tmp_path: Path, command: str) -> None:
+    with harness(tmp_path) as env:
+        data = yaml.safe_load(env.profile_path.read_text())
+        data["profile"]["owner"] = "acme-orgg"
+        env.profile_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = env.agentd(command, "--profile", str(env.profile_path))
+        assert result.returncode == 78, result.stdout + result.stderr
+        assert "agentd: error: owner 'acme-orgg' not found on http://127.0.0.1:" in result.stderr
+        assert "fix: fix profile.owner" in result.stderr
+        assert "grant" not in result.stdout + result.stderr
+        assert env.mutating() == []
+
+
+def test_an_owner_of_the_other_kind_is_a_contract_error(tmp_path: Path) -> None:
+    with harness(tmp_path) as env:
+        data = yaml.safe_load(env.profile_path.read_text())
+        data["profile"]["owner_type"] = "user"
+        env.profile_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = env.agentd("discover", "--profile", str(env.profile_path))
+        assert result.returncode == 78, result.stdout + result.stderr
+        assert "owner 'acme-org' is an organisation on" in result.stderr
+        assert "but profile.owner_type is user" in result.stderr
+        assert "fix: set profile.owner_type: org" in result.stderr

@@ -139,6 +139,7 @@ def _unsupported_class(data: dict[str, Any], _root: Path) -> None:
 
 
 T0 = ("repositories", 0, "targets", 0)
+PINNED = "require_fully_pinned_requirements_txt_as_lockfile"
 INVALID: list[tuple[str, Mutation, str]] = [
     ("relative-clone-root", _set(("profile", "runtime", "local_clone_root"), "clones/acme"), "profile.runtime.local_clone_root"),
     ("dotdot-target-path", _set((*T0, "path"), "../other"), "repositories[0].targets[0].path"),
@@ -187,6 +188,9 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("outcome-vocabulary-disagrees", _set(("profile", "defaults", "outcome_statuses"), ["merged", "done"]), "profile.defaults.outcome_statuses"),
     ("reason-vocabulary-disagrees", _set(("profile", "defaults", "reason_code_vocabulary"), ["clone_missing", "made_up"]), "profile.defaults.reason_code_vocabulary"),
     ("bad-platform", _set((*T0, "supported_platforms"), ["plan9"]), "repositories[0].targets[0].supported_platforms[0]"),
+    ("ignore-pattern-cleanup", _set(("profile", "defaults", "secret_scanning"), {"allow_ignore_patterns": True}), "profile.defaults.secret_scanning.allow_ignore_patterns"),
+    ("unpinned-requirements-as-lockfile", _set(("profile", "defaults", "auto_merge"), {"ecosystem_rules": {"pip": {PINNED: False}}}), f"profile.defaults.auto_merge.ecosystem_rules.pip.{PINNED}"),
+    ("pinned-requirements-outside-pip", _set(("profile", "defaults", "auto_merge"), {"ecosystem_rules": {"npm": {PINNED: True}}}), "profile.defaults.auto_merge.ecosystem_rules"),
 ]  # fmt: skip
 
 
@@ -314,3 +318,63 @@ def test_vendored_compat_copies_match_shared(name: str) -> None:
     if not shared.exists():
         pytest.skip("shared/ is not beside this checkout")
     assert (REPO_ROOT / "tests/fixtures/compat" / name).read_bytes() == shared.read_bytes()
+
+
+# --- keys accepted only where they have an effect ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "why"),
+    [
+        (
+            {"secret_scanning": {"allow_ignore_patterns": True}},
+            "allow_ignore_patterns",
+            "never writes ignore patterns",
+        ),
+        (
+            {"auto_merge": {"ecosystem_rules": {"pip": {PINNED: False}}}},
+            PINNED,
+            "only when every requirement in it is pinned with ==",
+        ),
+        (
+            {
+                "auto_merge": {
+                    "ecosystem_rules": {"uv": {"allow_lockfile_only": True, PINNED: True}}
+                }
+            },
+            "ecosystem_rules",
+            "only the pip rule updates requirements.txt files",
+        ),
+    ],
+)
+def test_a_value_without_effect_is_refused_with_why(
+    tmp_path: Path, section: dict[str, Any], value: str, why: str
+) -> None:
+    data = base_profile(tmp_path / "clones")
+    data["profile"]["defaults"].update(section)
+    result = run_agentd("validate", str(write_profile(tmp_path / "profile.yaml", data)))
+    assert result.returncode == 78, result.stdout
+    [line] = [line for line in result.stderr.splitlines() if f"{value}" in line and ":" in line]
+    assert why in line and "no effect" in line, line
+
+
+def test_the_honoured_values_load(tmp_path: Path) -> None:
+    data = base_profile(tmp_path / "clones")
+    data["profile"]["defaults"]["secret_scanning"] = {"allow_ignore_patterns": False}
+    data["profile"]["defaults"]["auto_merge"] = {"ecosystem_rules": {"pip": {PINNED: True}}}
+    loaded = load_profile(write_profile(tmp_path / "profile.yaml", data))
+    rule = loaded.profile.profile.defaults.auto_merge.ecosystem_rules["pip"]
+    assert rule.require_fully_pinned_requirements_txt_as_lockfile is True
+
+
+def test_a_clone_root_that_does_not_exist_warns_that_runs_will_refuse(tmp_path: Path) -> None:
+    data = base_profile(tmp_path / "clones-typo")
+    result = run_agentd("validate", str(write_profile(tmp_path / "profile.yaml", data)))
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"warning: profile\.runtime\.local_clone_root \(line \d+\): "
+        + re.escape(f"{tmp_path / 'clones-typo'} does not exist on this machine: run and ")
+        + re.escape("discover will refuse this profile (exit 78) here"),
+        result.stdout,
+    ), result.stdout
+    assert not (tmp_path / "clones-typo").exists()

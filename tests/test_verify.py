@@ -105,10 +105,29 @@ def test_output_tail_is_redacted(tmp_path: Path) -> None:
     assert "dotenv-secret-value" not in tail and "internal-pw-123" not in tail
 
 
-def test_missing_tool_is_not_run_not_failed(tmp_path: Path) -> None:
-    result = _run(tmp_path, ["definitely-not-a-tool-xyz", "--version"])
+@pytest.mark.parametrize("kind", ["none", "bwrap"])
+def test_missing_tool_is_not_run_not_failed(tmp_path: Path, kind: str) -> None:
+    """A program that is not on the PATH verification uses never starts, in the sandbox
+    too (bubblewrap would report it as a failing command): `not_run`, naming it."""
+    if kind == "bwrap":
+        require_tool("bwrap")
+    result = _run(tmp_path, ["pytset", "-q"], [PY, "-c", "pass"], sandbox=Sandbox(kind))
     assert result.provenance is Provenance.NOT_RUN
-    assert "not installed" in result.commands[0].not_run_reason
+    first, second = result.commands
+    assert first.exit_code is None and first.missing_program == "pytset"
+    assert first.not_run_reason.startswith("`pytset` not found on PATH (")
+    assert second.not_run_reason == "an earlier command failed"
+
+
+def test_a_program_path_is_looked_up_in_the_workdir(tmp_path: Path) -> None:
+    """`./run-tests` is the workdir's, not agentd's working directory's."""
+    script = tmp_path / "run-tests"
+    script.write_text(f"#!{PY}\nprint('ran')\n")
+    script.chmod(0o755)
+    assert _run(tmp_path, ["./run-tests"]).passed
+    missing = _run(tmp_path, ["./nope"]).commands[0]
+    assert missing.missing_program == "./nope"
+    assert "no executable file at that path" in missing.not_run_reason
 
 
 def test_bwrap_sandbox_confines_writes_and_reads(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from agentd.delivery.publish import publish, restamp
 from agentd.delivery.pulls import find_unit_pr, from_the_repository_itself, valid_stamp
 from agentd.engine.context import RunContext, Workspace
 from agentd.engine.verification import (
+    failure_reason,
     sandbox_kind,
     verification_workdir,
     verify_target,
@@ -286,7 +287,7 @@ def _verify(ctx: RunContext, unit: Unit, ws: Workspace, facts: _Facts) -> Verifi
         },
     )
     if not verification.passed:
-        raise UnitError(ReasonCode.VERIFICATION_FAILED, why_failed(verification))
+        raise UnitError(failure_reason(verification), why_failed(verification))
     return verification
 
 

@@ -10,7 +10,6 @@ whole run: what is left is reported `rate_limited`, nothing acts on partial stat
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,7 +32,6 @@ from agentd.engine.verification import sandbox_warnings
 from agentd.environment import load_allowed_environment
 from agentd.errors import (
     AgentdError,
-    ContractError,
     LockContendedError,
     RateLimitedError,
     result_for,
@@ -51,6 +49,7 @@ from agentd.progress import RunObserver
 from agentd.redaction import REDACTOR
 from agentd.report import RunSummary, UnitRecord, utc_now, write_run_report
 from agentd.runid import new_run_id
+from agentd.runtime_contract import check_runtime_contract
 from agentd.session import api_base_url, open_client, state_dir
 from agentd.settings import Settings
 from agentd.shutdown import STOP, RunAborted, StopFlag
@@ -72,21 +71,6 @@ MAX_ITERATIONS = 8
 class RunOptions:
     mutation_mode: MutationMode | None = None
     dry_run: bool = False
-
-
-def check_runtime_contract(profile: Profile) -> None:
-    missing = [
-        tool
-        for tool in ("git", *profile.profile.runtime.required_tools)
-        if shutil.which(tool) is None
-    ]
-    # Tools a target needs are checked per target at verification time; git and gh are the run's own.
-    own = [tool for tool in missing if tool in ("git", "gh")]
-    if own:
-        raise ContractError(
-            f"required tools not installed: {', '.join(sorted(set(own)))}",
-            "install them (e.g. apt-get install git gh) on the host that runs agentd",
-        )
 
 
 def git_url_template(profile: Profile, settings: Settings) -> str:
@@ -121,10 +105,17 @@ def execute_run(
     daemon running profiles again and again does not accumulate them. `progress` hears
     what the run is doing while it runs (`agentd.progress`)."""
     patterns = loaded.profile.profile.verification.secret_redaction_patterns
+    started = utc_now()
     with REDACTOR.run_scope(patterns):
-        return _execute_run(
-            loaded, settings, options, environ, token, stop, progress or RunObserver()
-        )
+        try:
+            return _execute_run(
+                loaded, settings, options, environ, token, stop, progress or RunObserver()
+            )
+        except LockContendedError:
+            raise  # not this run's failure: another run holds the lock (recorded as such)
+        except AgentdError:
+            _record_refusal(loaded.profile, settings, options, started)
+            raise
 
 
 def _execute_run(
@@ -138,7 +129,7 @@ def _execute_run(
 ) -> RunSummary:
     profile = loaded.profile
     environ = dict(os.environ if environ is None else environ)
-    check_runtime_contract(profile)
+    check_runtime_contract(profile, loaded.source)
     token = token or acquire_token(profile.profile.auth.github_host, environ)
     allowed = load_allowed_environment(profile, environ)
     mode = options.mutation_mode or profile.mutation_mode()
@@ -302,6 +293,36 @@ def _record_interruption(stop: StopFlag, summary: RunSummary) -> None:
     elif summary.stopped != ReasonCode.RATE_LIMITED.value:
         summary.stopped = f"interrupted{by}: stopped after the units in hand"
     log.warning("run interrupted", extra={"stopped": summary.stopped})
+
+
+def _record_refusal(
+    profile: Profile, settings: Settings, options: RunOptions, started: str
+) -> None:
+    """A run stopped by an error (GitHub unreachable, a contract error) sets
+    `agentd_last_run_success` to 0 where metrics go, but never creates a state directory
+    for it (a mistyped clone root must not grow one)."""
+    summary = RunSummary(
+        profile_id=profile.id,
+        owner=profile.profile.owner,
+        mutation_mode=(options.mutation_mode or profile.mutation_mode()).value,
+        dry_run=options.dry_run,
+        generated_at=started,
+        finished_at=utc_now(),
+        stopped="refused",
+    )
+    try:
+        state: Path | None = state_dir(profile, settings)
+    except (AgentdError, OSError):  # an unsafe state dir, a clone root that is a file
+        state = None
+    known = state if state is not None and state.is_dir() else None
+    directory = settings.metrics_dir or (known / "metrics" if known else None)
+    if directory is None:
+        return
+    try:
+        recoveries = RunStore(known).lock_recoveries(profile.id) if known else 0
+        write_metrics(directory, summary, recoveries)
+    except (OSError, sqlite3.Error) as exc:
+        log.error("could not record the stopped run in the metrics", extra={"why": str(exc)})
 
 
 def _record_history(state: Path, settings: Settings, summary: RunSummary) -> None:

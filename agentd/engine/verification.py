@@ -18,7 +18,7 @@ from agentd.log import get_logger
 from agentd.paths import confine
 from agentd.profile import Profile, Target
 from agentd.verify import BWRAP, Sandbox, VerificationResult, run_verification, unavailable_reason
-from agentd.vocabulary import Outcome, ReasonCode
+from agentd.vocabulary import Outcome, Provenance, ReasonCode
 
 log = get_logger("verification")
 
@@ -184,10 +184,26 @@ def credential_paths(environ: Mapping[str, str]) -> list[Path]:
     return paths
 
 
+def failure_reason(verification: VerificationResult) -> ReasonCode:
+    """`verification_failed` only when a command ran and failed: one that could not run
+    (its program not found, ...) says nothing about the change."""
+    failed = verification.failure()
+    if failed is not None and failed.provenance is Provenance.NOT_RUN:
+        return ReasonCode.VERIFICATION_UNAVAILABLE
+    return ReasonCode.VERIFICATION_FAILED
+
+
 def why_failed(verification: VerificationResult) -> str:
     failed = verification.failure()
     if failed is None:
         return "verification did not pass"
+    if failed.missing_program:
+        where = "" if "/" in failed.missing_program else " on PATH"
+        return (
+            f"verification command `{failed.missing_program}` not found{where}: fix the "
+            f"profile's verification_commands, or install it where agentd runs "
+            f"({failed.not_run_reason})"
+        )
     if failed.not_run_reason:
         return f"verification could not run {failed.command}: {failed.not_run_reason}"
     how = "timed out, process group killed" if failed.timed_out else f"exit {failed.exit_code}"

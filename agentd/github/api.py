@@ -173,6 +173,10 @@ class GitHubAPI:
         response = self.client.get("/user")
         return _one(Account, response.data, "the token's account"), response.headers
 
+    def owner_account(self) -> Account:
+        """The profile's owner, user or organisation (`type`: User | Organization)."""
+        return _one(Account, self.client.get_json(f"/users/{_q(self.owner)}"), "the owner")
+
     def rate_limit(self) -> dict[str, Any]:
         data = self.client.get_json("/rate_limit")
         return dict(data) if isinstance(data, dict) else {}

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,7 +35,9 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
+    stop_any,
 )
+from tenacity.stop import stop_base
 
 from agentd import __version__, faults
 from agentd.errors import InfrastructureError, RateLimitedError
@@ -96,6 +100,16 @@ class TransientError(GitHubError):
     """A fault that retries did not cure (or that could not be retried safely)."""
 
 
+class ConnectionFailedError(TransientError):
+    """No connection to the API at all (refused, the name does not resolve, TLS failed,
+    timed out), after the few retries a connection failure gets."""
+
+    def __init__(self, base_url: str, cause: str) -> None:
+        super().__init__(f"cannot reach GitHub at {base_url}: {cause}")
+        self.base_url = base_url
+        self.cause = cause
+
+
 class MalformedResponseError(GitHubError):
     """An answer that is not what the endpoint promises (a broken or hostile server)."""
 
@@ -110,9 +124,57 @@ class OutsideApiError(GitHubError):
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, wait: float | None = None) -> None:
+    def __init__(self, reason: str, wait: float | None = None, cause: str = "") -> None:
         super().__init__(reason)
         self.wait = wait
+        self.cause = cause
+
+
+class _ConnectAttemptsSpent(stop_base):
+    """A server that cannot be connected to at all gets a few quick tries, not minutes."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome else None
+        return (
+            isinstance(exc, _Retryable)
+            and exc.args[0] == "connect"
+            and retry_state.attempt_number >= self.attempts
+        )
+
+
+def connection_failure(exc: BaseException) -> str:
+    """What stopped a connection, in words: the OS error under httpx's exception chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS failure: the server's certificate was refused ({seen.verify_message})"
+        if isinstance(seen, ssl.SSLError):
+            plain = seen.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
+            hint = ": the server does not speak TLS (an http:// URL?)" if plain else ""
+            return f"TLS failure ({seen.reason or seen}{hint})"
+        if isinstance(seen, socket.gaierror):
+            return f"DNS failure: the host name does not resolve ({seen.strerror or seen})"
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError | httpx.ConnectTimeout):
+            return "connection timed out"
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror[0].lower() + seen.strerror[1:]
+        seen = seen.__cause__ or seen.__context__
+    return str(exc) or type(exc).__name__
+
+
+def _is_tls(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
@@ -240,7 +302,9 @@ class GitHubClient:
         min_rate_limit_remaining: int = 0,
         max_retry_wait_seconds: float = 120.0,
         max_attempts: int = 6,
+        max_connect_attempts: int = 3,
         timeout_seconds: float = 30.0,
+        connect_timeout_seconds: float = 10.0,
         max_connections: int = 16,
         observer: MutationObserver | None = None,
         max_pages: int = MAX_PAGES,
@@ -253,6 +317,7 @@ class GitHubClient:
         self.min_rate_limit_remaining = min_rate_limit_remaining
         self.max_retry_wait_seconds = max_retry_wait_seconds
         self.max_attempts = max_attempts
+        self.max_connect_attempts = max_connect_attempts
         self.observer = observer
         self.rate = RateLimitState()
         self.request_count = 0
@@ -264,7 +329,7 @@ class GitHubClient:
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": f"agentd/{__version__}",
             },
-            timeout=timeout_seconds,
+            timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
             limits=httpx.Limits(max_connections=max_connections),
             follow_redirects=True,
             event_hooks={"request": [self._refuse_outside]},
@@ -456,8 +521,11 @@ class GitHubClient:
 
     def _with_retries(self, method: str, url: str, body: Mapping[str, Any] | None) -> ApiResponse:
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts)
-            | stop_after_delay(self.max_retry_wait_seconds),
+            stop=stop_any(
+                stop_after_attempt(self.max_attempts),
+                stop_after_delay(self.max_retry_wait_seconds),
+                _ConnectAttemptsSpent(self.max_connect_attempts),
+            ),
             wait=self._wait,
             retry=retry_if_exception(lambda exc: self._retry_allowed(method, url, exc)),
             reraise=True,
@@ -467,13 +535,15 @@ class GitHubClient:
                     "method": method,
                     "path": _path_of(url),
                     "attempt": state.attempt_number,
-                    "why": str(state.outcome.exception()) if state.outcome else "",
+                    "why": _why(state.outcome.exception() if state.outcome else None),
                 },
             ),
         )
         try:
             return retrying(self._send_once, method, url, body)
         except _Retryable as exc:
+            if exc.args[0] == "connect":
+                raise ConnectionFailedError(self.base_url.rstrip("/"), exc.cause) from None
             raise TransientError(
                 f"{method} {_path_of(url)} failed after retries: {exc.args[0]}"
             ) from None
@@ -491,7 +561,11 @@ class GitHubClient:
         try:
             response = self._http.request(method, url, json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _Retryable("connect") from exc
+            if _is_tls(exc):  # a certificate or protocol mismatch does not cure itself
+                raise ConnectionFailedError(
+                    self.base_url.rstrip("/"), connection_failure(exc)
+                ) from None
+            raise _Retryable("connect", cause=connection_failure(exc)) from exc
         except httpx.TransportError as exc:
             raise _Retryable(f"connection dropped ({type(exc).__name__})") from exc
         self.rate.update(response.headers)
@@ -534,6 +608,12 @@ class GitHubClient:
                 f"{method} {_path_of(url)} was refused",
                 "wait for the reset; agentd stopped instead of acting on partial state",
             )
+
+
+def _why(exc: BaseException | None) -> str:
+    if isinstance(exc, _Retryable) and exc.cause:
+        return f"{exc.args[0]}: {exc.cause}"
+    return str(exc) if exc else ""
 
 
 def _json(text: str) -> Any:

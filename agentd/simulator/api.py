@@ -83,6 +83,19 @@ def get_user(world: World, request: Request, params: dict[str, str]) -> Response
     )
 
 
+@route("GET", "/users/{user}")
+def get_account(world: World, request: Request, params: dict[str, str]) -> Response:
+    """Any account by login: the scenario's owner (user or organisation) and its viewer."""
+    login = params["user"].lower()
+    owner, viewer = world.scenario.owner, world.scenario.viewer
+    if login == owner.login.lower():
+        kind = "Organization" if owner.type == "org" else "User"
+        return ok(shapes.public_user(world.api_url, owner.login, 500, kind))
+    if login == viewer.login.lower():
+        return ok(shapes.public_user(world.api_url, viewer.login, viewer.id))
+    raise not_found("/users/users#get-a-user")
+
+
 def security_and_analysis(state: RepoState) -> dict[str, Any]:
     features = state.config.features
     code = "enabled" if features.code_scanning != "disabled" else "disabled"

@@ -21,8 +21,10 @@ _ISSUES_READ: Need = (("issues", "read"), ("pull_requests", "read"))
 _ISSUES_WRITE: Need = (("issues", "write"), ("pull_requests", "write"))
 _R = "/repos/{owner}/{repo}"
 
-# (method, route template) → what it needs; a route not listed needs nothing (`GET /user`).
+# (method, route template) → what it needs; a route not listed needs nothing (`GET /user`),
+# and neither does one listed with no alternatives (GitHub: "no permissions required").
 NEEDS: dict[tuple[str, str], Need] = {
+    ("GET", "/users/{user}"): (),
     ("GET", _R): (("metadata", "read"),),
     ("GET", "/orgs/{org}/repos"): (("metadata", "read"),),
     ("GET", "/users/{user}/repos"): (("metadata", "read"),),
@@ -82,7 +84,7 @@ def denied(auth: Auth, token: str, method: str, route: str) -> str | None:
     """None when the token may call `method route`; else the X-Accepted-GitHub-Permissions
     value naming what it lacks."""
     need = NEEDS.get((method, route))
-    if need is None or auth.permissions is None or not is_fine_grained(auth, token):
+    if not need or auth.permissions is None or not is_fine_grained(auth, token):
         return None
     granted = auth.permissions
     if any(_LEVELS.get(granted.get(name, ""), 0) >= _LEVELS[level] for name, level in need):

@@ -35,6 +35,16 @@ def user(api: str, login: str, uid: int, kind: str = "User") -> dict[str, Any]:
     }  # fmt: skip
 
 
+def public_user(api: str, login: str, uid: int, kind: str = "User") -> dict[str, Any]:
+    """`GET /users/{username}`: a user's or an organisation's public profile."""
+    return {
+        **user(api, login, uid, kind), "user_view_type": "public", "name": login, "company": None,
+        "blog": "", "location": None, "email": None, "hireable": None, "bio": None,
+        "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+        "created_at": iso(1_600_000_000), "updated_at": iso(1_700_000_000),
+    }  # fmt: skip
+
+
 def private_user(api: str, login: str, uid: int) -> dict[str, Any]:
     return {
         **user(api, login, uid), "name": login, "company": None, "blog": "", "location": None,

@@ -115,7 +115,8 @@ def test_discover_proves_the_sandbox_starts(tmp_path: Path) -> None:
             "ok": False,
             "evidence": UNAVAILABLE,
         }
-        assert any(UNAVAILABLE in finding for finding in broken["findings"])
+        assert any(UNAVAILABLE in problem for problem in broken["problems"])
+        assert env.agentd(*args, PATH=path).returncode == 78  # a pre-flight check fails
         table = env.agentd("discover", "--profile", str(env.profile_path), PATH=path).stdout
         assert f"MISSING  verification_sandbox: {UNAVAILABLE}" in table
 
@@ -154,3 +155,33 @@ def test_allowlisted_tool_caches_are_writable_under_the_sandbox(tmp_path: Path) 
         assert unit["outcome"] == "merged", (unit["detail"], unit["verification"])
         assert (cache / "entry").read_text() == "cached"
         assert not (other / "x").exists()
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
+def test_a_misspelt_verification_command_is_a_configuration_problem(
+    tmp_path: Path, sandbox: str
+) -> None:
+    """`pytset` is not on the PATH verification uses: nothing about the change was
+    learnt, so the unit is `blocked verification_unavailable` with the profile to fix,
+    never "the fix breaks the target's tests"."""
+    if sandbox == "auto":
+        require_tool("bwrap")
+    target = {"target_id": "root", "ecosystems": ["pip"], "verification_commands": ["pytset -q"]}
+    with e2e(tmp_path, SCENARIO, [{"repo": "api", "targets": [target]}]) as env:
+        profile = yaml.safe_load(env.profile_path.read_text())
+        profile["profile"]["verification"] = {"sandbox": sandbox}
+        env.profile_path.write_text(yaml.safe_dump(profile))
+        _, summary = env.run()
+        [unit] = env.units(summary, alert_class="dependabot")
+        assert (unit["outcome"], unit["reason_code"]) == ("blocked", "verification_unavailable")
+        assert unit["detail"].startswith(
+            "verification command `pytset` not found on PATH: fix the profile's "
+            "verification_commands, or install it where agentd runs"
+        ), unit["detail"]
+        assert unit["verification_provenance"] == "not_run"
+        assert env.sim.admin.pulls("api") == []
+        report = env.agentd("report", "--profile", str(env.profile_path)).stdout
+        assert "fix the profile's verification_commands" in report
+        [advice] = [line for line in report.splitlines() if "what to do:" in line]
+        assert "the profile's verification_commands" in advice, advice
+        assert "breaks the target's own tests" not in report

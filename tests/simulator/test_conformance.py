@@ -505,6 +505,7 @@ def sweep_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedReques
 
         for path in (
             "/user", "/rate_limit", repo, "/orgs/acme-org/repos", "/users/acme-org/repos",
+            "/users/acme-org", "/users/agentd-bot", "/users/no-such-owner",
             f"{repo}/vulnerability-alerts", "/repos/acme-org/web/vulnerability-alerts",
             "/orgs/acme-org/dependabot/alerts", "/orgs/acme-org/code-scanning/alerts",
             "/orgs/acme-org/secret-scanning/alerts", f"{repo}/branches", f"{repo}/branches/main",
@@ -662,6 +663,7 @@ def test_agentd_uses_the_endpoints_this_file_claims(agentd_traffic: list[LoggedR
         "GET /repos/{owner}/{repo}/git/ref/tags/{tag}",
         "GET /repos/{owner}/{repo}/git/tags/{sha}",
         "GET /user",
+        "GET /users/{user}",
     ):
         assert needed in used, (needed, sorted(used))
 
