@@ -4,8 +4,9 @@
 
 - the token's kind must be one of `auth.supported_auth_modes`;
 - `GET /user` (the run needs the account anyway, for its commit identity) must succeed:
-  no connection at all is `UnreachableError` (exit 75, naming the URL and where it came
-  from), a 401 is a rejected token;
+  no connection at all, or server errors retries did not cure, is `UnreachableError`
+  (exit 75, naming the URL and where it came from); a 404 or an answer that is no account
+  is a URL that is not a GitHub API (78); a 401 is a rejected token;
 - `GET /users/{owner}`: the profile's owner must exist on that host (404: a contract
   error naming `profile.owner`) and be the kind `profile.owner_type` says;
 - a classic PAT (`ghp_`) carries its OAuth scopes in that answer's `X-OAuth-Scopes` header:
@@ -36,7 +37,13 @@ from urllib.parse import quote
 from agentd.errors import ContractError, RateLimitedError, UnreachableError
 from agentd.github.api import GitHubAPI
 from agentd.github.auth import Token, TokenKind
-from agentd.github.client import ConnectionFailedError, GitHubError, GitHubHTTPError
+from agentd.github.client import (
+    ConnectionFailedError,
+    GitHubError,
+    GitHubHTTPError,
+    MalformedResponseError,
+    TransientError,
+)
 from agentd.github.models import Account
 from agentd.inventory import Coverage, Inventory
 from agentd.log import get_logger
@@ -239,6 +246,15 @@ def unreachable(api: GitHubAPI, profile: Profile, exc: ConnectionFailedError) ->
     )
 
 
+def not_an_api(api: GitHubAPI, profile: Profile, detail: str) -> ContractError:
+    """A server that answers, but not as GitHub's REST API does (a web page, a wrong path)."""
+    return ContractError(
+        f"{api.client.base_url.rstrip('/')} does not answer as a GitHub REST API: {detail}",
+        f"check {url_source(api, profile)}: github.com's API is https://api.github.com, "
+        "GitHub Enterprise Server's https://HOST/api/v3, GHE.com's https://api.SUBDOMAIN.ghe.com",
+    )
+
+
 def check_owner(api: GitHubAPI, profile: Profile) -> None:
     """`profile.owner` exists on the host, and is the kind `profile.owner_type` says.
     Another failure to read it is left to the run's own reads (logged, not fatal)."""
@@ -276,7 +292,17 @@ def check_token(api: GitHubAPI, profile: Profile, token: Token) -> TokenCheck:
         account, headers = api.token_owner()
     except ConnectionFailedError as exc:
         raise unreachable(api, profile, exc) from None
+    except TransientError as exc:  # server errors or dropped connections, after retries
+        raise UnreachableError(
+            f"GitHub at {api.client.base_url.rstrip('/')} keeps failing: {exc}",
+            f"nothing was read or changed; the next run retries (if it persists, check "
+            f"{url_source(api, profile)} and GitHub's status)",
+        ) from None
+    except MalformedResponseError as exc:
+        raise not_an_api(api, profile, str(exc)) from None
     except GitHubHTTPError as exc:
+        if exc.status == 404:
+            raise not_an_api(api, profile, f"GET /user answered 404 {exc.message}") from None
         if exc.status != 401:
             raise
         raise ContractError(

@@ -370,3 +370,30 @@ def test_an_owner_of_the_other_kind_is_a_contract_error(tmp_path: Path) -> None:
         assert "owner 'acme-org' is an organisation on" in result.stderr
         assert "but profile.owner_type is user" in result.stderr
         assert "fix: set profile.owner_type: org" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["discover", "run"])
+def test_a_url_that_is_no_github_api_is_a_contract_error(tmp_path: Path, command: str) -> None:
+    with harness(tmp_path) as env:
+        url = env.sim.rest_url + "/not-the-api"
+        result = env.agentd(command, "--profile", str(env.profile_path), AGENTD_API_URL=url)
+        assert result.returncode == 78, result.stderr[-2000:]
+        assert f"agentd: error: {url} does not answer as a GitHub REST API: GET /user" in (
+            result.stderr
+        )
+        assert "fix: check AGENTD_API_URL: github.com's API is https://api.github.com" in (
+            result.stderr
+        )
+        assert "Traceback" not in result.stderr
+
+
+def test_a_github_that_keeps_failing_is_temporary(tmp_path: Path) -> None:
+    with harness(tmp_path) as env:
+        env.sim.admin.inject("status", count=20, status=502, route="/user$")
+        result = env.agentd("discover", "--profile", str(env.profile_path))
+        assert result.returncode == 75, result.stderr[-2000:]
+        assert (
+            f"agentd: error: GitHub at {env.sim.rest_url} keeps failing: GET /user failed "
+            "after retries: server error 502"
+        ) in result.stderr
+        assert "fix: nothing was read or changed; the next run retries" in result.stderr
