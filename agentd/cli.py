@@ -143,12 +143,13 @@ def _store_for(args: argparse.Namespace, settings: Settings) -> tuple[Any, str |
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from agentd.render import render_markdown, render_table, render_weekly  # noqa: PLC0415
+    from agentd.render import render_markdown, render_table  # noqa: PLC0415
+    from agentd.weekly import weekly_report, window_from  # noqa: PLC0415
 
     store, profile_id = _store_for(args, settings)
     if args.format == "weekly":
-        runs = [r.summary for r in store.runs(profile_id, limit=args.last)]
-        print(render_weekly(runs, store.trends(profile_id, args.last)))
+        window = window_from(args.since, args.until, args.week)
+        print(weekly_report(store, profile_id, window), end="")
         return ExitCode.OK
     run = store.run(int(args.run) if args.run else None, profile_id)
     if run is None:
@@ -321,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--format", choices=["table", "json", "markdown", "weekly"], default="table"
     )
-    report.add_argument("--last", type=int, default=7, help="runs covered by --format weekly")
+    report.add_argument("--since", help="weekly window start: a date or ISO time (UTC)")
+    report.add_argument("--until", help="weekly window end (a date counts whole); default now")
+    report.add_argument("--week", help="weekly window: an ISO week, e.g. 2024-W23")
     report.set_defaults(handler=cmd_report)
 
     runs = sub.add_parser("runs", help="run history and open-alert trends")

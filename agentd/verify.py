@@ -38,6 +38,10 @@ from agentd.redaction import redact
 from agentd.vocabulary import Provenance
 
 OUTPUT_TAIL_BYTES = 4000
+HOME_PREFIX = "agentd-home-"
+# A path into a command's private home, which is deleted when its verification ends.
+_PRIVATE_HOME = re.compile(r"(?:/[^\s'\"/]+)*/" + HOME_PREFIX + r"[A-Za-z0-9_]+")
+DELETED_HOME = "<deleted verification home>"
 KILL_GRACE_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 10.0
 PROBE_CACHE_SECONDS = 900.0  # a run probes once; a daemon notices an installed bwrap later
@@ -99,6 +103,12 @@ class Sandbox:
     writable: tuple[Path, ...] = ()
     hidden: tuple[Path, ...] = ()
     network: bool = False  # share the host network (updaters: registries); else none
+
+
+def annotate_private_home(text: str) -> str:
+    """Say so where output names a file in a verification's private home (npm's "complete
+    log of this run can be found in ..."): that home is deleted when verification ends."""
+    return _PRIVATE_HOME.sub(DELETED_HOME, text)
 
 
 def scrubbed_env(home: Path, allowed: Mapping[str, str]) -> dict[str, str]:
@@ -366,7 +376,7 @@ def run_verification(
         )
     patterns = [re.compile(p) for p in redaction_patterns]
     results: list[CommandResult] = []
-    with tempfile.TemporaryDirectory(prefix="agentd-home-") as home_dir:
+    with tempfile.TemporaryDirectory(prefix=HOME_PREFIX) as home_dir:
         home = Path(home_dir)
         (home / "tmp").mkdir()
         env = scrubbed_env(home, allowed_env)

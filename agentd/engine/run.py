@@ -135,6 +135,7 @@ def _execute_run(
         dry_run=options.dry_run,
         generated_at=utc_now(),
         repositories_by_mode=_modes(profile),
+        repository_modes={r.repo: profile.automation_mode(r).value for r in profile.repositories},
         warnings=sandbox_warnings(profile),
     )
     with ProfileLock(
