@@ -314,3 +314,23 @@ def test_vendored_compat_copies_match_shared(name: str) -> None:
     if not shared.exists():
         pytest.skip("shared/ is not beside this checkout")
     assert (REPO_ROOT / "tests/fixtures/compat" / name).read_bytes() == shared.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO_ROOT / "profiles").rglob("profile.yaml")),
+    ids=lambda p: str(p.relative_to(REPO_ROOT)),
+)
+def test_shipped_targets_verify_in_their_own_directory(path: Path) -> None:
+    """A target in a sub-directory runs its commands there (verification_workdir is taken
+    from the repository root): `npm ci` at the root of a monorepo verifies nothing."""
+    for repo in load_profile(path).profile.repositories:
+        for target in repo.targets:
+            if target.path != "." and target.verification_commands:
+                assert target.verification_workdir == target.path, (repo.repo, target.target_id)
+
+
+def test_the_template_is_never_scheduled() -> None:
+    assert (
+        load_profile(REPO_ROOT / "profiles/template/profile.yaml").profile.profile.schedule is None
+    )
