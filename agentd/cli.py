@@ -203,6 +203,16 @@ def cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
     return run_daemon(settings)
 
 
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.init import init_profile  # noqa: PLC0415
+
+    profile_id = args.profile_id or args.owner.lower()
+    output = args.output or settings.profiles_dir / profile_id / "profile.yaml"
+    result = init_profile(args.owner, args.clone_root, output, args.owner_type, profile_id)
+    _print(result.render())
+    return ExitCode.OK
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.demo import run_demo  # noqa: PLC0415 - heavy imports
 
@@ -336,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     daemon = sub.add_parser("daemon", help="run every profile on its schedule")
     daemon.add_argument("--profiles-dir", type=Path, help="default: AGENTD_PROFILES_DIR")
     daemon.set_defaults(handler=cmd_daemon)
+
+    init = sub.add_parser("init", help="write a profile, ready for review, for a clone root")
+    init.add_argument("--owner", required=True, help="GitHub organisation or user login")
+    init.add_argument("--clone-root", type=Path, required=True, help="directory of the clones")
+    init.add_argument("--output", type=Path, help="default: AGENTD_PROFILES_DIR/ID/profile.yaml")
+    init.add_argument("--owner-type", choices=["org", "user"], default="org")
+    init.add_argument("--profile-id", help="default: the owner in lowercase")
+    init.set_defaults(handler=cmd_init)
 
     demo = sub.add_parser("demo", help="a complete offline pass against the bundled simulator")
     demo.add_argument("--workdir", type=Path, help="keep the simulator, clones and reports here")

@@ -49,9 +49,7 @@ def _days(field: str) -> str:
     return ",".join(DAY_NAMES[day] for day in sorted(days))
 
 
-def cron_trigger(
-    expression: str, timezone: str = "UTC", jitter_seconds: int = 0
-) -> CronTrigger:
+def cron_trigger(expression: str, timezone: str = "UTC", jitter_seconds: int = 0) -> CronTrigger:
     fields = expression.split()
     if len(fields) == 5:
         fields = ["0", *fields]
