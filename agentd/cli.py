@@ -141,12 +141,14 @@ def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.history import open_history  # noqa: PLC0415
-    from agentd.render import render_markdown, render_table, render_weekly  # noqa: PLC0415
+    from agentd.render import render_markdown, render_table  # noqa: PLC0415
+    from agentd.weekly import weekly_report, window_from  # noqa: PLC0415
 
     history = open_history(args.profile, settings)
     if args.format == "weekly":
-        runs = [r.summary for r in history.runs(args.last)]
-        print(render_weekly(runs, history.trends(args.last)))
+        window = window_from(args.since, args.until, args.week)
+        for store in history.stores:
+            print(weekly_report(store, history.profile_id, window), end="")
         return ExitCode.OK
     run = history.find(args.run)
     renderers = {
@@ -194,6 +196,16 @@ def cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
     if args.profiles_dir:
         settings = settings.model_copy(update={"profiles_dir": args.profiles_dir})
     return run_daemon(settings)
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from agentd.init import init_profile  # noqa: PLC0415
+
+    profile_id = args.profile_id or args.owner.lower()
+    output = args.output or settings.profiles_dir / profile_id / "profile.yaml"
+    result = init_profile(args.owner, args.clone_root, output, args.owner_type, profile_id)
+    _print(result.render())
+    return ExitCode.OK
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -349,7 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--format", choices=["table", "json", "markdown", "weekly"], default="table"
     )
-    report.add_argument("--last", type=int, default=7, help="runs covered by --format weekly")
+    report.add_argument("--since", help="weekly window start: a date or ISO time (UTC)")
+    report.add_argument("--until", help="weekly window end (a date counts whole); default now")
+    report.add_argument("--week", help="weekly window: an ISO week, e.g. 2024-W23")
     report.set_defaults(handler=cmd_report)
 
     runs = sub.add_parser("runs", help="run history and open-alert trends")
@@ -363,6 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
     daemon = sub.add_parser("daemon", help="run every profile on its schedule")
     daemon.add_argument("--profiles-dir", type=Path, help="default: AGENTD_PROFILES_DIR")
     daemon.set_defaults(handler=cmd_daemon)
+
+    init = sub.add_parser("init", help="write a profile, ready for review, for a clone root")
+    init.add_argument("--owner", required=True, help="GitHub organisation or user login")
+    init.add_argument("--clone-root", type=Path, required=True, help="directory of the clones")
+    init.add_argument("--output", type=Path, help="default: AGENTD_PROFILES_DIR/ID/profile.yaml")
+    init.add_argument("--owner-type", choices=["org", "user"], default="org")
+    init.add_argument("--profile-id", help="default: the owner in lowercase")
+    init.set_defaults(handler=cmd_init)
 
     demo = sub.add_parser("demo", help="a complete offline pass against the bundled simulator")
     demo.add_argument("--workdir", type=Path, help="keep the simulator, clones and reports here")

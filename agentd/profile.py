@@ -12,6 +12,7 @@ import difflib
 import re
 import shlex
 import string
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -171,6 +172,16 @@ def _cron(value: str) -> str:
     return value
 
 
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError(
+            f"{value!r} is not an IANA time zone name; e.g. 'UTC' or 'Europe/Berlin'"
+        ) from None
+    return value
+
+
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 RepoRelativePath = Annotated[str, AfterValidator(_repo_relative_path)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
@@ -179,6 +190,7 @@ Regex = Annotated[str, AfterValidator(_regex)]
 BranchName = Annotated[str, AfterValidator(_branch_name)]
 TitleTemplate = Annotated[str, AfterValidator(_title_template)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 # Must list exactly `agentd.ecosystems.PROFILE_ECOSYSTEMS` (a Literal cannot be derived;
 # tests/ecosystems/test_registry.py proves they agree).
 ProfileEcosystem = Literal[
@@ -480,18 +492,31 @@ class Repository(Strict):
         return value
 
 
+class Schedule(Strict):
+    """(+) When `agentd daemon` runs the profile; `schedule: "CRON"` is short for `cron`."""
+
+    cron: CronExpression
+    timezone: TimeZoneName = "UTC"  # the zone the cron fields are read in
+    jitter_seconds: int = Field(default=0, ge=0, le=86400)  # a random delay up to this
+
+
 class ProfileSettings(Strict):
     profile_id: Identifier
     owner: str
     owner_type: Literal["org", "user"]
     supported_alert_classes: list[AlertClass] = Field(default_factory=lambda: list(AlertClass))
-    schedule: CronExpression | None = None
+    schedule: Schedule | None = None
     auth: AuthSettings = Field(default_factory=AuthSettings)
     runtime: RuntimeSettings
     concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     defaults: Defaults = Field(default_factory=Defaults)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_shorthand(cls, value: object) -> object:
+        return {"cron": _cron(value)} if isinstance(value, str) else value
 
     @field_validator("owner")
     @classmethod

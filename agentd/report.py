@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentd import __version__, faults
+from agentd import __version__, faults, upstream_report
 from agentd.redaction import redact
 from agentd.runid import new_run_id
+from agentd.verify import annotate_private_home
 from agentd.vocabulary import (
     AlertClass,
     AlertState,
@@ -66,6 +67,10 @@ class UnitRecord:
     def outcome(self) -> Outcome:
         return self.result.outcome
 
+    @property
+    def secret_type(self) -> str | None:
+        return upstream_report.secret_type(self.alert_class, self.notes)
+
     def to_json(self) -> dict[str, Any]:
         data = {
             "repository": self.repository,
@@ -85,19 +90,25 @@ class UnitRecord:
             "remaining_blocker": (
                 self.result.remaining_blocker.value if self.result.remaining_blocker else None
             ),
-            "detail": self.result.detail,
+            "detail": annotate_private_home(self.result.detail),
             "pr_url": self.pr_url,
             "pr_number": self.pr_number,
             "changes": self.changes,
             "platform_constraints": self.platform_constraints,
             "manual_follow_up": self.manual_follow_up,
             "verification_provenance": self.verification_provenance.value,
-            "verification": self.verification,
+            "verification": [_annotated(command) for command in self.verification],
             "notes": self.notes,
             # per alert: fixed by this unit's change, or open with its reason
             "alerts": [a.model_dump(mode="json") for a in self.alert_states],
+            "secret_type": self.secret_type,
         }
         return data
+
+
+def _annotated(command: dict[str, Any]) -> dict[str, Any]:
+    tail = command.get("output_tail")
+    return {**command, "output_tail": annotate_private_home(tail)} if tail else command
 
 
 @dataclass
@@ -123,6 +134,8 @@ class RunSummary:
     agent_version: str = __version__
     report_path: str = ""
     run_id: str = ""  # agentd.runid: the one id of this run everywhere
+    # Each repository's automation mode; the units carry it (`repository_mode`).
+    repository_modes: dict[str, str] = field(default_factory=dict)
 
     def outcome_counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -147,9 +160,25 @@ class RunSummary:
             self.stopped == ReasonCode.RATE_LIMITED.value
         )
 
+    def unit_json(self, unit: UnitRecord) -> dict[str, Any]:
+        """One unit's record: agentd's fields and the upstream reporting model's."""
+        upstream = upstream_report.unit_fields(
+            owner=self.owner,
+            repository=unit.repository,
+            repository_mode=self.repository_modes.get(unit.repository),
+            manual_follow_up=unit.manual_follow_up,
+            secret_type=unit.secret_type,
+        )
+        return {**upstream, **unit.to_json()}
+
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "units"}
-        data["units"] = [u.to_json() for u in self.units]
+        data = {k: v for k, v in asdict(self).items() if k not in {"units", "repository_modes"}}
+        data.update(
+            upstream_report.summary_fields(
+                self.repositories_by_mode, self.open_alerts_by_class, self.warnings
+            )
+        )
+        data["units"] = [self.unit_json(u) for u in self.units]
         data["outcomes"] = self.outcome_counts()
         data["reasons"] = self.reason_counts()
         return data
@@ -176,7 +205,7 @@ def write_run_report(state_dir: Path, summary: RunSummary) -> Path:
     summary.run_id = summary.run_id or new_run_id()
     jsonl = directory / f"{summary.run_id}.jsonl"
     summary.report_path = str(jsonl)
-    lines = [redact(json.dumps(unit.to_json(), sort_keys=True)) for unit in summary.units]
+    lines = [redact(json.dumps(summary.unit_json(u), sort_keys=True)) for u in summary.units]
     faults.point("before_report_write")
     _write_atomic(jsonl, "".join(f"{line}\n" for line in lines))
     _write_atomic(directory / "latest.json", redact(json.dumps(summary.to_json(), indent=2)) + "\n")

@@ -1,7 +1,8 @@
 """`agentd daemon`: every profile on its `schedule`, never two runs of one profile at once.
 
-APScheduler 3.x with one job per profile (cron trigger, `max_instances=1`, coalescing and a
-misfire grace time). A fire that finds the previous run still going is skipped and logged.
+APScheduler 3.x with one job per profile (cron trigger in the schedule's time zone, with its
+jitter; `max_instances=1`, coalescing and a misfire grace time). Each profile's next run is
+logged when the daemon starts or reloads and after each of its runs. A fire that finds the previous run still going is skipped and logged.
 SIGHUP reloads the profiles: a profile that no longer validates is reported and its old
 version kept. SIGTERM asks the run in hand to finish its current unit, write its report and
 release its lock, then the daemon exits. With `NOTIFY_SOCKET` set it speaks sd_notify
@@ -15,11 +16,13 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agentd.cron import cron_trigger
@@ -58,6 +61,9 @@ class Notifier:
 class ProfileJob:
     path: Path
     loaded: LoadedProfile
+    # APScheduler's job: its next_run_time is read without the scheduler's lock, which
+    # `shutdown(wait=True)` holds while it waits for the run in hand to end.
+    handle: Job | None = None
 
 
 class Daemon:
@@ -105,13 +111,14 @@ class Daemon:
 
     def _schedule(self, job: ProfileJob) -> None:
         profile = job.loaded.profile
-        assert profile.profile.schedule is not None  # noqa: S101 - checked by the caller
-        trigger = cron_trigger(profile.profile.schedule)
+        schedule = profile.profile.schedule
+        assert schedule is not None  # noqa: S101 - checked by the caller
+        trigger = cron_trigger(schedule.cron, schedule.timezone, schedule.jitter_seconds)
         if profile.id in self.jobs:
             self.scheduler.reschedule_job(profile.id, trigger=trigger)
-            self.scheduler.modify_job(profile.id, args=[profile.id])
+            job.handle = self.scheduler.modify_job(profile.id, args=[profile.id])
         else:
-            self.scheduler.add_job(
+            job.handle = self.scheduler.add_job(
                 self._run,
                 trigger,
                 id=profile.id,
@@ -121,8 +128,44 @@ class Daemon:
             )
         self.jobs[profile.id] = job
         log.info(
-            "profile scheduled", extra={"profile": profile.id, "schedule": profile.profile.schedule}
+            "profile scheduled",
+            extra={
+                "profile": profile.id,
+                "schedule": schedule.cron,
+                "timezone": schedule.timezone,
+                "jitter_seconds": schedule.jitter_seconds,
+            },
         )
+
+    def announce(self, profile_id: str) -> None:
+        """Log when the profile runs next (in its schedule's zone, and how soon)."""
+        job = self.jobs.get(profile_id)
+        handle = job.handle if job is not None else None
+        when: datetime | None = getattr(handle, "next_run_time", None)
+        now = datetime.now(UTC)
+        if handle is not None and when is not None and when <= now:
+            # The fire that started this run: the scheduler moves on once it is submitted.
+            when = handle.trigger.get_next_fire_time(when, now)
+        if when is None:
+            return
+        minutes = max(0, int((when - now).total_seconds() // 60))
+        log.info(
+            "next run",
+            extra={
+                "profile": profile_id,
+                "next_run": when.isoformat(timespec="seconds"),
+                "in": f"{minutes // 60}h{minutes % 60:02d}m",
+            },
+        )
+
+    def announce_all(self) -> None:
+        if not self.jobs:
+            log.warning(
+                "no profile has a schedule; the daemon has nothing to run",
+                extra={"profiles_dir": str(self.settings.profiles_dir)},
+            )
+        for profile_id in sorted(self.jobs):
+            self.announce(profile_id)
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -149,6 +192,7 @@ class Daemon:
             log.exception("scheduled run failed", extra={"profile": profile_id})
         finally:
             self.notifier.send("STATUS=idle")
+            self.announce(profile_id)
 
     def _skipped(self, event: JobEvent) -> None:
         log.warning(
@@ -176,6 +220,7 @@ class Daemon:
             else "READY=1\nSTATUS=no scheduled profiles"
         )
         log.info("daemon ready", extra={"profiles": sorted(self.jobs)})
+        self.announce_all()
         interval = self.notifier.watchdog_seconds / 2 if self.notifier.watchdog_seconds else 30.0
         while not STOP.requested:
             self._wake.wait(interval)
@@ -187,6 +232,7 @@ class Daemon:
                 log.info("SIGHUP: reloading profiles")
                 self.load()
                 self.notifier.send("STATUS=reloaded " + ", ".join(sorted(self.jobs)))
+                self.announce_all()
         self.notifier.send("STOPPING=1")
         log.info("stopping: waiting for the run in hand to finish its unit")
         self.scheduler.shutdown(wait=True)

@@ -217,6 +217,41 @@ class RunStore:
                 ).fetchall()
         return [StoredRun.from_row(r) for r in rows]
 
+    def runs_between(self, profile_id: str | None, since: str, until: str) -> list[StoredRun]:
+        """The runs that finished in [since, until) (ISO UTC timestamps), oldest first."""
+        query = (
+            "SELECT id, profile_id, generated_at, finished_at, summary_json FROM runs"
+            " WHERE finished_at >= ? AND finished_at < ?"
+        )
+        args: tuple[Any, ...] = (since, until)
+        if profile_id:
+            query += " AND profile_id = ?"
+            args = (*args, profile_id)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY finished_at, id", args).fetchall()
+        return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def latest_units(self, profile_id: str | None, since: str, until: str) -> list[dict[str, Any]]:
+        """Each unit of the runs that finished in [since, until) once, in its latest state;
+        dry runs are left out (they describe what a run would have done)."""
+        query = (
+            "SELECT r.profile_id, u.remediation_key, u.record_json FROM units u"
+            " JOIN runs r ON r.id = u.run_id"
+            " WHERE r.finished_at >= ? AND r.finished_at < ? AND r.dry_run = 0"
+        )
+        args: tuple[Any, ...] = (since, until)
+        if profile_id:
+            query += " AND r.profile_id = ?"
+            args = (*args, profile_id)
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        with self._connect() as db:
+            for run_profile, key, record in db.execute(
+                query + " ORDER BY r.finished_at, r.id, u.id", args
+            ):
+                latest.pop((run_profile, key), None)
+                latest[(run_profile, key)] = json.loads(record)
+        return list(latest.values())
+
     def trends(self, profile_id: str | None, last: int = 10) -> list[dict[str, Any]]:
         """Open alerts per class at the end of each of the last runs, oldest first."""
         runs = list(reversed(self.runs(profile_id, limit=last)))

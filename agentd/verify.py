@@ -42,11 +42,14 @@ from agentd.shutdown import STOP
 from agentd.vocabulary import Provenance
 
 OUTPUT_TAIL_BYTES = 4000
+HOME_PREFIX = "agentd-home-"
+# A path into a command's private home, which is deleted when its verification ends.
+_PRIVATE_HOME = re.compile(r"(?:/[^\s'\"/]+)*/" + HOME_PREFIX + r"[A-Za-z0-9_]+")
+DELETED_HOME = "<deleted verification home>"
 KILL_GRACE_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 10.0
 PROBE_CACHE_SECONDS = 900.0  # a run probes once; a daemon notices an installed bwrap later
 SANDBOX_KINDS = ("auto", "bwrap", "none")
-HOME_PREFIX = "agentd-home-"
 _BWRAP_SYSTEM = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
 
 
@@ -125,6 +128,12 @@ def not_found_reason(program: str, path: str) -> str:
     if "/" in program:
         return f"`{program}` not found (no executable file at that path)"
     return f"`{program}` not found on PATH ({path})"
+
+
+def annotate_private_home(text: str) -> str:
+    """Say so where output names a file in a verification's private home (npm's "complete
+    log of this run can be found in ..."): that home is deleted when verification ends."""
+    return _PRIVATE_HOME.sub(DELETED_HOME, text)
 
 
 def scrubbed_env(home: Path, allowed: Mapping[str, str]) -> dict[str, str]:

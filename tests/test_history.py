@@ -64,7 +64,7 @@ def test_reports_history_audit_and_metrics(tmp_path: Path) -> None:
         weekly = env.agentd(
             "report", "--profile", str(env.profile_path), "--format", "weekly"
         ).stdout
-        assert "Runs: 2" in weekly and "| merged |" in weekly
+        assert "Runs in the window: 2" in weekly and "| merged |" in weekly
         numbers = {str(u["alert_number"]) for u in summary["units"] if u["alert_number"]} | {
             str(n) for u in summary["units"] for n in u["alert_numbers"]
         }

@@ -378,3 +378,23 @@ def test_a_clone_root_that_does_not_exist_warns_that_runs_will_refuse(tmp_path: 
         result.stdout,
     ), result.stdout
     assert not (tmp_path / "clones-typo").exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO_ROOT / "profiles").rglob("profile.yaml")),
+    ids=lambda p: str(p.relative_to(REPO_ROOT)),
+)
+def test_shipped_targets_verify_in_their_own_directory(path: Path) -> None:
+    """A target in a sub-directory runs its commands there (verification_workdir is taken
+    from the repository root): `npm ci` at the root of a monorepo verifies nothing."""
+    for repo in load_profile(path).profile.repositories:
+        for target in repo.targets:
+            if target.path != "." and target.verification_commands:
+                assert target.verification_workdir == target.path, (repo.repo, target.target_id)
+
+
+def test_the_template_is_never_scheduled() -> None:
+    assert (
+        load_profile(REPO_ROOT / "profiles/template/profile.yaml").profile.profile.schedule is None
+    )

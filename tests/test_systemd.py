@@ -309,3 +309,24 @@ def test_the_units_say_what_they_allow_for_bwrap() -> None:
         assert "bubblewrap" in unit.read_text()
         assert "RestrictNamespaces" not in settings and "ProcSubset" not in settings
         assert "pivot_root" in effective_syscalls(settings["SystemCallFilter"])
+
+
+def test_documentation_points_at_the_guide_the_package_installs() -> None:
+    """`Documentation=` names the operator guide where the wheel installs it, for the install
+    the guide describes (a venv at /opt/agentd, /usr/bin/agentd linked to it)."""
+    import tomllib
+
+    prefix = "file:///opt/agentd/"
+    shared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"
+    ]["wheel"]["shared-data"]
+    installed = {target: source for source, target in shared.items()}
+    for unit in UNITS:
+        docs = re.findall(r"^Documentation=(.+)$", unit.read_text(), re.MULTILINE)
+        assert docs, unit.name
+        for uri in (u for line in docs for u in line.split()):
+            assert uri.startswith(prefix), (unit.name, uri)
+            source = installed.get(uri.removeprefix(prefix))
+            assert source and (REPO_ROOT / source).is_file(), (unit.name, uri)
+    guide = (REPO_ROOT / "docs" / "operator-guide.md").read_text()
+    assert "python3 -m venv /opt/agentd" in guide

@@ -159,6 +159,7 @@ def _execute_run(
         dry_run=options.dry_run,
         generated_at=started.isoformat(timespec="seconds"),
         repositories_by_mode=_modes(profile),
+        repository_modes={r.repo: profile.automation_mode(r).value for r in profile.repositories},
         warnings=sandbox_warnings(profile),
         run_id=run_id,
     )
