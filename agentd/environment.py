@@ -1,22 +1,51 @@
 """The verification environment of SPEC §4.5: which variables a target may see.
 
-Values come only from names in `verification.environment_allowlist`, read from agentd's
-own environment or from the profile's `dotenv_path` file. Every value is registered with
-the redactor the moment it is read.
+Values come from names in `verification.environment_allowlist`, read from agentd's own
+environment or from the profile's `dotenv_path` file, and every secret among them is
+registered with the redactor the moment it is read.
+
+Two kinds of settings pass from agentd's own environment without being allowlisted, so
+agentd works behind a corporate CA or proxy without profile changes:
+- certificate settings (`CERTIFICATE_VARIABLES`): paths to CA bundles, not secrets, never
+  redacted;
+- proxy settings (`PROXY_VARIABLES`): a proxy URL's `user:password@` is a credential, so it
+  is removed (and redacted) unless the operator allowlists the variable, which passes the
+  URL whole, as a secret like any allowlisted value.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentd.envfile import read_dotenv
+from agentd.log import get_logger
 from agentd.profile import Profile, Target
 from agentd.redaction import REDACTOR
 from agentd.vocabulary import ReasonCode
+
+log = get_logger("environment")
+
+CERTIFICATE_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "PIP_CERT",
+    "CARGO_HTTP_CAINFO",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+)
+PROXY_VARIABLES = (
+    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+    "NO_PROXY", "no_proxy",
+)  # fmt: skip
+_USERINFO = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?(?P<userinfo>[^@/]*)@(?P<rest>.*)$"
+)
 
 _REGISTRY_CREDENTIAL = re.compile(
     r"(_TOKEN|_AUTH|_AUTH_TOKEN|_PASSWORD|_API_KEY)$|^(NPM_|YARN_|PNPM_|PIP_INDEX_URL|"
@@ -46,7 +75,8 @@ class AllowedEnvironment:
 
 
 def load_allowed_environment(profile: Profile, environ: Mapping[str, str]) -> AllowedEnvironment:
-    """Allowlisted names with their values, from the process environment or the dotenv file."""
+    """Allowlisted names with their values, from the process environment or the dotenv file,
+    then the certificate and proxy settings of agentd's own environment."""
     settings = profile.profile.verification
     allowed = set(settings.environment_allowlist)
     values: dict[str, str] = {}
@@ -55,16 +85,57 @@ def load_allowed_environment(profile: Profile, environ: Mapping[str, str]) -> Al
         path = Path(settings.dotenv_path)
         if path.is_file():
             for name, value in read_dotenv(path).items():
-                REDACTOR.register(value)  # every value of the dotenv file is a secret
+                _register_secret(name, value)  # every value of the file but a CA path
                 if name in allowed:
                     values[name] = value
         else:
             error = f"dotenv_path {path} does not exist"
     for name in allowed:
         if name in environ:
-            REDACTOR.register(environ[name])
+            _register_secret(name, environ[name])
             values.setdefault(name, environ[name])
+    for name, value in passthrough_environment(environ, allowed).items():
+        values.setdefault(name, value)
     return AllowedEnvironment(values, error)
+
+
+def passthrough_environment(
+    environ: Mapping[str, str], allowlisted: Collection[str] = ()
+) -> dict[str, str]:
+    """Certificate and proxy settings of agentd's environment, proxy credentials removed
+    (an allowlisted proxy variable is the operator's to pass whole: not here)."""
+    values = {name: environ[name] for name in CERTIFICATE_VARIABLES if environ.get(name)}
+    for name in PROXY_VARIABLES:
+        value = environ.get(name)
+        if not value or name in allowlisted:
+            continue
+        match = _USERINFO.match(value)
+        if match is not None:
+            _register_secret(name, value)
+            log.warning(
+                "%s carries credentials: passed to tools without them; allowlist %s in "
+                "verification.environment_allowlist to pass them",
+                name,
+                name,
+            )
+            value = (match["scheme"] or "") + match["rest"]
+        values[name] = value
+    return values
+
+
+def _register_secret(name: str, value: str) -> None:
+    """Mask a value read for tools, unless it is a certificate setting or a proxy URL
+    without credentials (then only its credentials are masked)."""
+    if name in CERTIFICATE_VARIABLES:
+        return
+    if name in PROXY_VARIABLES:
+        match = _USERINFO.match(value)
+        if match is not None:
+            REDACTOR.register(match["userinfo"])
+            REDACTOR.register(match["userinfo"].partition(":")[2])
+            REDACTOR.register(value)
+        return
+    REDACTOR.register(value)
 
 
 @dataclass(frozen=True)

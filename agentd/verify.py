@@ -2,7 +2,8 @@
 
 Commands run argv-only (never a shell) in the target's `verification_workdir`, with an
 environment built from scratch: `PATH`, a private temporary `HOME`, `LANG`, and only the
-allowlisted variables. Each command has a timeout. The command gets its own process group,
+allowed variables (`agentd.environment`: the allowlisted ones, and the certificate and proxy
+settings of agentd's own environment). Each command has a timeout. The command gets its own process group,
 which is killed on timeout and again after the command finishes (background children left
 behind die with it). The tail of the output is kept, redacted, for the report. Every result
 states its provenance: `observed` (it ran; exit code recorded) or `not_run` (and why).

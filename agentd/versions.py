@@ -66,7 +66,8 @@ class Version:
     """A version of one ecosystem, totally ordered within that ecosystem only.
 
     `key` is the sort key; `line` is the major line (PEP 440: epoch and first release
-    number; semver: the major, or `(0, minor)` under 0.x the way caret ranges treat it).
+    number; semver: the major, or `(0, minor)` under 0.x the way caret ranges treat it,
+    except in Go, whose 0.x minors share one module path).
     Comparing versions of different ecosystems raises `TypeError`.
     """
 
@@ -146,7 +147,9 @@ def _semver(ecosystem: str, text: str) -> Version:
         text,
         # Build metadata (`+incompatible`, `+build.5`) never takes part in ordering.
         key=(major, minor, int(parsed.patch), _prerelease_key(prerelease)),
-        line=(0, minor) if major == 0 else (major,),
+        # Go's line is the module path (`/v2` from 2 on): v0 minors share it, and `go get`
+        # moves between them as Dependabot does (golang.org/x/net v0.12.0 → v0.17.0).
+        line=(0, minor) if major == 0 and ecosystem != "go" else (major,),
         is_prerelease=prerelease is not None,
     )
 

@@ -191,7 +191,7 @@ def test_go_pseudo_versions_and_advisory_versions_without_v() -> None:
     rs = [AdvisoryRange("GHSA-go", "< 0.17.0", "0.17.0")]
     selection = select_fix_version("go", "v0.0.0-20210226172049-e18ecbb05110", rs)
     assert selection.version == "0.17.0"
-    assert selection.crosses_major  # 0.0 → 0.17 under 0.x
+    assert not selection.crosses_major  # Go: v0 minors share one module path (issue 15)
     assert is_vulnerable("go", "v0.16.0", rs) == ["GHSA-go"]
     assert is_vulnerable("go", "v0.17.0", rs) == []
 
@@ -268,6 +268,8 @@ def test_lines() -> None:
     assert same_major_line("rust", "0.6.0", "0.6.9")
     assert same_major_line("go", "v1.2.3", "1.9.0")
     assert not same_major_line("go", "v1.2.3", "v2.0.0+incompatible")
+    # Go: one module path for every v0 minor (issue 15: golang.org/x/net v0.12.0 → v0.17.0)
+    assert same_major_line("go", "v0.12.0", "v0.17.0")
 
 
 @pytest.mark.parametrize(

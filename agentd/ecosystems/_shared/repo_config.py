@@ -59,9 +59,11 @@ Refused keys (matched case-insensitively; a table refuses every key below it):
   have the network (the registries need it), so the target's allowlisted values reach code
   the repository chose and could leave with it: allowlist only what the registries need.
 
-pip's updater runs no tool (a `pip.conf` in the repository is never read), and go reads
-no configuration from the repository (GOFLAGS, GOPROXY and friends come from the
-environment only; `GOTOOLCHAIN=local`).
+pip's updater runs a tool only to regenerate a pip-compile / `uv pip compile` file: `uv pip
+compile --no-config` (no `uv.toml` or `pip.conf` of the repository is read) with only the
+header options `pip.compiled` allowlists, after the input files were checked for indexes and
+(outside the sandbox) builds. go reads no configuration from the repository (GOFLAGS,
+GOPROXY and friends come from the environment only; `GOTOOLCHAIN=local`).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
+from agentd.ecosystems._shared.toolerrors import unreachable_registry
 from agentd.errors import UnitError
 from agentd.log import get_logger
 from agentd.redaction import redact
@@ -70,10 +71,18 @@ class ToolRunner:
     """Runs one ecosystem's tool for one update, under one deadline."""
 
     def __init__(
-        self, context: UpdateContext, tool: str, extra_env: Mapping[str, str] | None = None
+        self,
+        context: UpdateContext,
+        tool: str,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        registry_errors: bool = False,
     ) -> None:
         self.context = context
         self.tool = tool
+        # a failed run whose output shows the registry unreachable refuses the update
+        # `verification_unavailable` (`toolerrors`), whatever the updater would make of it
+        self.registry_errors = registry_errors
         self.env = {**context.env, **(extra_env or {})}
         self.deadline = time.monotonic() + context.timeout_seconds
         self.outputs: list[str] = []
@@ -109,6 +118,14 @@ class ToolRunner:
             result.duration_seconds,
             extra={"tool": self.tool, "duration_seconds": result.duration_seconds},
         )
+        if self.registry_errors and not run.ok:
+            problem = unreachable_registry(run.output)
+            if problem is not None:
+                raise UpdateRefused(
+                    ReasonCode.VERIFICATION_UNAVAILABLE,
+                    f"{self.tool} {problem} (an environment problem, not the fix)",
+                    self.tail(),
+                )
         return run
 
     def _sandbox(self) -> Sandbox:
@@ -220,18 +237,24 @@ def bumps_by_file(bumps: Iterable[PackageBump]) -> dict[str, list[PackageBump]]:
 
 
 def guarded_update(
-    context: UpdateContext, tool: str, env: Mapping[str, str], body: UpdateBody
+    context: UpdateContext,
+    tool: str,
+    env: Mapping[str, str],
+    body: UpdateBody,
+    *,
+    registry_errors: bool = False,
 ) -> UpdateResult:
     """Run one ecosystem's update with every file it touches guarded.
 
     `body` adds files to the guard, appends manifests it changed and notes for the PR, and
     raises `UpdateRefused` to stop; a refusal restores every guarded file byte for byte first.
+    `registry_errors`: see `ToolRunner` (every updater should pass True).
     """
     guard = FileGuard(context)
     notes: list[str] = []
     manifests: list[Path] = []
     try:
-        runner = ToolRunner(context, tool, env)
+        runner = ToolRunner(context, tool, env, registry_errors=registry_errors)
         body(runner, guard, manifests, notes)
         return guard.result(manifests, notes, runner.tail())
     except UpdateRefused as refusal:

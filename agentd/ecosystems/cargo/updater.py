@@ -101,7 +101,13 @@ class CargoUpdater:
                 for bump in (b for b in bumps if b.manifest_path == display):
                     notes.append(_update(runner, lockfile, display, members, bump))
 
-        return guarded_update(context, "cargo", {**_CARGO_ENV, **_rustup_home(context.env)}, body)
+        return guarded_update(
+            context,
+            "cargo",
+            {**_CARGO_ENV, **_rustup_home(context.env)},
+            body,
+            registry_errors=True,
+        )
 
 
 def _precise(runner: ToolRunner, lockfile: Path, bump: PackageBump) -> bool:

@@ -102,7 +102,7 @@ class GoModUpdater:
                 if manifest_change:
                     manifests.append(gomod)
 
-        return guarded_update(context, "go", go_env(context.env), body)
+        return guarded_update(context, "go", go_env(context.env), body, registry_errors=True)
 
 
 def _required(gomod: Path, display: str) -> dict[str, set[str]]:

@@ -71,7 +71,7 @@ class PoetryUpdater:
                 update = _PoetryUpdate(runner, lock_args, lockfile, pyproject, display)
                 notes += update.run(file_bumps)
 
-        return guarded_update(context, "poetry", _POETRY_ENV, body)
+        return guarded_update(context, "poetry", _POETRY_ENV, body, registry_errors=True)
 
 
 def _lock_args(runner: ToolRunner, context: UpdateContext) -> list[str]:
@@ -83,7 +83,10 @@ def _lock_args(runner: ToolRunner, context: UpdateContext) -> list[str]:
     )
     match = _VERSION.search(run.output)
     major = int(match.group(1)) if match else 2
-    return ["--no-plugins", "lock", "--no-interaction"] + (["--no-update"] if major < 2 else [])
+    # -v: poetry names the cause of a failed connection (DNS, TLS, refused) only when verbose
+    return ["--no-plugins", "lock", "--no-interaction", "-v"] + (
+        ["--no-update"] if major < 2 else []
+    )
 
 
 def pin_group(bumps: list[PackageBump]) -> str:

@@ -53,7 +53,7 @@ class UvUpdater:
                 manifests.append(pyproject)
                 notes += _update(runner, lockfile, pyproject, display, file_bumps)
 
-        return guarded_update(context, "uv", _uv_env(context), body)
+        return guarded_update(context, "uv", _uv_env(context), body, registry_errors=True)
 
 
 def _uv_env(context: UpdateContext) -> dict[str, str]:

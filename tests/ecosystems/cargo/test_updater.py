@@ -24,7 +24,14 @@ from ecosystems.registries.e2etools import (
 )
 from ecosystems.registries.npm import read_tree
 from ecosystems.registries.osv import write_advisory
-from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
+from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
+    offline_env,
+    private_home,
+    run,
+    updater_context,
+)
 
 LOCK = "Cargo.lock"
 SMALLVEC = "GHSA-43w2-9j62-hq99"
@@ -163,3 +170,29 @@ def test_e2e_lockfile_only_merges_and_an_exact_pin_is_blocked(tmp_path: Path) ->
             "blocked",
             "manifest_change_required",
         ), explain(pinned)
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_registry_is_an_environment_problem(
+    tmp_path: Path, crates: CargoRegistry, where: str
+) -> None:
+    """Issue 15, cause 7: cargo's network failure was reported as "a requirement excludes
+    it" (manifest_change_required)."""
+    directory = _project(tmp_path, crates, {"midlib": "1"})
+    url, cause = UNREACHABLE[where]
+    cargo_home = tmp_path / "unreachable-cargo-home"
+    cargo_home.mkdir()
+    (cargo_home / "config.toml").write_text(
+        '[source.crates-io]\nreplace-with = "unreachable"\n\n'
+        f'[source.unreachable]\nregistry = "sparse+{url}/index/"\n'
+    )
+    allowed = {"CARGO_HOME": str(cargo_home), "CARGO_NET_RETRY": "0", **DIRECT}
+    before = read_tree(directory)
+
+    result = CargoUpdater().apply(
+        updater_context(directory, private_home(tmp_path), allowed), [_bump("1.6.0", "1.6.1")]
+    )
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    assert result.blocked_detail.startswith(f"cargo {cause}"), result.blocked_detail
+    assert read_tree(directory) == before

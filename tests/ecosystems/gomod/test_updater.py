@@ -24,7 +24,14 @@ from ecosystems.registries.e2etools import (
 from ecosystems.registries.goproxy import GoProxy, go_mod, go_source
 from ecosystems.registries.npm import read_tree
 from ecosystems.registries.osv import write_advisory
-from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
+from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
+    offline_env,
+    private_home,
+    run,
+    updater_context,
+)
 
 TEXT = "golang.org/x/text"
 ADVISORY = "GHSA-69ch-w2m2-3vjp"
@@ -163,3 +170,23 @@ def test_e2e_indirect_merges_and_a_direct_bump_opens_a_pr(tmp_path: Path) -> Non
             "opened_pr",
             "manifest_change_required",
         ), explain(direct)
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_proxy_is_an_environment_problem(
+    tmp_path: Path, modules: GoProxy, where: str
+) -> None:
+    """Issue 15, cause 7: `go get` with an unreachable proxy was `verification_failed`."""
+    home = private_home(tmp_path)
+    directory = module(tmp_path / "app", modules, home, ["example.com/webkit"])
+    url, cause = UNREACHABLE[where]
+    before = read_tree(directory)
+
+    result = GoModUpdater().apply(
+        updater_context(directory, home, {**modules.env(PRIVATE), "GOPROXY": url, **DIRECT}),
+        [_bump()],
+    )
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    assert result.blocked_detail.startswith(f"go {cause}"), result.blocked_detail
+    assert read_tree(directory) == before

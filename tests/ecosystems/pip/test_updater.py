@@ -134,13 +134,15 @@ def test_missing_hashes_block_and_leave_the_file_alone(tmp_path: Path) -> None:
     assert (tmp_path / "requirements.txt").read_text() == HASHED
 
 
-def test_unreachable_index_blocks(tmp_path: Path) -> None:
+def test_unreachable_index_is_an_environment_problem(tmp_path: Path) -> None:
+    """Issue 15 cause 7: a registry that cannot be reached is not a failed fix."""
     (tmp_path / "requirements.txt").write_text(HASHED)
     result = PipUpdater().apply(
         _context(tmp_path, {"PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}),
         [_bump("requests", "2.25.0", "2.32.4")],
     )
-    assert result.blocked is ReasonCode.VERIFICATION_FAILED
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE
+    assert result.blocked_detail.startswith("cannot reach 127.0.0.1:9: connection refused")
     assert (tmp_path / "requirements.txt").read_text() == HASHED
 
 

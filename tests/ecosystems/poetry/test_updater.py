@@ -30,7 +30,10 @@ from ecosystems.registries.pypi import (
     publish_http_fixes,
     pyproject,
 )
+from ecosystems.registries.tls import private_ca, serve_https
 from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
     offline_env,
     private_home,
     python_tool,
@@ -194,3 +197,46 @@ def test_e2e_lockfile_only_merges_and_a_forbidden_manifest_change_blocks(tmp_pat
             assert pinned["outcome"] == "merged", explain(pinned)
             assert {a["package"] for a in pinned["alerts"] if a["fixed"]} == {"urllib3"}
             assert "requests==2.25.0" in file_on_main(env, "pinned", "pyproject.toml")
+
+
+def _point_at(project: Project, url: str) -> UpdateContext:
+    """The project's only source, and the operator's matching setting, moved to `url`."""
+    (project.root / "pyproject.toml").write_text(pyproject(url, ["httpclient>=1.0"], "poetry"))
+    return updater_context(project.root, project.home, {**index_env(url), **DIRECT})
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_source_is_an_environment_problem(project: Project, where: str) -> None:
+    """Issue 15, cause 7: not a failed fix, nor a requirement that excludes it."""
+    project.create(["httpclient>=1.0"])
+    url, cause = UNREACHABLE[where]
+    context = _point_at(project, f"{url}/simple/")
+    before = read_tree(project.root)
+
+    result = PoetryUpdater().apply(context, [_bump("urllib3", "1.26.5", "1.26.19")])
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    assert result.blocked_detail.startswith(f"poetry {cause}"), result.blocked_detail
+    assert read_tree(project.root) == before
+
+
+def test_a_source_behind_a_private_ca_needs_its_bundle(project: Project, tmp_path: Path) -> None:
+    """The TLS failure poetry hides unless verbose is named, and the CA bundle fixes it."""
+    project.create(["httpclient>=1.0"])
+    publish_http_fixes(project.index)
+    ca = private_ca(tmp_path / "ca")
+    with serve_https(project.index.root, ca) as base:
+        context = _point_at(project, f"{base}/simple/")
+        bump = [_bump("urllib3", "1.26.5", "1.26.19")]
+
+        untrusted = PoetryUpdater().apply(context, bump)
+        assert untrusted.blocked is ReasonCode.VERIFICATION_UNAVAILABLE
+        host = base.removeprefix("https://")
+        assert untrusted.blocked_detail.startswith(
+            f"poetry cannot reach {host}: the TLS certificate is not trusted"
+        ), untrusted.blocked_detail
+
+        context.env["REQUESTS_CA_BUNDLE"] = str(ca.bundle)
+        trusted = PoetryUpdater().apply(context, bump)
+        assert trusted.blocked is None, (trusted.blocked_detail, trusted.tool_output)
+        assert project.versions("urllib3") == ["1.26.19"]

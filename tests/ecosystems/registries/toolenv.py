@@ -21,6 +21,21 @@ PROXY_TRAP = {
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 OFFLINE = {**PROXY_TRAP, **NO_PROXY}
 
+# Registries nothing answers (issue 15, cause 7): a closed loopback port, and a name that
+# never resolves (RFC 2606), reached directly, not through the trap. (base URL, the cause
+# agentd must report)
+UNREACHABLE = {
+    "closed port": ("http://127.0.0.1:9", "cannot reach 127.0.0.1:9: connection refused"),
+    "unknown host": (
+        "https://registry.invalid",
+        "cannot reach registry.invalid: could not resolve host",
+    ),
+}
+DIRECT = {
+    "NO_PROXY": "127.0.0.1,localhost,registry.invalid",
+    "no_proxy": "127.0.0.1,localhost,registry.invalid",
+}
+
 
 def python_tool(name: str) -> str:
     """A Python-packaged tool (uv, poetry): next to this interpreter (a venv's bin, where

@@ -30,7 +30,10 @@ from ecosystems.registries.pypi import (
     publish_http_fixes,
     pyproject,
 )
+from ecosystems.registries.tls import private_ca, serve_https
 from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
     offline_env,
     private_home,
     python_tool,
@@ -170,3 +173,42 @@ def test_e2e_two_major_lines_merge_lockfile_only_and_a_pin_opens_a_pr(tmp_path: 
                 "opened_pr",
                 "manifest_change_required",
             ), explain(pinned)
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_index_is_an_environment_problem(project: Project, where: str) -> None:
+    """Issue 15, cause 7: not a failed fix, nor a requirement that excludes it."""
+    project.create(["httpclient>=1.0"])
+    url, cause = UNREACHABLE[where]
+    before = read_tree(project.root)
+    allowed = {**index_env(f"{url}/simple/"), **DIRECT, "UV_HTTP_RETRIES": "0"}
+
+    result = UvUpdater().apply(
+        updater_context(project.root, project.home, allowed),
+        [_bump("urllib3", "1.26.5", "1.26.19")],
+    )
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    assert result.blocked_detail.startswith(f"uv {cause}"), result.blocked_detail
+    assert read_tree(project.root) == before
+
+
+def test_an_index_behind_a_private_ca_needs_its_bundle(project: Project, tmp_path: Path) -> None:
+    project.create(["httpclient>=1.0"])
+    publish_http_fixes(project.index)
+    ca = private_ca(tmp_path / "ca")
+    with serve_https(project.index.root, ca) as base:
+        allowed = {**index_env(f"{base}/simple/"), "UV_HTTP_RETRIES": "0"}
+        bump = [_bump("urllib3", "1.26.5", "1.26.19")]
+
+        untrusted = UvUpdater().apply(updater_context(project.root, project.home, allowed), bump)
+        assert untrusted.blocked is ReasonCode.VERIFICATION_UNAVAILABLE
+        host = base.removeprefix("https://")
+        assert untrusted.blocked_detail.startswith(
+            f"uv cannot reach {host}: the TLS certificate is not trusted"
+        ), untrusted.blocked_detail
+
+        allowed["SSL_CERT_FILE"] = str(ca.bundle)
+        trusted = UvUpdater().apply(updater_context(project.root, project.home, allowed), bump)
+        assert trusted.blocked is None, (trusted.blocked_detail, trusted.tool_output)
+        assert project.versions("urllib3") == ["1.26.19"]
