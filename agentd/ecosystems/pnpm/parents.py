@@ -61,6 +61,8 @@ class ParentWalk:
         project = self.pnpm.project
         ok = True
         for importer in graph.importers_reaching(node):
+            if importer not in project.importers:
+                continue  # no package.json there: nothing pnpm could update
             tree = graph.descendants(importer)
             names = sorted({name for name, version in level if (name, version) in tree})
             if not names:

@@ -262,6 +262,28 @@ def test_parents_are_walked_level_by_level(express: Project) -> None:
     express.assert_consistent()
 
 
+def test_a_workspace_member_s_dependents_are_updated_in_that_member(express: Project) -> None:
+    write_package_json(express.root / "packages" / "api", {
+        "name": "api", "version": "1.0.0", "dependencies": {"express": "^4.17.1"},
+    })  # fmt: skip
+    (express.root / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/*'\n")
+    express.create({"name": "root", "version": "1.0.0", "private": True})
+    publish_express_fixes(express.registry)
+    before = read_tree(express.root)
+
+    result = PnpmUpdater().apply(express.context(manifest_changes=False), [_cookie()])
+
+    assert result.blocked is None, (result.blocked_detail, result.tool_output)
+    assert (result.changed_files, result.unfixed) == ([LOCK], [])
+    assert "via express 4.17.1 → 4.21.2" in result.notes[0]
+    assert express.versions("cookie") == ["0.7.1"]
+    after = read_tree(express.root)
+    assert {k: v for k, v in after.items() if k != LOCK} == {
+        k: v for k, v in before.items() if k != LOCK
+    }
+    express.assert_consistent()
+
+
 def test_a_mixed_unit_delivers_the_fix_it_can_and_reports_the_other(express: Project) -> None:
     """No express release frees cookie and the rules forbid manifest changes: cookie is
     left (naming express), lodash's fix stands, and the lockfile holds nothing else."""
