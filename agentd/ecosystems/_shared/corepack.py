@@ -5,7 +5,8 @@ lockfile, pnpm 11+ fails on a `packageManager: pnpm@8.14.0` project, and a yarn 
 major changes its lockfile's shape. So the updaters run `corepack <manager>@<version>`
 in the project directory: the exact release `packageManager` in package.json pins
 (`pnpm@8.14.0`, with or without its `+sha512.<hex>` integrity, which corepack checks),
-else the newest release of the major the lockfile's format belongs to (`pnpm@8`).
+else a release of the major the lockfile's format belongs to (`pnpm@8`: the newest one
+corepack already holds, else the registry's newest).
 
 agentd names the release itself (`COREPACK_ENABLE_PROJECT_SPEC=0`), so corepack never
 acts on what the repository asks for beyond that: not a `.corepack.env` file (which
@@ -42,7 +43,7 @@ class Release:
     """The package manager release an update runs, and why that one."""
 
     name: str  # pnpm | npm | yarn
-    spec: str  # `8.14.0+sha512.<hex>` (a pin) or `8` (a major: its newest release)
+    spec: str  # `8.14.0+sha512.<hex>` (a pin) or `8` (a major, see above)
     major: int
     why: str  # "packageManager in package.json" | "lockfileVersion 6.0"
 
