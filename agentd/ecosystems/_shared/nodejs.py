@@ -21,7 +21,7 @@ from typing import Any
 
 from agentd import ecosystems
 from agentd.ecosystems._shared.interface import PackageBump
-from agentd.ecosystems._shared.npmsemver import satisfies
+from agentd.ecosystems._shared.npmsemver import parse_version, satisfies
 from agentd.ecosystems._shared.tooling import UpdateRefused
 from agentd.vocabulary import ReasonCode
 
@@ -188,3 +188,37 @@ def quiet_npm_env() -> dict[str, str]:
         "npm_config_update_notifier": "false",
         "npm_config_progress": "false",
     }
+
+
+def short_of_target(bump: PackageBump, versions: set[str], before: set[str]) -> list[str]:
+    """Versions the update added between the vulnerable one and the fix: not a fix.
+
+    A bump's target is the smallest fixed version; an update of a dependent may land the
+    package above it, which is fine, or on a newer release still below it, which is not.
+    (The engine re-checks every locked version against the advisories afterwards.)"""
+    low, high = parse_version(bump.current_version), parse_version(bump.target_version)
+    short = []
+    for version in sorted(versions - before):
+        parsed = parse_version(version)
+        if parsed is None or low is None or high is None or low < parsed < high:
+            short.append(version)  # a version agentd cannot order is no proven fix
+    return short
+
+
+def require_reached(
+    lockfile: Path, display: str, bumps: list[PackageBump], before: dict[str, set[str]], tail: str
+) -> None:
+    """Refuse when a bump the update claims is not reached: its vulnerable version is still
+    locked, or the version that replaced it is below the fix."""
+    missing = []
+    for bump in bumps:
+        versions = locked_versions(lockfile, display, bump.name)
+        short = short_of_target(bump, versions, before.get(bump.name, set()))
+        if bump.current_version in versions or short:
+            missing.append(f"{bump.name} {', '.join(short) or bump.current_version}")
+    if missing:
+        raise UpdateRefused(
+            ReasonCode.VERIFICATION_FAILED,
+            f"{display} still locks {', '.join(missing)} below the fix after the update",
+            tail,
+        )

@@ -1,4 +1,4 @@
-"""pnpm: `pnpm-lock.yaml`, driven by pnpm."""
+"""pnpm: `pnpm-lock.yaml`, driven by the project's own pnpm release through corepack."""
 
 from agentd.ecosystems._shared.interface import Ecosystem
 from agentd.ecosystems.pnpm import parser
@@ -13,4 +13,5 @@ ECOSYSTEM = Ecosystem(
     manifests=("package.json", "pnpm-workspace.yaml"),
     parse=parser.parse,
     updater=PnpmUpdater(),
+    parent_updates=True,
 )

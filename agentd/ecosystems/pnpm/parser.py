@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentd.ecosystems._shared.jsgraph import LockGraph, Node
 from agentd.ecosystems._shared.model import (
     Dependency,
     DepfileError,
@@ -167,3 +168,34 @@ def _prefer_known_scope(dependencies: list[Dependency]) -> list[Dependency]:
         if current is None or rank[dependency.scope] < rank[current.scope]:
             best[identity] = dependency
     return list(best.values())
+
+
+def _snapshot_entries(data: dict[str, Any], v5: bool) -> dict[str, Any]:
+    """Every installed copy and its resolved dependencies (v9: `snapshots`)."""
+    v9 = not v5 and not str(data.get("lockfileVersion", "")).startswith("6")
+    return as_dict(data.get("snapshots") if v9 else data.get("packages"))
+
+
+def _edges(entry: dict[str, Any], sections: tuple[str, ...], v5: bool) -> list[Node]:
+    found = []
+    for section in sections:
+        for name, value in as_dict(entry.get(section)).items():
+            pair = _resolved(str(name), value, v5)
+            if pair:
+                found.append(pair)
+    return found
+
+
+def lock_graph(path: str, content: bytes) -> LockGraph:
+    """Which locked copy depends on which (peer suffixes dropped), importers as roots."""
+    data = load_yaml(path, content)
+    v5 = str(data.get("lockfileVersion", "")).startswith("5")
+    graph = LockGraph()
+    importers = as_dict(data.get("importers")) or {".": data}
+    for key, importer in importers.items():
+        graph.add_importer(str(key), _edges(as_dict(importer), (*_RUNTIME, *_DEVELOPMENT), v5))
+    for key, entry in _snapshot_entries(data, v5).items():
+        split = _split_key(str(key), v5)
+        if split is not None:
+            graph.add_package(split, _edges(as_dict(entry), _RUNTIME, v5))
+    return graph

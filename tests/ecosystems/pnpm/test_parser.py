@@ -131,3 +131,19 @@ def test_pnpm_v6_and_v9() -> None:
         "react-dom": ("18.2.0", "direct"),
         "react": ("18.2.0", "transitive"),
     }
+
+
+@pytest.mark.parametrize("version", ["v5", "v6", "v9"])
+def test_the_lockfile_graph_links_each_copy_to_its_dependents(version: str) -> None:
+    from pathlib import Path
+
+    from agentd.ecosystems.pnpm.parser import lock_graph
+
+    path = Path(__file__).parent / "fixtures" / version / "pnpm-lock.yaml"
+    graph = lock_graph("pnpm-lock.yaml", path.read_bytes())
+    # js-tokens ← loose-envify ← react, react-dom (peer suffixes dropped) and scheduler
+    assert graph.ancestor_levels(("js-tokens", "4.0.0"))[:2] == [
+        {("loose-envify", "1.4.0")},
+        {("react", "18.2.0"), ("react-dom", "18.2.0"), ("scheduler", "0.23.0")},
+    ]
+    assert ("react-dom", "18.2.0") in graph

@@ -74,22 +74,37 @@ class NpmRegistry:
         self.packages.setdefault(name, {})[version] = NpmVersion(manifest, tarball)
         return self
 
+    def add_tarball(self, tarball: Path) -> NpmRegistry:
+        """Serve a real release tarball (`npm pack` output) under its own name and version."""
+        data = tarball.read_bytes()
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            member = archive.extractfile("package/package.json")
+            assert member is not None
+            manifest = json.loads(member.read())
+        self.packages.setdefault(manifest["name"], {})[manifest["version"]] = NpmVersion(
+            manifest, data
+        )
+        return self
+
+    def version_document(self, name: str, version: str, base: str) -> dict[str, Any]:
+        published = self.packages[name][version]
+        basename = name.rsplit("/", 1)[-1]
+        document = {
+            **published.manifest,
+            "_id": f"{name}@{version}",
+            "dist": {
+                "tarball": f"{base}/{name}/-/{basename}-{version}.tgz",
+                "integrity": published.integrity,
+                "shasum": published.shasum,
+            },
+        }
+        if "scripts" in published.manifest:
+            document["hasInstallScript"] = True
+        return document
+
     def packument(self, name: str, base: str) -> dict[str, Any]:
         versions = self.packages[name]
-        basename = name.rsplit("/", 1)[-1]
-        documents = {}
-        for version, published in versions.items():
-            documents[version] = {
-                **published.manifest,
-                "_id": f"{name}@{version}",
-                "dist": {
-                    "tarball": f"{base}/{name}/-/{basename}-{version}.tgz",
-                    "integrity": published.integrity,
-                    "shasum": published.shasum,
-                },
-            }
-            if "scripts" in published.manifest:
-                documents[version]["hasInstallScript"] = True
+        documents = {version: self.version_document(name, version, base) for version in versions}
         latest = max(versions, key=lambda v: tuple(int(p) for p in v.split("-")[0].split(".")))
         times = {v: f"2020-01-{i + 1:02d}T00:00:00.000Z" for i, v in enumerate(versions)}
         return {
@@ -110,6 +125,10 @@ class NpmRegistry:
             return 404, "application/json", b'{"error":"not found"}'
         if path in self.packages:
             body = json.dumps(self.packument(path, base)).encode()
+            return 200, "application/json", body
+        name, _, version = path.rpartition("/")  # `GET /<name>/<version>`, as corepack asks
+        if version in self.packages.get(name, {}):
+            body = json.dumps(self.version_document(name, version, base)).encode()
             return 200, "application/json", body
         return 404, "application/json", b'{"error":"not found"}'
 
