@@ -13,4 +13,5 @@ ECOSYSTEM = Ecosystem(
     manifests=("package.json",),
     parse=parser.parse,
     updater=YarnUpdater(),
+    parent_updates=True,
 )

@@ -1,32 +1,54 @@
 """yarn: `yarn.lock`, classic (yarn 1) and berry (yarn 2+), driven by the project's yarn.
 
-The lockfile says which yarn it needs (berry lockfiles carry `__metadata`); the `yarn` on
-PATH must agree (a berry project normally pins its release through `yarnPath` in
+Which yarn: a `packageManager: yarn@x.y.z` in package.json is honoured through corepack
+(which fetches that release from the registry); otherwise the `yarn` on PATH. Either way
+the lockfile says which yarn it needs (berry lockfiles carry `__metadata`) and the yarn
+that runs must agree (a berry project normally pins its release through `yarnPath` in
 `.yarnrc.yml`, which yarn 1 honours too), otherwise the update is refused — yarn 1 would
-rewrite a berry lockfile, and berry would migrate a classic one. That committed release
-is repository code: it runs only inside the sandbox; yarn plugins, a yarn 1 `yarn-path`,
+rewrite a berry lockfile, and berry would migrate a classic one. A committed release is
+repository code: it runs only inside the sandbox; yarn plugins, a yarn 1 `yarn-path`,
 registries and credentials in the project's yarn config are refused first (`repo_config`).
 
-To lock exactly the target version, a temporary aliased dependency
-(`"agentd-fix-0": "npm:lodash@4.17.21"`) makes yarn resolve the fixed release with all
-its metadata, checksum and dependencies; then every range of the package that the fixed
-release satisfies (read with node-semver's rules) is moved onto that lockfile entry —
-yarn 1 has no dedupe command, and berry's `yarn dedupe` ignores aliased releases.
-The alias is removed and yarn runs again, pruning it. Ranges that exclude the target keep
-the vulnerable version: then the project's own range is bumped, or a `resolutions` entry
-added (berry: keyed by the exact descriptor; classic: by name, only when no other major
-line of the package is locked). Scripts never run: `--ignore-scripts` (classic),
-`enableScripts: false` (berry); classic installs into a modules folder outside the
-worktree, berry only updates the lockfile (`--mode=update-lockfile`).
+Each bump is reached the least intrusive way that works, and a bump that cannot be
+reached is reported in `unfixed` while the others' fixes stand:
+1. Lock exactly the target version (copies with a patch in their own major line only): a
+   temporary aliased dependency (`"agentd-fix-0": "npm:lodash@4.17.21"`) makes yarn
+   resolve the fixed release with its metadata, checksum and dependencies; then every
+   range of the package that the fixed release satisfies (node-semver's rules) is moved
+   onto that entry — yarn 1 has no dedupe command, and berry's `yarn dedupe` ignores
+   aliased releases. The alias is removed and yarn runs again, pruning it.
+2. A copy still locked is held by a dependent whose range excludes the fix (express
+   ^4.17.1 locked at 4.17.1 pins cookie 0.4.0): its dependents are updated in range,
+   level by level from the immediate ones up (`lockgraph`), each level tried only when
+   the registry has a newer in-range release of one of them, until the copy is gone.
+   A level that brings a possibly vulnerable version of a bumped package (`landing`)
+   or changes more than the fixed copies need is narrowed or undone.
+3. Only then a manifest change, and only when the rules allow one: the project's own
+   range is bumped, or a `resolutions` entry added (berry: keyed by the exact descriptor;
+   classic: by name, only when no other major line of the package is locked). A copy
+   with no patch in its own major line is never forced across it: if no dependent's
+   update removes it, it is `no_patch_available`.
+Scripts never run: `--ignore-scripts` (classic), `enableScripts: false` (berry); classic
+installs into a modules folder outside the worktree, berry only updates the lockfile
+(`--mode=update-lockfile`).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path, PurePosixPath
 
-from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
+from agentd.ecosystems._shared.interface import (
+    PackageBump,
+    UnfixedBump,
+    UpdateContext,
+    UpdateResult,
+)
+from agentd.ecosystems._shared.landing import landed_note, possibly_vulnerable, same_line
 from agentd.ecosystems._shared.model import DepfileError, as_dict, as_str, load_yaml
 from agentd.ecosystems._shared.nodejs import (
     PackageJson,
@@ -35,24 +57,29 @@ from agentd.ecosystems._shared.nodejs import (
     mentions,
     note,
     quiet_npm_env,
-    require_locked,
-    require_targets,
     survivors,
 )
 from agentd.ecosystems._shared.npmsemver import parse_version, satisfies
 from agentd.ecosystems._shared.repo_config import check_yarn
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
+    ToolRun,
     ToolRunner,
     UpdateRefused,
     bumps_by_file,
+    find_executable,
     guarded_update,
 )
+from agentd.ecosystems.yarn.lockgraph import LockEntry, LockGraph
 from agentd.vocabulary import ReasonCode
 
 ALIAS_PREFIX = "agentd-fix-"
+MAX_PARENT_LEVELS = 8
 _BERRY_MARKER = re.compile(r"^__metadata:", re.MULTILINE)
 _VERSION_LINE = re.compile(r'^  version:? "?(?P<version>[^"\s]+)"?\s*$', re.MULTILINE)
+# a registry release only (`yarn@1.22.19`, optionally `+sha512.<hex>`): a URL would make
+# corepack run a program the repository chose
+_PACKAGE_MANAGER = re.compile(r"^yarn@\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.]+)?$")
 _BERRY_ARTIFACTS = (".yarn/install-state.gz", ".pnp.cjs", ".pnp.loader.mjs", ".pnp.data.json")
 _YARN_ENV = {
     "YARN_ENABLE_SCRIPTS": "false",
@@ -60,6 +87,8 @@ _YARN_ENV = {
     "YARN_ENABLE_IMMUTABLE_INSTALLS": "false",
     "YARN_ENABLE_PROGRESS_BARS": "false",
     "SKIP_YARN_COREPACK_CHECK": "1",
+    "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
+    "COREPACK_ENABLE_AUTO_PIN": "0",  # never add a packageManager field to package.json
 }
 
 
@@ -110,27 +139,71 @@ def _berry_workspaces(display: str, text: str) -> list[str]:
     return found
 
 
+def _pins_yarn(context: UpdateContext, display: str) -> bool:
+    """Whether the project's package.json pins a yarn release (`packageManager`)."""
+    try:
+        manifest = context.file(str(PurePosixPath(display).parent / "package.json"))
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    value = data.get("packageManager") if isinstance(data, dict) else None
+    return isinstance(value, str) and bool(_PACKAGE_MANAGER.match(value.strip()))
+
+
+def tool_for(context: UpdateContext, files: Iterable[str]) -> str:
+    """corepack when every project pins its yarn release and corepack is there, else yarn."""
+    pinned = all(_pins_yarn(context, display) for display in files)
+    return "corepack" if pinned and find_executable("corepack", context.env) else "yarn"
+
+
+@dataclass
+class _Yarn:
+    """yarn itself, or `corepack yarn` (the release package.json pins)."""
+
+    runner: ToolRunner
+    prefix: tuple[str, ...]
+
+    def run(self, args: list[str], cwd: Path) -> ToolRun:
+        return self.runner.run([*self.prefix, *args], cwd)
+
+    def check(self, args: list[str], cwd: Path, *, reason: ReasonCode, what: str) -> ToolRun:
+        return self.runner.check([*self.prefix, *args], cwd, reason=reason, what=what)
+
+    def tail(self) -> str:
+        return self.runner.tail()
+
+
 class YarnUpdater:
     name = "yarn"
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
+        files = bumps_by_file(bumps)
+        tool = tool_for(context, files)
+        unfixed: list[UnfixedBump] = []
+
         def body(
             runner: ToolRunner, guard: FileGuard, manifests: list[Path], notes: list[str]
         ) -> None:
-            check_yarn(context, bumps_by_file(bumps))
-            for display, file_bumps in bumps_by_file(bumps).items():
+            check_yarn(context, files)
+            yarn = _Yarn(runner, ("yarn",) if tool == "corepack" else ())
+            for display, file_bumps in files.items():
                 project = _open_project(context, display)
                 guard.add(project.lockfile, *project.manifests)
                 guard.add_artifacts(*(project.directory / a for a in _BERRY_ARTIFACTS))
                 manifests += project.manifests
-                _require_matching_yarn(runner, project)
-                notes += _YarnUpdate(runner, project, context.home).run(file_bumps)
+                _require_matching_yarn(yarn, project)
+                update = _YarnUpdate(yarn, project, context.home, context.manifest_changes)
+                notes += update.run(file_bumps)
+                unfixed.extend(update.unfixed)
 
-        return guarded_update(context, "yarn", {**quiet_npm_env(), **_YARN_ENV}, body)
+        result = guarded_update(context, tool, {**quiet_npm_env(), **_YARN_ENV}, body)
+        if result.blocked is None:
+            result.unfixed = unfixed
+        return result
 
 
-def _require_matching_yarn(runner: ToolRunner, project: _Project) -> None:
-    run = runner.check(
+def _require_matching_yarn(yarn: _Yarn, project: _Project) -> None:
+    run = yarn.check(
         ["--version"],
         project.directory,
         reason=ReasonCode.VERIFICATION_UNAVAILABLE,
@@ -155,14 +228,102 @@ def _require_matching_yarn(runner: ToolRunner, project: _Project) -> None:
 
 @dataclass
 class _YarnUpdate:
-    runner: ToolRunner
+    yarn: _Yarn
     project: _Project
     home: Path
+    manifest_changes: bool
+    unfixed: list[UnfixedBump] = field(default_factory=list)
 
     def run(self, bumps: list[PackageBump]) -> list[str]:
+        active = self._reachable(bumps)
+        if not active:
+            return []
+        in_line = [b for b in active if b.in_line]
+        if in_line:
+            self._lock_targets(in_line)
+        left = self.still_locked(active)
+        notes = [note(b, "lockfile only") for b in in_line if b not in left]
+        risks: dict[PackageBump, list[str]] = {}
+        if left:
+            parents = _ParentUpdates(self, active)
+            left = parents.run(left)
+            notes += parents.notes
+            risks = parents.risks
+        notes += self._settle(left, risks)
+        return notes
+
+    def leave(self, bump: PackageBump, reason: ReasonCode, detail: str) -> None:
+        self.unfixed.append(UnfixedBump(bump, reason, detail))
+
+    # --- running yarn -----------------------------------------------------------------------
+
+    def install_args(self) -> list[str]:
+        if self.project.berry:
+            return ["install", "--mode=update-lockfile"]
+        return [
+            "install",
+            "--ignore-scripts",
+            "--non-interactive",
+            "--no-progress",
+            "--ignore-engines",
+            "--modules-folder",
+            str(self.home / "yarn-node-modules"),
+        ]
+
+    def _install(self, what: str) -> None:
+        run = self.yarn.run(self.install_args(), self.project.directory)
+        if not run.ok:
+            raise UpdateRefused(
+                ReasonCode.VERIFICATION_FAILED,
+                f"{what}: `{run.command}` exited {run.exit_code}"
+                + (" (timed out)" if run.timed_out else ""),
+                self.yarn.tail(),
+            )
+
+    def graph(self) -> LockGraph:
+        try:
+            text = self.project.lockfile.read_text(encoding="utf-8")
+            return LockGraph.parse(self.project.display, text, self.project.berry)
+        except (OSError, UnicodeDecodeError, DepfileError) as exc:
+            raise UpdateRefused(
+                ReasonCode.VERIFICATION_FAILED,
+                f"yarn left {self.project.display} unreadable: {exc}",
+            ) from None
+
+    def still_locked(self, bumps: list[PackageBump]) -> list[PackageBump]:
+        return survivors(self.project.lockfile, self.project.display, bumps)
+
+    # --- which bumps can be tried at all -----------------------------------------------------
+
+    def _reachable(self, bumps: list[PackageBump]) -> list[PackageBump]:
+        existing = self._resolutions()
+        reachable = []
+        for bump in bumps:
+            pinned = [k for k in existing if k.rsplit("/", 1)[-1].split("@npm:")[0] == bump.name]
+            pinned += mentions(existing, bump.name)
+            if pinned:
+                self.leave(
+                    bump,
+                    ReasonCode.MANIFEST_CHANGE_REQUIRED,
+                    f"package.json resolutions already pin {bump.name} "
+                    f"({', '.join(sorted(set(pinned)))}); a person updates them",
+                )
+            elif bump.current_version not in locked_versions(
+                self.project.lockfile, self.project.display, bump.name
+            ):
+                self.leave(
+                    bump,
+                    ReasonCode.DEPENDENCY_REMOVED,
+                    f"{self.project.display} no longer locks {bump.name} {bump.current_version}",
+                )
+            else:
+                reachable.append(bump)
+        return reachable
+
+    # --- 1. lock exactly the target ----------------------------------------------------------
+
+    def _lock_targets(self, bumps: list[PackageBump]) -> None:
         project = self.project
-        require_locked(project.lockfile, project.display, bumps)
-        self._refuse_existing_resolutions(bumps)
         original = project.root.read_bytes()
         root = PackageJson.load(project.root)
         aliases = root.section("dependencies")
@@ -170,91 +331,78 @@ class _YarnUpdate:
             aliases[f"{ALIAS_PREFIX}{index}"] = f"npm:{bump.name}@{bump.target_version}"
         root.save()
         self._install("locking the fixed versions")
-        self._move_ranges(bumps)
-        project.root.write_bytes(original)
-        self._install("removing the temporary aliases")
-        left = survivors(project.lockfile, project.display, bumps)
-        notes = [note(b, "lockfile only") for b in bumps if b not in left]
-        if left:
-            notes += self._keep_manifest_change(left)
-        require_targets(project.lockfile, project.display, bumps, self.runner.tail())
-        return notes
-
-    # --- running yarn -----------------------------------------------------------------------
-
-    def _yarn(self, what: str, args: list[str]) -> None:
-        if self.project.berry:
-            args = [*args, "--mode=update-lockfile"]
-        else:
-            args = [
-                *args,
-                "--ignore-scripts",
-                "--non-interactive",
-                "--no-progress",
-                "--ignore-engines",
-                "--modules-folder",
-                str(self.home / "yarn-node-modules"),
-            ]
-        run = self.runner.run(args, self.project.directory)
-        if not run.ok:
-            raise UpdateRefused(
-                ReasonCode.VERIFICATION_FAILED,
-                f"{what}: `{run.command}` exited {run.exit_code}"
-                + (" (timed out)" if run.timed_out else ""),
-                self.runner.tail(),
-            )
-
-    def _install(self, what: str) -> None:
-        self._yarn(what, ["install"])
-
-    # --- move the ranges the fixed release satisfies onto its entry ---------------------------
-
-    def _move_ranges(self, bumps: list[PackageBump]) -> None:
-        move = move_berry_ranges if self.project.berry else move_classic_ranges
-        text = self.project.lockfile.read_text(encoding="utf-8")
+        move = move_berry_ranges if project.berry else move_classic_ranges
+        text = project.lockfile.read_text(encoding="utf-8")
         for index, bump in enumerate(bumps):
             text = move(text, bump, f"{ALIAS_PREFIX}{index}")
-        self.project.lockfile.write_text(text, encoding="utf-8")
+        project.lockfile.write_text(text, encoding="utf-8")
+        project.root.write_bytes(original)
+        self._install("removing the temporary aliases")
 
-    # --- when the lockfile alone cannot hold the fix -----------------------------------------
+    # --- 3. what an in-range update cannot reach ---------------------------------------------
+
+    def _settle(self, left: list[PackageBump], risks: dict[PackageBump, list[str]]) -> list[str]:
+        if not left:
+            return []
+        graph = self.graph()
+        manifest = []
+        for bump in left:
+            held = _held_by(graph, bump)
+            if bump in risks:
+                why = (
+                    f"the in-range update of what requires it ({held}) that removes it brings "
+                    f"{', '.join(risks[bump])}, possibly vulnerable"
+                )
+            else:
+                why = f"no in-range update of what requires it ({held}) removes it"
+            if not bump.in_line:
+                self.leave(
+                    bump,
+                    ReasonCode.NO_PATCH_AVAILABLE,
+                    f"{bump.name} {bump.current_version} has no patched version in its own major "
+                    f"line (the first fix, {bump.target_version}, is in another), and {why}",
+                )
+            elif not self.manifest_changes:
+                self.leave(
+                    bump,
+                    ReasonCode.MANIFEST_CHANGE_REQUIRED,
+                    f"{bump.name} {bump.current_version} stays: {why}; only a manifest change "
+                    "(package.json resolutions or a range) reaches the fix, which the rules forbid",
+                )
+            else:
+                manifest.append(bump)
+        return self._keep_manifest_change(manifest) if manifest else []
 
     def _resolutions(self) -> dict[str, object]:
         return as_dict(PackageJson.load(self.project.root).data.get("resolutions"))
-
-    def _refuse_existing_resolutions(self, bumps: list[PackageBump]) -> None:
-        existing = self._resolutions()
-        for bump in bumps:
-            pinned = [k for k in existing if k.rsplit("/", 1)[-1].split("@npm:")[0] == bump.name]
-            pinned += mentions(existing, bump.name)
-            if pinned:
-                raise UpdateRefused(
-                    ReasonCode.MANIFEST_CHANGE_REQUIRED,
-                    f"package.json resolutions already pin {bump.name} "
-                    f"({', '.join(sorted(set(pinned)))}); a person updates them",
-                )
 
     def _keep_manifest_change(self, bumps: list[PackageBump]) -> list[str]:
         notes = bump_declared_ranges(self.project.manifests, bumps)
         if notes:
             self._install("bumping the declared ranges")
-        left = survivors(self.project.lockfile, self.project.display, bumps)
-        if left:
+        keyed: dict[PackageBump, list[str]] = {}
+        for bump in self.still_locked(bumps):
+            try:
+                keyed[bump] = self._resolution_keys(bump)
+            except UpdateRefused as refusal:
+                self.leave(bump, refusal.reason, refusal.detail)
+        if keyed:
             root = PackageJson.load(self.project.root)
             resolutions = root.section("resolutions")
-            for bump in left:
-                for key in self._resolution_keys(bump):
+            for bump, keys in keyed.items():
+                for key in keys:
                     resolutions[key] = (
                         f"npm:{bump.target_version}" if self.project.berry else bump.target_version
                     )
                 notes.append(note(bump, "package.json resolutions"))
             root.save()
             self._install("adding resolutions for dependents that pin the old version")
-        still = survivors(self.project.lockfile, self.project.display, bumps)
+        still = self.still_locked(list(keyed))
         if still:
             raise UpdateRefused(
                 ReasonCode.VERIFICATION_FAILED,
                 "yarn still locks " + ", ".join(f"{b.name} {b.current_version}" for b in still),
-                self.runner.tail(),
+                self.yarn.tail(),
             )
         return notes
 
@@ -265,7 +413,7 @@ class _YarnUpdate:
         others = {
             v
             for v in locked_versions(self.project.lockfile, self.project.display, bump.name)
-            if not _same_major_line(v, bump.target_version)
+            if not same_line(v, bump.target_version)
         }
         if others:
             raise UpdateRefused(
@@ -277,13 +425,260 @@ class _YarnUpdate:
         return [bump.name]
 
 
-def _same_major_line(a: str, b: str) -> bool:
-    left, right = parse_version(a), parse_version(b)
-    if left is None or right is None:
+def _held_by(graph: LockGraph, bump: PackageBump) -> str:
+    """Who requires the copy: its dependents in the lockfile, else the project itself."""
+    dependents = {
+        d.describe()
+        for copy in graph.copies(bump.name, bump.current_version)
+        for d in graph.dependents(copy)
+        if not d.workspace
+    }
+    if not dependents:
+        return "the project's package.json"
+    shown = sorted(dependents)
+    return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+
+
+# --- 2. in-range updates of the dependents -----------------------------------------------------
+
+
+@dataclass
+class _Trial:
+    before: LockGraph
+    after: LockGraph
+    fixed: set[PackageBump]
+    risky: list[str]
+
+
+@dataclass
+class _ParentUpdates:
+    """Remove copies by updating what requires them in range, immediate dependents first."""
+
+    update: _YarnUpdate
+    bumps: list[PackageBump]  # every bump of the lockfile: none may gain a vulnerable version
+    notes: list[str] = field(default_factory=list)
+    # copies an in-range update removes only by bringing a possibly vulnerable version
+    risks: dict[PackageBump, list[str]] = field(default_factory=dict)
+    _releases: dict[str, list[str] | None] = field(default_factory=dict)
+
+    def run(self, left: list[PackageBump]) -> list[PackageBump]:
+        """The bumps whose copies stay (the others are noted)."""
+        start = self.update.graph()
+        pending = list(left)
+        tried: dict[PackageBump, set[str]] = {b: set() for b in pending}
+        for level in range(1, MAX_PARENT_LEVELS + 1):
+            graph = self.update.graph()
+            climbing, growing = [], False
+            for bump in pending:
+                above = [e for e in self._plan(graph, bump, level) if e.specs[0] not in tried[bump]]
+                tried[bump].update(e.specs[0] for e in above)
+                growing = growing or bool(above)
+                # re-resolving only entries the registry has nothing newer for changes nothing
+                if any(self._can_move(e) for e in above):
+                    climbing.append(bump)
+            if not growing:
+                break
+            fixed = self._attempt(climbing, level) if climbing else set()
+            pending = [b for b in pending if b not in fixed]
+        stay = self.update.still_locked(pending)
+        end = self.update.graph()
+        for bump in pending:
+            if bump not in stay:  # removed along with another copy's dependents
+                landed = end.versions(bump.name) - start.versions(bump.name)
+                self.notes.append(
+                    landed_note(bump, landed, "lockfile only, along with the updates above")
+                )
+        return stay
+
+    def _plan(self, graph: LockGraph, bump: PackageBump, level: int) -> list[LockEntry]:
+        return graph.ancestors(graph.copies(bump.name, bump.current_version), level)
+
+    def _attempt(self, bumps: list[PackageBump], level: int) -> set[PackageBump]:
+        """Update the dependents of these copies up to `level`; keep what removes copies
+        without a new risk and without changing what the removed copies did not need."""
+        graph = self.update.graph()
+        plans = {b: self._plan(graph, b, level) for b in bumps}
+        plans = {b: p for b, p in plans.items() if p}
+        if not plans:
+            return set()
+        trial = self._trial(graph, plans)
+        if trial is None:  # yarn could not resolve them: one of the dependents may be why
+            return self._one_by_one(plans, level) if len(plans) > 1 else set()
+        if trial.fixed and not trial.risky and _only_needed(trial, plans):
+            self._record(trial, {b: plans[b] for b in trial.fixed})
+            return trial.fixed
+        self._write(graph.text)
+        if not trial.fixed:
+            return set()
+        if trial.fixed != set(plans):
+            return self._attempt(sorted(trial.fixed, key=_order), level)
+        if len(plans) == 1:
+            self.risks.update({b: trial.risky for b in plans})
+            return set()
+        return self._one_by_one(plans, level)
+
+    def _one_by_one(
+        self, plans: dict[PackageBump, list[LockEntry]], level: int
+    ) -> set[PackageBump]:
+        done: set[PackageBump] = set()
+        for bump in sorted(plans, key=_order):
+            done |= self._attempt([bump], level)
+        return done
+
+    def _trial(self, graph: LockGraph, plans: dict[PackageBump, list[LockEntry]]) -> _Trial | None:
+        removed = {e for entries in plans.values() for e in entries}
+        self._write(graph.without(removed))
+        update = self.update
+        run = update.yarn.run(update.install_args(), update.project.directory)
+        if not run.ok:
+            self._write(graph.text)
+            if run.timed_out:
+                raise UpdateRefused(
+                    ReasonCode.VERIFICATION_FAILED,
+                    f"updating dependents in range: `{run.command}` was killed at the update "
+                    "deadline",
+                    update.yarn.tail(),
+                )
+            return None
+        after = update.graph()
+        fixed = {b for b in plans if not after.copies(b.name, b.current_version)}
+        names = {b.name for b in self.bumps}
+        risky = possibly_vulnerable(
+            self.bumps,
+            {n: graph.versions(n) for n in names},
+            {n: after.versions(n) for n in names},
+        )
+        return _Trial(graph, after, fixed, risky)
+
+    def _write(self, text: str) -> None:
+        self.update.project.lockfile.write_text(text, encoding="utf-8")
+
+    def _record(self, trial: _Trial, plans: dict[PackageBump, list[LockEntry]]) -> None:
+        for bump in sorted(plans, key=_order):
+            moved = []
+            for entry in plans[bump]:
+                now = {e.version for e in _successors(entry, trial)}
+                if now and now != {entry.version}:
+                    moved.append(f"{entry.describe()} → {', '.join(sorted(now))}")
+            immediate = trial.before.ancestors(
+                trial.before.copies(bump.name, bump.current_version), 1
+            )
+            landed = {
+                child.version
+                for dependent in immediate
+                for successor in _successors(dependent, trial)
+                for spec in successor.dependencies
+                if (child := trial.after.resolve(spec)) is not None and child.name == bump.name
+            }
+            how = "lockfile only, via " + (
+                ", ".join(moved) or ", ".join(e.describe() for e in immediate) + " re-resolved"
+            )
+            self.notes.append(landed_note(bump, landed, how))
+
+    # --- is there anything to move? ----------------------------------------------------------
+
+    def _can_move(self, entry: LockEntry) -> bool:
+        """Whether the registry has a newer release than the locked one in one of the entry's
+        ranges (unknown counts as yes): re-resolving it can change something."""
+        releases = self._versions(entry)
+        current = parse_version(entry.version)
+        if releases is None or current is None:
+            return True
+        for spec in entry.specs:
+            spec_range = _spec_range(spec)
+            if spec_range is None:
+                return True
+            for release in releases:
+                parsed = parse_version(release)
+                if parsed is None or parsed.compare(current) <= 0:
+                    continue
+                fits = satisfies(release, spec_range)
+                if fits is None or fits:
+                    return True
         return False
-    if left.major != right.major:
-        return False
-    return left.major > 0 or left.minor == right.minor
+
+    def _versions(self, entry: LockEntry) -> list[str] | None:
+        key = f"{entry.name}@{entry.version}"
+        if key not in self._releases:
+            self._releases[key] = self._ask_registry(entry.name, entry.version)
+        return self._releases[key]
+
+    def _ask_registry(self, name: str, current: str) -> list[str] | None:
+        update = self.update
+        if update.project.berry:
+            args = ["npm", "info", name, "--fields", "versions", "--json"]
+        else:
+            args = ["info", name, "versions", "--json", "--non-interactive"]
+        run = update.yarn.run(args, update.project.directory)
+        if not run.ok:
+            return None
+        return _versions_from(run.output, current)
+
+
+def _order(bump: PackageBump) -> tuple[str, str]:
+    return bump.name, bump.current_version
+
+
+def _spec_range(spec: str) -> str | None:
+    """The semver range of a lockfile descriptor (None: a tag, URL or other protocol)."""
+    at = spec.find("@", 1)
+    if at <= 0:
+        return None
+    spec_range = spec[at + 1 :]
+    if spec_range.startswith("npm:"):
+        spec_range = spec_range[4:]
+        inner = spec_range.find("@", 1)
+        if inner > 0:
+            spec_range = spec_range[inner + 1 :]
+    return spec_range if satisfies("0.0.0", spec_range) is not None else None
+
+
+_QUOTED_VERSION = re.compile(r'"(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?)"')
+
+
+def _versions_from(output: str, current: str) -> list[str] | None:
+    """Releases from `yarn info <name> versions --json` (classic: a JSON line with `data`) or
+    `yarn npm info <name> --fields versions --json` (berry: an object with `versions`),
+    both sorted ascending. Only the output's tail is kept: a list cut above the current
+    version cannot tell, so it answers None."""
+    for line in reversed(output.strip().splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            found = data.get("versions", data.get("data"))
+            if isinstance(found, list) and all(isinstance(v, str) for v in found):
+                return found
+    seen = [(v, p) for v in _QUOTED_VERSION.findall(output) if (p := parse_version(v))]
+    floor = parse_version(current)
+    ordered = all(a[1].compare(b[1]) <= 0 for a, b in pairwise(seen))
+    if seen and floor is not None and ordered and seen[0][1].compare(floor) <= 0:
+        return [v for v, _ in seen]
+    return None
+
+
+def _successors(entry: LockEntry, trial: _Trial) -> list[LockEntry]:
+    """The entries that took a re-resolved entry's place: those holding its descriptors,
+    else (nothing asks for those any more) the versions of its package the trial added."""
+    holding = {e for spec in entry.specs if (e := trial.after.resolve(spec)) is not None}
+    if holding:
+        return sorted(holding, key=lambda e: e.specs)
+    old = trial.before.versions(entry.name)
+    return [e for e in trial.after.entries if e.name == entry.name and e.version not in old]
+
+
+def _only_needed(trial: _Trial, plans: dict[PackageBump, list[LockEntry]]) -> bool:
+    """The entries re-resolved only for copies the trial did not remove stayed as they were
+    (so the change holds nothing those copies' fixes do not need)."""
+    needed = {e for b in trial.fixed for e in plans[b]}
+    spare = {e for b, entries in plans.items() if b not in trial.fixed for e in entries} - needed
+    for entry in spare:
+        for spec in entry.specs:
+            now = trial.after.resolve(spec)
+            if now is None or now.version != entry.version:
+                return False
+    return True
 
 
 # --- lockfile text (classic) and descriptors (berry) ------------------------------------------

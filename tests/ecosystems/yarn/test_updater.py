@@ -175,18 +175,22 @@ def test_a_pinning_dependent_gets_a_resolution(project: Project, berry: bool) ->
     project.assert_consistent(berry)
 
 
-def test_classic_resolution_that_would_move_another_major_line_is_refused(
+def test_classic_resolution_that_would_move_another_major_line_is_left_unfixed(
     project: Project,
 ) -> None:
     project.create({"uses-lodash": "^1.0.0", "pins-lodash": "1.0.0", "old-lodash": "1.0.0"})
     publish_lodash_fixes(project.registry)
-    before = read_tree(project.root)
+    manifest = (project.root / "package.json").read_bytes()
 
-    blocked, detail, _output, _ = _apply(project)
+    blocked, detail, output, result = _apply(project)
 
-    assert blocked is ReasonCode.MANIFEST_CHANGE_REQUIRED
-    assert "3.10.1" in str(detail)
-    assert read_tree(project.root) == before  # the half-done lockfile is put back
+    assert blocked is None, (detail, output)
+    [left] = result.unfixed  # type: ignore[attr-defined]
+    assert left.reason is ReasonCode.MANIFEST_CHANGE_REQUIRED
+    assert "3.10.1" in left.detail
+    assert (project.root / "package.json").read_bytes() == manifest
+    assert "4.17.15" in project.versions("lodash")  # pins-lodash still holds it
+    project.assert_consistent(berry=False)
 
 
 def test_berry_lockfile_without_a_pinned_release_is_refused(project: Project) -> None:
