@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from agentd import __version__, ecosystems
+from agentd.alerts.dependabot import churn
 from agentd.alerts.dependabot.body import render_body
 from agentd.alerts.dependabot.plan import (
     UnitPlan,
@@ -146,8 +147,9 @@ class DependabotPlugin(AlertPlugin):
         )
 
     def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
-        """No vulnerable version survives that the change claims to fix; record, per alert,
-        whether the change fixes it or why it stays open."""
+        """No vulnerable version survives that the change claims to fix, and nothing changed
+        that no fix requires (churn); record, per alert, whether the change fixes it or why
+        it stays open."""
         applied: _Applied = change.payload
         found = survivors(applied.plan, ws.read)
         claimed = unexpected(applied.plan, found)
@@ -157,6 +159,17 @@ class DependabotPlugin(AlertPlugin):
                 "vulnerable versions survive the update: "
                 + "; ".join(s.describe() for s in claimed),
             )
+        base = ws.start_sha
+        drift = churn.of_update(
+            applied.plan,
+            applied.update,
+            change.files,
+            lambda p: ws.tree.show_file(base, p),
+            ws.read,
+        )
+        if drift is not None:
+            unit.alert_states = open_states(applied.plan, ReasonCode.VERIFICATION_FAILED, drift)
+            raise UnitError(ReasonCode.VERIFICATION_FAILED, drift)
         unit.alert_states = alert_states(applied.plan, found)
 
     def hold(self, ctx: RunContext, unit: Unit, change: Change) -> Hold | None:

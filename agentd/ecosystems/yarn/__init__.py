@@ -12,5 +12,6 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("yarn.lock",),
     manifests=("package.json",),
     parse=parser.parse,
+    graph=parser.graph,
     updater=YarnUpdater(),
 )
