@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentd.ecosystems import by_name, dependency_graph
+from agentd.ecosystems import ECOSYSTEMS, by_name, dependency_graph
 from ecosystems.samples import ROOT
 
 EDGES = {
@@ -100,3 +100,10 @@ aiohttp==3.9.5
         "yarl": {"idna"},
         "aiohttp": {"yarl"},
     }
+
+
+def test_every_ecosystem_says_which_other_packages_an_update_may_move() -> None:
+    """A new ecosystem without a graph reader would let the churn check allow nothing but
+    the bumped packages; it must say so on purpose."""
+    for ecosystem in ECOSYSTEMS:
+        assert ecosystem.graph is not None or ecosystem.minimum_version_selection, ecosystem.name
