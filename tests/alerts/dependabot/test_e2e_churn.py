@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from e2e import e2e
 from ecosystems.registries.e2etools import (
     LOCKFILE_RULE,
@@ -74,3 +75,36 @@ def test_an_update_that_also_refreshes_an_unrelated_package_is_blocked(tmp_path:
             assert file_on_main(env, "stale", LOCK) == fixtures["stale"][LOCK]
             alerts = env.sim.admin.alerts("stale", "dependabot")
             assert alerts and all(a["state"] == "open" for a in alerts)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the npm updater does not name the parents it moves in UpdateResult.moved yet; "
+    "once it does, this passes: remove the marker",
+)
+def test_a_parent_the_updater_moved_in_range_passes_the_churn_check(tmp_path: Path) -> None:
+    """`server` 1.0.0 pins cookie 0.4.0 exactly; npm moves it in range to 1.1.0 (cookie
+    0.7.1). The parent's move is on purpose, so it is no churn: the unit merges."""
+    require_tool("npm")
+    registry = lodash_registry()
+    registry.publish("cookie", "0.4.0").publish("server", "1.0.0", {"cookie": "0.4.0"})
+    home = private_home(tmp_path)
+    with registry.serve() as url:
+        directory = tmp_path / "fixtures" / "parent"
+        manifest = {"name": "app", "version": "1.0.0", "dependencies": {"server": "^1.0.0"}}
+        write_package_json(directory, manifest)
+        run(["npm", "install", "--package-lock-only", "--ignore-scripts"], directory,
+            offline_env(home, registry_env(url)))  # fmt: skip
+        files = {p.name: p.read_text() for p in directory.iterdir() if p.is_file()}
+        registry.publish("cookie", "0.7.0").publish("cookie", "0.7.1")
+        registry.publish("server", "1.1.0", {"cookie": "0.7.1"})
+        world = scenario(repo("parent", files))
+        with e2e(tmp_path, world, [{"repo": "parent", "targets": [target("npm")]}]) as env:
+            configure(env, {"npm": LOCKFILE_RULE}, registry_env(url))
+            result, summary = env.run()
+            assert result.returncode == 0, result.stderr[-3000:]
+            unit = the_unit(env, summary, "parent")
+            assert unit["outcome"] == "merged", explain(unit)
+            packages = json.loads(file_on_main(env, "parent", LOCK))["packages"]
+            assert packages["node_modules/server"]["version"] == "1.1.0"
+            assert packages["node_modules/cookie"]["version"] == "0.7.1"
