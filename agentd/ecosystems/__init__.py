@@ -26,6 +26,8 @@ from packaging.utils import canonicalize_name
 
 from agentd.ecosystems._shared.interface import (
     Ecosystem,
+    Graph,
+    GraphReader,
     PackageBump,
     Parser,
     UnfixedBump,
@@ -171,6 +173,21 @@ def parse_dependency_file(path: str, content: bytes) -> list[Dependency]:
         raise DepfileError(f"{path}: malformed ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
+def dependency_graph(path: str, content: bytes) -> Graph | None:
+    """The dependency graph the file records (name → names it depends on), None without one."""
+    ecosystem = for_file(path)
+    if ecosystem is None:
+        raise DepfileError(f"{path}: not a dependency file agentd reads")
+    if ecosystem.graph is None:
+        return None
+    try:
+        return ecosystem.graph(path, content)
+    except DepfileError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        raise DepfileError(f"{path}: malformed ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
 __all__ = [
     "ECOSYSTEMS",
     "PROFILE_ECOSYSTEMS",
@@ -178,6 +195,8 @@ __all__ = [
     "Dependency",
     "DepfileError",
     "Ecosystem",
+    "Graph",
+    "GraphReader",
     "PackageBump",
     "Parser",
     "UnfixedBump",
@@ -187,6 +206,7 @@ __all__ = [
     "VersionScheme",
     "branch_slug",
     "by_name",
+    "dependency_graph",
     "ecosystem_for",
     "file_kind",
     "for_alert_ecosystem",

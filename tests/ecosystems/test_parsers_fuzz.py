@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentd.ecosystems import Dependency, DepfileError, parse_dependency_file
+from agentd.ecosystems import Dependency, DepfileError, dependency_graph, parse_dependency_file
 from ecosystems.samples import ROOT, dependency_file_samples
 
 EXAMPLES = int(os.environ.get("AGENTD_FUZZ_EXAMPLES", "300"))
@@ -34,6 +34,13 @@ def parses_or_refuses(path: str, content: bytes) -> None:
     assert isinstance(result, list)
     assert all(isinstance(d, Dependency) and d.manifest_path == path for d in result)
     assert all(isinstance(d.name, str) and isinstance(d.version, str) for d in result)
+    graph = dependency_graph(path, content)  # a file that parses has a graph, or None
+    assert graph is None or all(
+        isinstance(name, str)
+        and isinstance(targets, frozenset)
+        and all(isinstance(t, str) for t in targets)
+        for name, targets in graph.items()
+    )
 
 
 @FUZZ

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from agentd import __version__, ecosystems
+from agentd.alerts.dependabot import churn, native
 from agentd.alerts.dependabot.body import render_body
 from agentd.alerts.dependabot.plan import (
     UnitPlan,
@@ -32,7 +33,7 @@ from agentd.alerts.interface import (
     new_unit,
     pr_title,
 )
-from agentd.ecosystems import PackageBump, UnfixedBump, UpdateContext, UpdateResult, branch_slug
+from agentd.ecosystems import PackageBump, UnfixedBump, UpdateContext, UpdateResult
 from agentd.engine.context import RunContext, Workspace
 from agentd.engine.verification import sandbox_hidden, tool_caches
 from agentd.errors import PathEscapeError, UnitError
@@ -46,7 +47,6 @@ from agentd.stamp import Stamp
 from agentd.verify import Sandbox, VerificationResult, scrubbed_env
 from agentd.vocabulary import AlertClass, Outcome, ReasonCode, UnitResult
 
-NATIVE_AUTHOR = "dependabot[bot]"
 _PROBLEM_ORDER = (
     ReasonCode.NO_PATCH_AVAILABLE,
     ReasonCode.VERIFICATION_FAILED,
@@ -120,20 +120,17 @@ class DependabotPlugin(AlertPlugin):
         )
 
     def candidates(self, ctx: RunContext, unit: Unit, proposal: Proposal) -> list[PullRequest]:
-        plan: UnitPlan = proposal.payload
-        prefix = ctx.profile.profile.defaults.native_dependabot_head_branch_prefix
-        native = [
-            p for p in ctx.api.pulls(unit.repo.repo, base=unit.base)
-            if p.user is not None and p.user.login == NATIVE_AUTHOR and p.head.ref.startswith(prefix)
-        ]  # fmt: skip
-        qualifying = []
-        for pull in native:
-            why = _native_mismatch(ctx, unit, plan, pull)
-            if why is None:
-                qualifying.append(pull)
-            else:
-                unit.notes.append(f"native Dependabot PR #{pull.number} left alone: {why}")
-        return qualifying
+        assert unit.target is not None  # noqa: S101
+        repo = unit.repo.repo
+        found = native.candidates(
+            ctx.api.pulls(repo, base=unit.base),
+            proposal.payload,
+            ctx.profile.profile.defaults.native_dependabot_head_branch_prefix,
+            unit.target.path,
+            lambda number: {f.filename for f in ctx.api.pull_files(repo, number)},
+        )
+        unit.notes += found.notes
+        return found.pulls
 
     def apply(self, ctx: RunContext, unit: Unit, proposal: Proposal, ws: Workspace) -> Change:
         plan: UnitPlan = proposal.payload
@@ -146,8 +143,9 @@ class DependabotPlugin(AlertPlugin):
         )
 
     def recheck(self, ctx: RunContext, unit: Unit, change: Change, ws: Workspace) -> None:
-        """No vulnerable version survives that the change claims to fix; record, per alert,
-        whether the change fixes it or why it stays open."""
+        """No vulnerable version survives that the change claims to fix, and nothing changed
+        that no fix requires (churn); record, per alert, whether the change fixes it or why
+        it stays open."""
         applied: _Applied = change.payload
         found = survivors(applied.plan, ws.read)
         claimed = unexpected(applied.plan, found)
@@ -157,6 +155,17 @@ class DependabotPlugin(AlertPlugin):
                 "vulnerable versions survive the update: "
                 + "; ".join(s.describe() for s in claimed),
             )
+        base = ws.start_sha
+        drift = churn.of_update(
+            applied.plan,
+            applied.update,
+            change.files,
+            lambda p: ws.tree.show_file(base, p),
+            ws.read,
+        )
+        if drift is not None:
+            unit.alert_states = open_states(applied.plan, ReasonCode.VERIFICATION_FAILED, drift)
+            raise UnitError(ReasonCode.VERIFICATION_FAILED, drift)
         unit.alert_states = alert_states(applied.plan, found)
 
     def hold(self, ctx: RunContext, unit: Unit, change: Change) -> Hold | None:
@@ -388,22 +397,6 @@ def _updater_refusal(update: UpdateResult) -> UnitError:
     if update.blocked in _SKIPPING:
         return UnitError.skipped(update.blocked, detail)
     return UnitError(update.blocked, detail)
-
-
-# --- native Dependabot PRs ------------------------------------------------------------------
-
-
-def _native_mismatch(ctx: RunContext, unit: Unit, plan: UnitPlan, pull: PullRequest) -> str | None:
-    if len(plan.packages) != 1 or len(plan.fixable) != 1:
-        return f"this unit fixes {len(plan.packages)} packages; a native PR bumps one"
-    package = plan.fixable[0]
-    segment = pull.head.ref.split("/")[1] if pull.head.ref.count("/") >= 2 else ""
-    if branch_slug(package.key.ecosystem) != segment:
-        return f"its head {pull.head.ref} is not a {package.key.ecosystem} update"
-    files = {f.filename for f in ctx.api.pull_files(unit.repo.repo, pull.number)}
-    if package.key.manifest_path not in files:
-        return f"it does not change {package.key.manifest_path}"
-    return None
 
 
 # --- description --------------------------------------------------------------------------------

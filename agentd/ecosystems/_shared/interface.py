@@ -9,7 +9,7 @@ check live in the engine, shared by every ecosystem.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -22,6 +22,11 @@ from agentd.vocabulary import ReasonCode
 
 VersionScheme = Literal["pep440", "semver"]  # implemented in agentd.versions
 Parser = Callable[[str, bytes], list[Dependency]]  # (repo-relative path, content)
+# Package name → the names of the packages it depends on (every copy of a package merged),
+# as a lockfile records them; None when this file records no graph (a plain requirements
+# file). Names are as written; the reader's caller normalizes them.
+Graph = Mapping[str, frozenset[str]]
+GraphReader = Callable[[str, bytes], Graph | None]  # (repo-relative path, content)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,12 @@ class UpdateResult:
     tool_output: str = ""  # redacted tail of the tool's output
     # Bumps left out of the change, each with its reason; the others are in the change.
     unfixed: list[UnfixedBump] = field(default_factory=list)
+    # Names of the packages the updater moved on purpose besides the bumped ones: the
+    # dependents it updated in range so that a vulnerable copy goes (`npm update express`
+    # for cookie). The churn check allows these, and what they depend on, to change; any
+    # other package whose versions change blocks the unit, so an updater that moves a
+    # parent must name it here.
+    moved: list[str] = field(default_factory=list)
 
     @property
     def manifest_changed(self) -> bool:
@@ -122,6 +133,15 @@ class Ecosystem:
     # (so a copy with no patch in its own line may still go); otherwise such copies are
     # `no_patch_available` before the updater runs.
     parent_updates: bool = False
+    # The dependency graph a dependency file records, for the churn check: an update may
+    # change only the bumped and moved packages and what they (transitively) depend on.
+    # None: no graph; other packages' versions may not change, new names may appear.
+    graph: GraphReader | None = None
+    # Go's minimum version selection: an upgrade raises the requirements the new version
+    # needs and `go mod tidy` drops indirect ones nothing needs, with no graph in go.mod to
+    # say which. The churn check then allows raised versions, new modules and dropped
+    # indirect requirements; a lowered version or a dropped direct requirement is churn.
+    minimum_version_selection: bool = False
 
     def reads(self, path: str) -> bool:
         name = PurePosixPath(path).name

@@ -154,3 +154,8 @@ def scope_of(node: str, runtime: set[str], development: set[str]) -> str | None:
     if node in development:
         return "development"
     return None
+
+
+def frozen_graph(edges: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
+    """A dependency graph as the ecosystem record's `graph` reader returns it."""
+    return {name: frozenset(targets) for name, targets in edges.items()}

@@ -12,5 +12,6 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("Cargo.lock",),
     manifests=("Cargo.toml",),
     parse=parser.parse,
+    graph=parser.graph,
     updater=CargoUpdater(),
 )

@@ -8,7 +8,16 @@ version 1 lockfiles.
 
 from __future__ import annotations
 
-from agentd.ecosystems._shared.model import Dependency, as_dict, as_list, as_str, load_toml, unique
+from agentd.ecosystems._shared.interface import Graph
+from agentd.ecosystems._shared.model import (
+    Dependency,
+    as_dict,
+    as_list,
+    as_str,
+    frozen_graph,
+    load_toml,
+    unique,
+)
 
 
 def _direct(members: list[dict[str, object]]) -> tuple[set[str], set[tuple[str, str]]]:
@@ -43,3 +52,16 @@ def parse(path: str, content: bytes) -> list[Dependency]:
         relationship = "direct" if direct else "transitive"
         found.append(Dependency("rust", name, version, path, relationship))
     return unique(found)
+
+
+def graph(path: str, content: bytes) -> Graph:
+    """Crate name → the crates its `dependencies` list names (`name`, `name version` or
+    `name version (source)`); workspace members included, as nothing bumps them."""
+    data = load_toml(path, content)
+    edges: dict[str, set[str]] = {}
+    for package in (as_dict(raw) for raw in as_list(data.get("package"))):
+        name = as_str(package.get("name"))
+        if name:
+            targets = (str(entry).split() for entry in as_list(package.get("dependencies")))
+            edges.setdefault(name, set()).update(parts[0] for parts in targets if parts)
+    return frozen_graph(edges)

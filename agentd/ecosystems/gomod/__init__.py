@@ -13,5 +13,6 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("go.mod",),
     manifests=("go.mod",),
     parse=parser.parse,
+    minimum_version_selection=True,
     updater=GoModUpdater(),
 )

@@ -12,6 +12,7 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("package-lock.json", "npm-shrinkwrap.json"),
     manifests=("package.json",),
     parse=parser.parse,
+    graph=parser.graph,
     updater=NpmUpdater(),
     parent_updates=True,
 )

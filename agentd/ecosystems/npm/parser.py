@@ -10,14 +10,16 @@ dependency from a hoisted transitive one at the top level, so those are "unknown
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from typing import Any
 
+from agentd.ecosystems._shared.interface import Graph
 from agentd.ecosystems._shared.model import (
     Dependency,
     DepfileError,
     as_dict,
     as_str,
+    frozen_graph,
     is_true,
     load_json,
     unique,
@@ -100,3 +102,56 @@ def parse(path: str, content: bytes) -> list[Dependency]:
     if "lockfileVersion" in data:
         return []  # a lockfile of a project without dependencies
     raise DepfileError(f"{path}: not an npm lockfile (no packages or dependencies)")
+
+
+def _declared_package(name: str, spec: object) -> str:
+    """The package a declaration names: `"x": "npm:real@^1"` is `real`, else `x`."""
+    text = spec if isinstance(spec, str) else ""
+    if not text.startswith("npm:"):
+        return name
+    real = text[4:].rpartition("@")[0]
+    return real or text[4:]
+
+
+def _requirements(entry: dict[str, Any], sections: tuple[str, ...]) -> set[str]:
+    return {
+        _declared_package(str(name), spec)
+        for section in sections
+        for name, spec in as_dict(entry.get(section)).items()
+    }
+
+
+def _graph_packages(packages: dict[str, Any]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = defaultdict(set)
+    sections = ("dependencies", "optionalDependencies", "peerDependencies")
+    for key, raw in packages.items():
+        entry = as_dict(raw)
+        if _MARKER not in key or is_true(entry.get("link")):
+            continue  # the project, its workspaces and links to them are no packages
+        name = as_str(entry.get("name")) or _split_location(key)[1]
+        edges[name] |= _requirements(entry, sections)
+    return edges
+
+
+def _graph_v1(top: dict[str, Any]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = defaultdict(set)
+    queue: deque[dict[str, Any]] = deque([top])
+    while queue:
+        for installed_as, raw in queue.popleft().items():
+            entry = as_dict(raw)
+            queue.append(as_dict(entry.get("dependencies")))
+            version = as_str(entry.get("version")) or ""
+            name = _declared_package(str(installed_as), version)
+            edges[name] |= _requirements(entry, ("requires",))
+    return edges
+
+
+def graph(path: str, content: bytes) -> Graph:
+    """Package name → the names it requires (`dependencies`, optional and peer ones; v1:
+    `requires`); an alias's edges are its real package's."""
+    data = load_json(path, content)
+    packages = data.get("packages")
+    if isinstance(packages, dict):
+        return frozen_graph(_graph_packages(packages))
+    dependencies = data.get("dependencies")
+    return frozen_graph(_graph_v1(dependencies if isinstance(dependencies, dict) else {}))

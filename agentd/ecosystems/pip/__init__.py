@@ -14,5 +14,6 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("requirements*.txt",),
     manifests=(),
     parse=parser.parse,
+    graph=parser.graph,
     updater=PipUpdater(),
 )

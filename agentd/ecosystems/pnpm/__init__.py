@@ -12,6 +12,7 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("pnpm-lock.yaml",),
     manifests=("package.json", "pnpm-workspace.yaml"),
     parse=parser.parse,
+    graph=parser.graph,
     updater=PnpmUpdater(),
     parent_updates=True,
 )

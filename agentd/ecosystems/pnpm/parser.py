@@ -9,14 +9,17 @@ importers' runtime and development dependencies.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
+from agentd.ecosystems._shared.interface import Graph
 from agentd.ecosystems._shared.jsgraph import LockGraph, Node
 from agentd.ecosystems._shared.model import (
     Dependency,
     DepfileError,
     as_dict,
     as_str,
+    frozen_graph,
     is_true,
     load_yaml,
     reachable,
@@ -199,3 +202,27 @@ def lock_graph(path: str, content: bytes) -> LockGraph:
         if split is not None:
             graph.add_package(split, _edges(as_dict(entry), _RUNTIME, v5))
     return graph
+
+
+def _edges_of(entry: dict[str, Any], v5: bool) -> set[str]:
+    """The package names an entry's dependencies resolve to (an alias: its real package)."""
+    names = set()
+    for section in _RUNTIME:
+        for name, value in as_dict(entry.get(section)).items():
+            pair = _resolved(str(name), value, v5)
+            names.add(pair[0] if pair else str(name))
+    return names
+
+
+def graph(path: str, content: bytes) -> Graph:
+    """Package name → the names it depends on, from `packages` (v5, v6) or `snapshots` (v9),
+    peer-resolved copies merged into their package."""
+    data = load_yaml(path, content)
+    v5 = str(data.get("lockfileVersion", "")).startswith("5")
+    edges: dict[str, set[str]] = defaultdict(set)
+    for section in ("packages", "snapshots"):
+        for key, entry in as_dict(data.get(section)).items():
+            split = _split_key(str(key), v5)
+            if split is not None:
+                edges[split[0]] |= _edges_of(as_dict(entry), v5)
+    return frozen_graph(edges)

@@ -12,5 +12,6 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("poetry.lock",),
     manifests=("pyproject.toml",),
     parse=parser.parse,
+    graph=parser.graph,
     updater=PoetryUpdater(),
 )

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentd.ecosystems._shared.model import Dependency, as_dict, as_list, as_str, load_toml, unique
+from agentd.ecosystems._shared.interface import Graph
+from agentd.ecosystems._shared.model import (
+    Dependency,
+    as_dict,
+    as_list,
+    as_str,
+    frozen_graph,
+    load_toml,
+    unique,
+)
 
 _NOT_REGISTRY = frozenset({"directory", "file", "git", "url"})
 
@@ -37,3 +46,17 @@ def parse(path: str, content: bytes) -> list[Dependency]:
             continue
         found.append(Dependency("pip", name, version, path, "unknown", _scope(package)))
     return unique(found)
+
+
+def graph(path: str, content: bytes) -> Graph:
+    """Package name → the names its `[package.dependencies]` table lists (optional ones
+    included: an extra the project enables is one of them)."""
+    data = load_toml(path, content)
+    edges: dict[str, set[str]] = {}
+    for package in (as_dict(raw) for raw in as_list(data.get("package"))):
+        name = as_str(package.get("name"))
+        if name:
+            edges.setdefault(name, set()).update(
+                str(d) for d in as_dict(package.get("dependencies"))
+            )
+    return frozen_graph(edges)

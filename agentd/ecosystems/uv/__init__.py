@@ -12,5 +12,6 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("uv.lock",),
     manifests=("pyproject.toml",),
     parse=parser.parse,
+    graph=parser.graph,
     updater=UvUpdater(),
 )

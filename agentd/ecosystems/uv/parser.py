@@ -13,11 +13,13 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from agentd.ecosystems._shared.interface import Graph
 from agentd.ecosystems._shared.model import (
     Dependency,
     as_dict,
     as_list,
     as_str,
+    frozen_graph,
     load_toml,
     reachable,
     scope_of,
@@ -94,3 +96,22 @@ def parse(path: str, content: bytes) -> list[Dependency]:
             Dependency("pip", package["name"], package["version"], path, relationship, scope)
         )
     return unique(found)
+
+
+def graph(path: str, content: bytes) -> Graph:
+    """Package name → the names its `dependencies`, `optional-dependencies` and
+    `dev-dependencies` entries name (the project and its members included)."""
+    data = load_toml(path, content)
+    edges: dict[str, set[str]] = {}
+    for package in (as_dict(raw) for raw in as_list(data.get("package"))):
+        name = as_str(package.get("name"))
+        if not name:
+            continue
+        entries = as_list(package.get("dependencies"))
+        for section in ("optional-dependencies", "dev-dependencies"):
+            entries += [
+                d for group in as_dict(package.get(section)).values() for d in as_list(group)
+            ]
+        names = (as_str(as_dict(entry).get("name")) for entry in entries)
+        edges.setdefault(name, set()).update(n for n in names if n)
+    return frozen_graph(edges)

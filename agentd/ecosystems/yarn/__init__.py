@@ -12,6 +12,7 @@ ECOSYSTEM = Ecosystem(
     dependency_files=("yarn.lock",),
     manifests=("package.json",),
     parse=parser.parse,
+    graph=parser.graph,
     updater=YarnUpdater(),
     parent_updates=True,
 )

@@ -11,14 +11,17 @@ link and portal entries are not registry packages and are skipped.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import Any
 from urllib.parse import unquote
 
+from agentd.ecosystems._shared.interface import Graph
 from agentd.ecosystems._shared.model import (
     Dependency,
     DepfileError,
     as_dict,
     as_str,
+    frozen_graph,
     load_yaml,
     text_of,
     unique,
@@ -142,3 +145,68 @@ def parse(path: str, content: bytes) -> list[Dependency]:
     if _BERRY_MARKER.search(text):
         return unique(_berry(path, content))
     return unique(_classic(path, text))
+
+
+_DEPENDENCY_SECTIONS = ("dependencies:", "optionalDependencies:")
+
+
+def _dependency_package(name: str, spec: str) -> str:
+    """The package a dependency line names: `foo "npm:real@^1"` is `real`, else `foo`."""
+    if spec.startswith("npm:"):
+        real = _split_spec(spec[4:])
+        if real is not None:
+            return real[0]
+    return name
+
+
+def _classic_dependency(line: str) -> str:
+    """`"@s/a" "^1.0.0"` or `b "npm:real@^2"` → the package it names."""
+    text = line.strip()
+    if text.startswith('"'):
+        name, _, spec = text[1:].partition('"')
+    else:
+        name, _, spec = text.partition(" ")
+    return _dependency_package(name, spec.strip().strip('"'))
+
+
+def _classic_graph(text: str) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = defaultdict(set)
+    package: str | None = None
+    in_dependencies = False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if indent == 0:
+            package = _classic_package(line.rstrip().removesuffix(":"))
+            in_dependencies = False
+            if package:
+                edges[package] |= set()
+        elif indent == 2:
+            in_dependencies = line.strip() in _DEPENDENCY_SECTIONS
+        elif indent == 4 and in_dependencies and package:
+            edges[package].add(_classic_dependency(line))
+    return edges
+
+
+def _berry_graph(path: str, content: bytes) -> dict[str, set[str]]:
+    data = load_yaml(path, content)
+    edges: dict[str, set[str]] = defaultdict(set)
+    for key, raw in data.items():
+        entry = as_dict(raw)
+        package = _registry_package(entry) if key != "__metadata" else None
+        if package is None:
+            continue  # workspaces, and git, file, link and portal packages
+        for section in ("dependencies", "optionalDependencies", "peerDependencies"):
+            for name, spec in as_dict(entry.get(section)).items():
+                edges[package[0]].add(_dependency_package(str(name), str(spec)))
+        edges[package[0]] |= set()
+    return edges
+
+
+def graph(path: str, content: bytes) -> Graph:
+    """Package name → the names it depends on (an alias: its real package)."""
+    text = text_of(path, content)
+    if _BERRY_MARKER.search(text):
+        return frozen_graph(_berry_graph(path, content))
+    return frozen_graph(_classic_graph(text))
