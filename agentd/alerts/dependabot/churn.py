@@ -56,8 +56,28 @@ def of_update(
 ) -> str | None:
     """Why a unit's change may not stand for churn, or None: its bumped packages, and the
     ones its updater moved on purpose, are the ones that may change."""
-    moved = update.moved if update is not None else []
-    return problem(files, before, after, [*(b.name for b in plan.bumps()), *moved])
+    moved = list(update.moved) if update is not None else []
+    bumped = [b.name for b in plan.bumps()]
+    if plan.ecosystem is not None and plan.ecosystem.parent_updates:
+        # The updater may move, in range, whatever depends on a vulnerable copy.
+        moved += _ancestors(files, before, bumped)
+    return problem(files, before, after, [*bumped, *moved])
+
+
+def _ancestors(files: Iterable[str], before: Reader, names: Iterable[str]) -> list[str]:
+    """Every package that (transitively) depends on one of `names` before the update."""
+    found: set[str] = set()
+    for path in sorted(set(files)):
+        content = before(path)
+        graph = ecosystems.dependency_graph(path, content) if content is not None else None
+        if graph is None:
+            continue
+        reverse: dict[str, set[str]] = {}
+        for parent, children in graph.items():
+            for child in children:
+                reverse.setdefault(child, set()).add(parent)
+        found |= reachable(names, reverse)
+    return sorted(found)
 
 
 def problem(

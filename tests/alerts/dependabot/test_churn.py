@@ -8,6 +8,7 @@ packages no bump, no moved parent and nothing they depend on explains.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -517,6 +518,21 @@ def test_a_units_bumps_and_its_updaters_moved_parents_are_what_may_change() -> N
     files = ["package-lock.json"]
     moved = UpdateResult(changed_files=files, moved=["express"])
     assert churn.of_update(plan, moved, files, before_reader, after_reader) is None
+    # npm removes copies by updating their dependents in range: those may move unnamed...
+    assert (
+        churn.of_update(plan, UpdateResult(changed_files=files), files, before_reader, after_reader)
+        is None
+    )
+    # ...but nothing unrelated to the vulnerable copy may
+    lodash = {**after, "lodash": ("4.17.21", {})}
+    drift = churn.of_update(
+        plan, UpdateResult(changed_files=files), files, before_reader,
+        {"package-lock.json": npm_lock(lodash).encode()}.get,
+    )  # fmt: skip
+    assert drift is not None and "lodash 4.17.15 → 4.17.21" in drift
+    # an ecosystem that does not update parents must name what it moved
+    assert ecosystem is not None
+    plan.ecosystem = replace(ecosystem, parent_updates=False)
     alone = churn.of_update(
         plan, UpdateResult(changed_files=files), files, before_reader, after_reader
     )
