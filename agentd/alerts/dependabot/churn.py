@@ -69,7 +69,10 @@ def _ancestors(files: Iterable[str], before: Reader, names: Iterable[str]) -> li
     found: set[str] = set()
     for path in sorted(set(files)):
         content = before(path)
-        graph = ecosystems.dependency_graph(path, content) if content is not None else None
+        try:
+            graph = ecosystems.dependency_graph(path, content) if content is not None else None
+        except DepfileError:
+            continue  # `problem` reports the file it cannot compare
         if graph is None:
             continue
         reverse: dict[str, set[str]] = {}

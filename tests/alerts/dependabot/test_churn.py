@@ -537,3 +537,15 @@ def test_a_units_bumps_and_its_updaters_moved_parents_are_what_may_change() -> N
         plan, UpdateResult(changed_files=files), files, before_reader, after_reader
     )
     assert alone is not None and "express 4.17.1 → 4.21.0" in alone
+
+
+def test_an_unreadable_base_file_is_a_problem_even_where_parents_may_move() -> None:
+    """npm updates parents in range, so the base graph is read for them first; a base
+    lockfile that does not parse is reported, not an internal error."""
+    bump = PackageBump("cookie", "package-lock.json", "0.4.0", "0.7.1", ("GHSA-pxg6-pf52-xh8x",))
+    package = PackagePlan(PackageKey("npm", "cookie", "package-lock.json"), "cookie", [], [bump])
+    plan = UnitPlan(Target(target_id="root"), [], [package], by_name("npm"))
+    lock = "package-lock.json"
+    before, after = {lock: b"{not json"}, {lock: npm_lock(BASE).encode()}
+    text = churn.of_update(plan, UpdateResult(changed_files=[lock]), [lock], before.get, after.get)
+    assert text is not None and text.startswith("cannot compare the dependency files")

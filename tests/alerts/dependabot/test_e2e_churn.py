@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from e2e import e2e
 from ecosystems.registries.e2etools import (
     LOCKFILE_RULE,
@@ -77,14 +76,10 @@ def test_an_update_that_also_refreshes_an_unrelated_package_is_blocked(tmp_path:
             assert alerts and all(a["state"] == "open" for a in alerts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the npm updater does not name the parents it moves in UpdateResult.moved yet; "
-    "once it does, this passes: remove the marker",
-)
 def test_a_parent_the_updater_moved_in_range_passes_the_churn_check(tmp_path: Path) -> None:
     """`server` 1.0.0 pins cookie 0.4.0 exactly; npm moves it in range to 1.1.0 (cookie
-    0.7.1). The parent's move is on purpose, so it is no churn: the unit merges."""
+    0.7.1). npm removes copies by updating their dependents, so a dependent's move is on
+    purpose, no churn: the unit merges."""
     require_tool("npm")
     registry = lodash_registry()
     registry.publish("cookie", "0.4.0").publish("server", "1.0.0", {"cookie": "0.4.0"})
