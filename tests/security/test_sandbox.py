@@ -171,10 +171,17 @@ def _processes_with(token: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("sandbox", [None, "bwrap"], ids=["default-profile", "bwrap"])
+@pytest.mark.parametrize(
+    ("sandbox", "network", "reached"),
+    [(None, "none", []), ("bwrap", "none", []), (None, None, ["network"])],
+    ids=["default-profile", "bwrap", "default-network-host"],
+)
 def test_a_verification_command_reaches_nothing_of_agentds(
-    tmp_path: Path, sandbox: str | None
+    tmp_path: Path, sandbox: str | None, network: str | None, reached: list[str]
 ) -> None:
+    """With `verification.network: none` nothing is reached; with the default (`host`)
+    verification commands reach the network (registries for `npm ci`, `pip install`; a
+    loopback listener stands for one here) and nothing else of agentd's."""
     require_tool("bwrap")
     (tmp_path / "attack.py").write_text(ATTACK)
     target = {
@@ -191,7 +198,7 @@ def test_a_verification_command_reaches_nothing_of_agentds(
     ]
     with e2e(tmp_path, SCENARIO, repos, mode="pull_request") as env:
         (tmp_path / "attack.json").write_text(json.dumps(_plant(tmp_path, env)))
-        _profile(env, tmp_path, sandbox)
+        _profile(env, tmp_path, sandbox, network)
         git_config = (env.sim.workdir / "clones" / "api" / ".git" / "config").read_bytes()
         result, summary = env.run(OPERATOR_SECRET_CANARY=ENV_CANARY)
         outputs = [c["output_tail"] for u in summary.get("units", []) for c in u["verification"]]
@@ -199,41 +206,12 @@ def test_a_verification_command_reaches_nothing_of_agentds(
         assert report is not None, (result.returncode, result.stderr[-3000:], outputs)
         seen = json.loads(report.split("ATTACK-RESULT ", 1)[1].splitlines()[0])
         assert seen["controls"] == dict.fromkeys(seen["controls"], True), seen
-        assert [name for name, ok in seen["attacks"].items() if ok] == []
+        assert [name for name, ok in seen["attacks"].items() if ok] == reached
         assert not (env.sim.workdir / "clones" / "billing" / "pwned.txt").exists()
         assert (env.sim.workdir / "clones" / "api" / ".git" / "config").read_bytes() == git_config
         assert _processes_with(SLEEPER) == [], "a setsid child outlived the verification"
         time.sleep(4)
         assert not (tmp_path / "late-marker").exists(), "a setsid child wrote after the run"
-
-
-def test_by_default_verification_reaches_the_network_and_nothing_else(tmp_path: Path) -> None:
-    """`verification.network` defaults to `host`: `npm ci` / `pip install` reach their
-    registries (here: a loopback listener stands for one), while every other attack above
-    still fails."""
-    require_tool("bwrap")
-    (tmp_path / "attack.py").write_text(ATTACK)
-    target = {
-        "target_id": "root",
-        "path": ".",
-        "ecosystems": ["pip"],
-        "verification_commands": [
-            f"{sys.executable} {tmp_path / 'attack.py'} {tmp_path / 'attack.json'}"
-        ],
-    }
-    repos = [
-        {"repo": "api", "targets": [target]},
-        {"repo": "billing", "automation_mode": "manual_only", "manual_only_reason": "victim"},
-    ]
-    with e2e(tmp_path, SCENARIO, repos, mode="pull_request") as env:
-        (tmp_path / "attack.json").write_text(json.dumps(_plant(tmp_path, env)))
-        _profile(env, tmp_path, None, network=None)
-        result, summary = env.run(OPERATOR_SECRET_CANARY=ENV_CANARY)
-        outputs = [c["output_tail"] for u in summary.get("units", []) for c in u["verification"]]
-        report = next((o for o in outputs if "ATTACK-RESULT" in o), None)
-        assert report is not None, (result.returncode, result.stderr[-3000:], outputs)
-        seen = json.loads(report.split("ATTACK-RESULT ", 1)[1].splitlines()[0])
-        assert [name for name, ok in seen["attacks"].items() if ok] == ["network"]
 
 
 def test_sandbox_none_is_an_explicit_opt_out_reported_as_such(tmp_path: Path) -> None:
