@@ -131,8 +131,18 @@ def mentions(overrides: dict[str, Any], name: str) -> list[str]:
 def locked_versions(lockfile: Path, display: str, name: str) -> set[str]:
     """Every version of a package a lockfile holds (refusing an unreadable lockfile)."""
     try:
-        dependencies = ecosystems.parse_dependency_file(display, lockfile.read_bytes())
-    except (OSError, ecosystems.DepfileError) as exc:
+        return versions_in(display, lockfile.read_bytes(), name)
+    except OSError as exc:
+        raise UpdateRefused(
+            ReasonCode.VERIFICATION_FAILED, f"the tool left {display} unreadable: {exc}"
+        ) from None
+
+
+def versions_in(display: str, content: bytes, name: str) -> set[str]:
+    """Every version of a package a lockfile's content holds (refusing unreadable content)."""
+    try:
+        dependencies = ecosystems.parse_dependency_file(display, content)
+    except ecosystems.DepfileError as exc:
         raise UpdateRefused(
             ReasonCode.VERIFICATION_FAILED, f"the tool left {display} unreadable: {exc}"
         ) from None

@@ -35,6 +35,7 @@ from agentd.ecosystems._shared.interface import (
     UpdateContext,
     UpdateResult,
 )
+from agentd.ecosystems._shared.landing import same_line
 from agentd.ecosystems._shared.nodejs import (
     PackageJson,
     accepts,
@@ -46,6 +47,7 @@ from agentd.ecosystems._shared.nodejs import (
     quiet_npm_env,
     require_targets,
     survivors,
+    versions_in,
 )
 from agentd.ecosystems._shared.repo_config import check_npm
 from agentd.ecosystems._shared.tooling import (
@@ -347,22 +349,10 @@ def _older_copies(project: _Project, bumps: list[PackageBump], before: bytes) ->
     lockfile and below the fix (a newer parent pinning an older, still vulnerable copy)."""
     for bump in bumps:
         now = locked_versions(project.lockfile, project.display, bump.name)
-        added = now - _versions_in(before, bump.name)
+        added = now - versions_in(project.display, before, bump.name)
         if any(_below(v, bump.target_version) for v in added):
             return True
     return False
-
-
-def _versions_in(lock: bytes, name: str) -> set[str]:
-    try:
-        packages = json.loads(lock).get("packages", {})
-    except ValueError:
-        return set()
-    return {
-        str(entry.get("version"))
-        for key, entry in packages.items()
-        if isinstance(entry, dict) and key.endswith(f"{_MARKER}{name}")
-    }
 
 
 def _below(version: str, target: str) -> bool:
@@ -370,13 +360,6 @@ def _below(version: str, target: str) -> bool:
         return parse_version("npm", version).key < parse_version("npm", target).key
     except VersionError:
         return True  # unorderable: not provably fixed
-
-
-def _same_line(a: str, b: str) -> bool:
-    try:
-        return parse_version("npm", a).line == parse_version("npm", b).line
-    except VersionError:
-        return False
 
 
 def _moves(project: _Project, parents: dict[str, str], names: list[str]) -> list[str]:
@@ -428,9 +411,9 @@ def _require_fixed(project: _Project, done: list[PackageBump], tail: str) -> Non
 def _how(project: _Project, bump: PackageBump, moved: list[str]) -> str:
     now = sorted(locked_versions(project.lockfile, project.display, bump.name))
     fixed = [v for v in now if not _below(v, bump.target_version)]
-    same_line = [v for v in fixed if _same_line(v, bump.current_version)]
+    in_line = [v for v in fixed if same_line(v, bump.current_version)]
     via = f", via {'; '.join(moved)}" if moved else ""
-    landed = ", ".join(same_line or fixed) or "removed"
+    landed = ", ".join(in_line or fixed) or "removed"
     return (
         f"{bump.name} {bump.current_version} → {landed} in {bump.manifest_path} "
         f"(lockfile only{via})"
