@@ -112,9 +112,7 @@ class DependabotPlugin(AlertPlugin):
         plan = plan_unit(unit.target, unit.payload, lambda path: _read(context, path))
         unit.advisory_ids = plan.advisory_ids or unit.advisory_ids
         if not plan.fixable:
-            problem = _problem(plan)
-            unit.alert_states = open_states(plan, problem.reason, str(problem))
-            raise problem
+            raise _nothing_delivered(unit, plan, _problem(plan))
         return Proposal(
             intent=f"open a PR: {'; '.join(plan.summary())}", summary=plan.summary(), payload=plan
         )
@@ -299,9 +297,7 @@ def apply_largest_subset(
         # Earlier in this run the updater could not move exactly these copies; nothing
         # they depend on changed since, so it is not asked again.
         plan.leave([replace(known[_copy(b)], bump=b) for b in bumps])
-        problem = _problem_of_unfixed(plan)
-        unit.alert_states = open_states(plan, problem.reason, str(problem))
-        raise problem
+        raise _nothing_delivered(unit, plan, _problem_of_unfixed(plan))
     update = plan.updater.apply(context, bumps)
     if _refused(update, context) and len(bumps) > 1:
         _reset(ws, update.changed_files)
@@ -311,10 +307,14 @@ def apply_largest_subset(
     plan.leave(update.unfixed)
     known.update({_copy(u.bump): u for u in update.unfixed})
     if not update.changed_files or not plan.delivered():
-        problem = _problem_of_unfixed(plan)
-        unit.alert_states = open_states(plan, problem.reason, str(problem))
-        raise problem
+        raise _nothing_delivered(unit, plan, _problem_of_unfixed(plan))
     return update
+
+
+def _nothing_delivered(unit: Unit, plan: UnitPlan, problem: UnitError) -> UnitError:
+    """The unit's error when it delivers nothing; every alert stays open with its reason."""
+    unit.alert_states = open_states(plan, problem.reason, str(problem))
+    return problem
 
 
 def _copy(bump: PackageBump) -> tuple[str, str, str]:
