@@ -149,7 +149,7 @@ class NpmUpdater:
                 notes += done
                 unfixed.extend(left)
 
-        result = guarded_update(context, "npm", quiet_npm_env(), body)
+        result = guarded_update(context, "npm", quiet_npm_env(), body, registry_errors=True)
         result.unfixed = unfixed if result.blocked is None else []
         return result
 

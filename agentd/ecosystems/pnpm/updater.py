@@ -75,7 +75,8 @@ class PnpmUpdater:
                 unfixed.extend(update.unfixed)
 
         env = _pnpm_env(context)
-        result = guarded_update(context, runner_tool({**context.env, **env}, "pnpm"), env, body)
+        tool = runner_tool({**context.env, **env}, "pnpm")
+        result = guarded_update(context, tool, env, body, registry_errors=True)
         if result.blocked is None:
             result.unfixed = unfixed
         return result

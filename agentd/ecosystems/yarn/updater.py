@@ -196,7 +196,8 @@ class YarnUpdater:
                 notes += update.run(file_bumps)
                 unfixed.extend(update.unfixed)
 
-        result = guarded_update(context, tool, {**quiet_npm_env(), **_YARN_ENV}, body)
+        env = {**quiet_npm_env(), **_YARN_ENV}
+        result = guarded_update(context, tool, env, body, registry_errors=True)
         if result.blocked is None:
             result.unfixed = unfixed
         return result

@@ -37,7 +37,14 @@ from ecosystems.registries.npm import (
     registry_env,
     write_package_json,
 )
-from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
+from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
+    offline_env,
+    private_home,
+    run,
+    updater_context,
+)
 
 LOCK = "package-lock.json"
 LODASH_ADVISORY = ("GHSA-35jh-r3h4-6jhm",)
@@ -505,3 +512,26 @@ def test_e2e_lockfile_only_merges_and_a_pinning_dependent_opens_a_pr(tmp_path: P
             [pull] = env.sim.admin.pulls("pinned")
             assert pull["state"] == "open" and not pull["merged"]
             assert not marker.exists(), "a lifecycle script ran during the update"
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_registry_is_an_environment_problem(project: Project, where: str) -> None:
+    """Issue 15, cause 7, for npm: a registry npm cannot reach was reported as a failed fix
+    (verification_failed) instead of the runner's environment."""
+    directory = project.create(
+        {"name": "web", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}}
+    )
+    publish_lodash_fixes(project.registry)
+    url, cause = UNREACHABLE[where]
+    before = read_tree(directory)
+    context = updater_context(
+        project.root,
+        project.home,
+        {**registry_env(url + "/"), "NPM_CONFIG_FETCH_RETRIES": "0", **DIRECT},
+    )
+
+    result = NpmUpdater().apply(context, [_bump("lodash", "4.17.15", "4.17.21")])
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    assert result.blocked_detail.startswith(f"npm {cause}"), result.blocked_detail
+    assert read_tree(directory) == before

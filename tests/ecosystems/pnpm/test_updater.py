@@ -49,7 +49,14 @@ from ecosystems.registries.npm import (
     write_package_json,
 )
 from ecosystems.registries.osv import write_advisory
-from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
+from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
+    offline_env,
+    private_home,
+    run,
+    updater_context,
+)
 
 LOCK = "pnpm-lock.yaml"
 COOKIE_ADVISORY = "GHSA-pxg6-pf52-xh8x"
@@ -519,3 +526,22 @@ def test_e2e_lockfile_only_and_parent_updates_merge_and_a_forbidden_manifest_cha
             assert "pins-lodash 1.0.0 requires lodash 4.17.15" in pinned["detail"], explain(pinned)
             assert env.sim.admin.pulls("pinned") == []
             assert not marker.exists(), "a lifecycle script ran during the update"
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_registry_is_an_environment_problem(project: Project, where: str) -> None:
+    """Issue 15, cause 7, for pnpm: a registry pnpm cannot reach was reported as a failed
+    fix instead of the runner's environment."""
+    project.create({"name": "web", "version": "1.0.0", "dependencies": {"uses-lodash": "^1.0.0"}})
+    publish_lodash_fixes(project.registry)
+    url, cause = UNREACHABLE[where]
+    unreachable = {"NPM_CONFIG_REGISTRY": url + "/", "PNPM_CONFIG_REGISTRY": url + "/"}
+    settings = {**project.env, **unreachable, "NPM_CONFIG_FETCH_RETRIES": "0", **DIRECT}
+    before = read_tree(project.root)
+
+    result = PnpmUpdater().apply(updater_context(project.root, project.home, settings), [_bump()])
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    # the process is corepack running the project's pnpm release
+    assert cause in result.blocked_detail, result.blocked_detail
+    assert read_tree(project.root) == before

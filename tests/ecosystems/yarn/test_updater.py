@@ -32,7 +32,14 @@ from ecosystems.registries.npm import (
     registry_env,
     write_package_json,
 )
-from ecosystems.registries.toolenv import offline_env, private_home, run, updater_context
+from ecosystems.registries.toolenv import (
+    DIRECT,
+    UNREACHABLE,
+    offline_env,
+    private_home,
+    run,
+    updater_context,
+)
 from ecosystems.registries.yarn import (
     project_files,
     require_berry_release,
@@ -281,3 +288,22 @@ def test_repository_yarn_plugins_are_refused(tmp_path: Path) -> None:
     )
     assert result.blocked is ReasonCode.POLICY_BLOCKED
     assert (tmp_path / "yarn.lock").read_text() == lock
+
+
+@pytest.mark.parametrize("where", sorted(UNREACHABLE))
+def test_an_unreachable_registry_is_an_environment_problem(project: Project, where: str) -> None:
+    """Issue 15, cause 7, for yarn classic: a registry yarn cannot reach was reported as a
+    failed fix instead of the runner's environment."""
+    project.create({"uses-lodash": "^1.0.0"})
+    publish_lodash_fixes(project.registry)
+    url, cause = UNREACHABLE[where]
+    before = read_tree(project.root)
+    settings = {**registry_env(url + "/"), "NPM_CONFIG_FETCH_RETRIES": "0", **DIRECT}
+
+    result = YarnUpdater().apply(
+        updater_context(project.root, project.home, settings, sandbox=project.sandbox), [_bump()]
+    )
+
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE, result.blocked_detail
+    assert result.blocked_detail.startswith(f"yarn {cause}"), result.blocked_detail
+    assert read_tree(project.root) == before
