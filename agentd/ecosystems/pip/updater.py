@@ -113,6 +113,21 @@ def _find_pin(lines: list[LogicalLine], name: str) -> tuple[LogicalLine, re.Matc
     return None
 
 
+def _not_pinned(lines: list[LogicalLine], name: str, manifest: str) -> UpdateRefused:
+    """Why a bump has no `==` pin to move: the requirement is gone, or it is a range that
+    only a manifest change (an exact pin) would let agentd update."""
+    pattern = re.compile(rf"^\s*{_name_pattern(name)}\s*(\[[^\]]*\])?\s*($|[<>=!~;@#\\])", re.I)
+    for line in lines:
+        if pattern.match(line.lines[0]):
+            requirement = line.lines[0].split("#", 1)[0].strip()
+            return UpdateRefused(
+                ReasonCode.MANIFEST_CHANGE_REQUIRED,
+                f"{manifest} requires {requirement!r} without an exact pin; pin {name} "
+                "with == to let agentd update it",
+            )
+    return UpdateRefused(ReasonCode.DEPENDENCY_REMOVED, f"{name} is no longer pinned in {manifest}")
+
+
 def _rewrite(
     line: LogicalLine, match: re.Match[str], version: str, hashes: list[str] | None
 ) -> list[str]:
@@ -393,9 +408,7 @@ class _PipUpdate:
             lines = logical_lines(text)
             found = _find_pin(lines, bump.name)
             if found is None:
-                raise UpdateRefused(
-                    ReasonCode.DEPENDENCY_REMOVED, f"{bump.name} is no longer pinned in {manifest}"
-                )
+                raise _not_pinned(lines, bump.name, manifest)
             line, match = found
             hashes = None
             if "--hash" in line.text:

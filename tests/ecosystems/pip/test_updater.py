@@ -152,6 +152,19 @@ def test_removed_dependency_is_reported(tmp_path: Path) -> None:
     assert result.blocked is ReasonCode.DEPENDENCY_REMOVED
 
 
+@pytest.mark.parametrize("line", ["requests>=2.0", "requests ~= 2.25", "Requests[socks]"])
+def test_a_requirement_without_an_exact_pin_needs_a_manifest_change(
+    tmp_path: Path, line: str
+) -> None:
+    """The dependency is still there, only not pinned: reporting it removed (the old answer)
+    told the operator there was nothing to do."""
+    (tmp_path / "requirements.txt").write_text(f"idna==3.7\n{line}  # keep\n")
+    result = PipUpdater().apply(_context(tmp_path), [_bump("requests", "2.25.0", "2.32.4")])
+    assert result.blocked is ReasonCode.MANIFEST_CHANGE_REQUIRED, result.blocked_detail
+    assert line in result.blocked_detail
+    assert (tmp_path / "requirements.txt").read_text() == f"idna==3.7\n{line}  # keep\n"
+
+
 @pytest.mark.parametrize("manifest", ["../outside/requirements.txt", "/etc/requirements.txt"])
 def test_paths_outside_the_worktree_are_refused(tmp_path: Path, manifest: str) -> None:
     with pytest.raises(PathEscapeError):
