@@ -42,6 +42,12 @@ def refuse_unsafe_directory(path: Path, what: str, follow_symlinks: bool = True)
         info = path.stat() if follow_symlinks else path.lstat()
     except FileNotFoundError:
         return
+    except NotADirectoryError:  # a parent is a file: the directory can never be created
+        blocker = next(p for p in reversed(path.parents) if p.exists() and not p.is_dir())
+        raise ContractError(
+            f"{what} {path} cannot exist: {blocker} is a file, not a directory",
+            f"point the setting that names {blocker} at a directory (or remove that file)",
+        ) from None
     if not stat.S_ISDIR(info.st_mode):
         raise ContractError(
             f"{what} {path} is not a directory", f"remove it (rm {path}); agentd creates it"

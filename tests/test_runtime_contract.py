@@ -85,3 +85,20 @@ def test_git_and_gh_are_required_whatever_the_list_says(tmp_path: Path) -> None:
         assert (
             "required tools not found on PATH: git, gh (git, gh: agentd runs them itself)"
         ) in result.stderr
+
+
+@pytest.mark.parametrize("command", ["runs", "report"])
+def test_reading_history_under_a_clone_root_that_is_a_file_is_a_contract_error(
+    tmp_path: Path, command: str
+) -> None:
+    """`runs`/`report` do not check the runtime contract first: they ended in a
+    NotADirectoryError traceback (exit 1) looking for the state directory."""
+    with e2e(tmp_path, SCENARIO, [{"repo": "api"}]) as env:
+        afile = tmp_path / "a-file"
+        afile.write_text("x")
+        edit_profile(env, local_clone_root=str(afile))
+        result = agentd_without_state_dir(env, command)
+        assert result.returncode == 78, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        state = afile / ".github-security-agent"
+        assert f"state directory {state} cannot exist: {afile} is a file" in result.stderr
