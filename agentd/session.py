@@ -112,12 +112,25 @@ def open_client(
             extra={"api_url": api_base_url(profile, settings)},
         )
     cache_dir = state_dir(profile, settings) / "http-cache"
-    client = GitHubClient(
-        api_base_url(profile, settings),
-        token,
-        policy,
-        cache=ConditionalCache(cache_dir),
-        min_rate_limit_remaining=profile.profile.budget.min_rate_limit_remaining,
-        observer=observer,
-    )
+    try:
+        client = GitHubClient(
+            api_base_url(profile, settings),
+            token,
+            policy,
+            cache=ConditionalCache(cache_dir),
+            min_rate_limit_remaining=profile.profile.budget.min_rate_limit_remaining,
+            observer=observer,
+        )
+    except OSError as exc:  # ssl.SSLError too: the CA bundle named in the environment
+        raise _trust_store_error(exc) from None
     return GitHubAPI(client, profile.profile.owner, profile.profile.owner_type)
+
+
+def _trust_store_error(exc: OSError) -> ContractError:
+    named = {n: os.environ[n] for n in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.get(n)}
+    where = ", ".join(f"{n}={v}" for n, v in named.items()) or "the system CA bundle"
+    why = exc.strerror or str(exc)
+    return ContractError(
+        f"cannot load the CA certificates to trust GitHub with ({where}): {why}",
+        "point SSL_CERT_FILE at a readable PEM bundle (or unset it to use the system's)",
+    )

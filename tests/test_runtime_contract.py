@@ -102,3 +102,23 @@ def test_reading_history_under_a_clone_root_that_is_a_file_is_a_contract_error(
         assert "Traceback" not in result.stderr
         state = afile / ".github-security-agent"
         assert f"state directory {state} cannot exist: {afile} is a file" in result.stderr
+
+
+@pytest.mark.parametrize("bundle", ["missing", "not-pem"])
+@pytest.mark.parametrize("command", ["run", "discover"])
+def test_an_unusable_ca_bundle_is_a_contract_error(
+    tmp_path: Path, bundle: str, command: str
+) -> None:
+    """SSL_CERT_FILE naming a missing or non-PEM file ended in a FileNotFoundError / SSLError
+    traceback (exit 1) when the GitHub client was built."""
+    path = tmp_path / "ca.pem"
+    if bundle == "not-pem":
+        path.write_text("not a certificate\n")
+    with e2e(tmp_path, SCENARIO, [{"repo": "api"}]) as env:
+        result = env.agentd(command, "--profile", str(env.profile_path), SSL_CERT_FILE=str(path))
+        assert result.returncode == 78, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"cannot load the CA certificates to trust GitHub with (SSL_CERT_FILE={path}" in (
+            result.stderr
+        )
+        assert "fix: point SSL_CERT_FILE at a readable PEM bundle" in result.stderr
