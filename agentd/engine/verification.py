@@ -136,6 +136,10 @@ TOOL_CACHE_VARIABLES = frozenset(
         "NPM_CONFIG_CACHE",
         "npm_config_store_dir",
         "NPM_CONFIG_STORE_DIR",
+        "pnpm_config_store_dir",  # pnpm 10+ reads its own prefix
+        "PNPM_CONFIG_STORE_DIR",
+        "pnpm_config_cache_dir",
+        "PNPM_CONFIG_CACHE_DIR",
         "YARN_CACHE_FOLDER",
         "COREPACK_HOME",
         "PIP_CACHE_DIR",

@@ -121,16 +121,20 @@ def test_discover_proves_the_sandbox_starts(tmp_path: Path) -> None:
         assert f"MISSING  verification_sandbox: {UNAVAILABLE}" in table
 
 
-def test_allowlisted_tool_caches_are_writable_under_the_sandbox(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variable", ["npm_config_cache", "PNPM_CONFIG_STORE_DIR"])
+def test_allowlisted_tool_caches_are_writable_under_the_sandbox(
+    tmp_path: Path, variable: str
+) -> None:
     """An operator who shares package-manager caches between units (allowlisting
-    `npm_config_cache`, `UV_CACHE_DIR`, ...) gets them writable inside the sandbox; before,
-    every tool failed with EROFS on its own cache. Other allowlisted paths stay read-only."""
+    `npm_config_cache`, `UV_CACHE_DIR`, pnpm's store, ...) gets them writable inside the
+    sandbox; before, every tool failed with EROFS on its own cache. Other allowlisted paths
+    stay read-only."""
     require_tool("bwrap")
-    cache, other = tmp_path / "caches" / "npm", tmp_path / "elsewhere"
+    cache, other = tmp_path / "caches" / variable, tmp_path / "elsewhere"
     other.mkdir()
     probe = (
         "import os, pathlib\n"
-        "pathlib.Path(os.environ['npm_config_cache'], 'entry').write_text('cached')\n"
+        f"pathlib.Path(os.environ['{variable}'], 'entry').write_text('cached')\n"
         "try:\n"
         "    pathlib.Path(os.environ['OTHER_DIR'], 'x').write_text('no')\n"
         "    print('OTHER-WRITABLE')\n"
@@ -146,11 +150,9 @@ def test_allowlisted_tool_caches_are_writable_under_the_sandbox(tmp_path: Path) 
     (tmp_path / "probe.py").write_text(probe)
     with e2e(tmp_path, SCENARIO, [{"repo": "api", "targets": [target]}]) as env:
         profile = yaml.safe_load(env.profile_path.read_text())
-        profile["profile"]["verification"] = {
-            "environment_allowlist": ["npm_config_cache", "OTHER_DIR"]
-        }
+        profile["profile"]["verification"] = {"environment_allowlist": [variable, "OTHER_DIR"]}
         env.profile_path.write_text(yaml.safe_dump(profile))
-        _, summary = env.run(npm_config_cache=str(cache), OTHER_DIR=str(other))
+        _, summary = env.run(**{variable: str(cache)}, OTHER_DIR=str(other))
         [unit] = env.units(summary, alert_class="dependabot")
         assert unit["outcome"] == "merged", (unit["detail"], unit["verification"])
         assert (cache / "entry").read_text() == "cached"
