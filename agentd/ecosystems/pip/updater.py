@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import ssl
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -221,13 +223,29 @@ def index_hashes(index_url: str, name: str, version: str, client: httpx.Client) 
     return sorted(hashes)
 
 
+def _index_client(env: Mapping[str, str]) -> httpx.Client:
+    """agentd's own requests to the index trust what pip and uv are told to trust."""
+    setting = next((n for n in ("PIP_CERT", "SSL_CERT_FILE") if env.get(n)), None)
+    verify: ssl.SSLContext | bool = True
+    if setting is not None:
+        try:
+            verify = ssl.create_default_context(cafile=env[setting])
+        except OSError as exc:  # ssl.SSLError too
+            raise UpdateRefused(
+                ReasonCode.VERIFICATION_UNAVAILABLE,
+                f"cannot load the CA bundle {setting}={env[setting]}: {exc.strerror or exc} "
+                f"(fix {setting} in agentd's environment)",
+            ) from None
+    return httpx.Client(timeout=INDEX_TIMEOUT_SECONDS, follow_redirects=True, verify=verify)
+
+
 class PipUpdater:
     name = "pip"
 
     def apply(self, context: UpdateContext, bumps: list[PackageBump]) -> UpdateResult:
         update = _PipUpdate(context)
         try:
-            with httpx.Client(timeout=INDEX_TIMEOUT_SECONDS, follow_redirects=True) as client:
+            with _index_client(context.env) as client:
                 for manifest, file_bumps in bumps_by_file(bumps).items():
                     update.file(manifest, file_bumps, client)
         except UpdateRefused as refusal:

@@ -12,6 +12,7 @@ from agentd.ecosystems.pip.updater import PipUpdater, is_fully_pinned
 from agentd.errors import PathEscapeError
 from agentd.vocabulary import ReasonCode
 from ecosystems.localindex import serve_directory, write_simple_index
+from ecosystems.registries.tls import private_ca, serve_https
 
 
 def _context(root: Path, env: dict[str, str] | None = None) -> UpdateContext:
@@ -199,3 +200,35 @@ def test_repository_pip_conf_is_never_consulted(tmp_path: Path) -> None:
         )
     assert result.blocked is None, result.blocked_detail
     assert hashlib.sha256(b"good").hexdigest() in (repo / "requirements.txt").read_text()
+
+
+@pytest.mark.parametrize("setting", ["PIP_CERT", "SSL_CERT_FILE"])
+def test_hashes_come_from_an_index_behind_the_operator_s_ca(tmp_path: Path, setting: str) -> None:
+    """The hash lookup is agentd's own request: it ignored PIP_CERT/SSL_CERT_FILE given to
+    the tools, so an index behind a corporate CA failed 'certificate not trusted'."""
+    wheel = b"wheel-bytes"
+    index_root = tmp_path / "index"
+    write_simple_index(index_root, {"requests-2.32.4-py3-none-any.whl": wheel})
+    ca = private_ca(tmp_path / "ca")
+    (tmp_path / "requirements.txt").write_text("requests==2.25.0 --hash=sha256:" + "0" * 64 + "\n")
+    with serve_https(index_root, ca) as url:
+        result = PipUpdater().apply(
+            _context(tmp_path, {"PIP_INDEX_URL": f"{url}/simple/", setting: str(ca.bundle)}),
+            [_bump("requests", "2.25.0", "2.32.4")],
+        )
+    assert result.blocked is None, result.blocked_detail
+    digest = hashlib.sha256(wheel).hexdigest()
+    assert (
+        tmp_path / "requirements.txt"
+    ).read_text() == f"requests==2.32.4 --hash=sha256:{digest}\n"
+
+
+def test_an_unusable_ca_bundle_is_an_environment_problem(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(HASHED)
+    missing = tmp_path / "nowhere.pem"
+    result = PipUpdater().apply(
+        _context(tmp_path, {"PIP_CERT": str(missing)}), [_bump("requests", "2.25.0", "2.32.4")]
+    )
+    assert result.blocked is ReasonCode.VERIFICATION_UNAVAILABLE
+    assert result.blocked_detail.startswith(f"cannot load the CA bundle PIP_CERT={missing}")
+    assert (tmp_path / "requirements.txt").read_text() == HASHED
