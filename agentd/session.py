@@ -43,7 +43,8 @@ def refuse_unsafe_directory(path: Path, what: str, follow_symlinks: bool = True)
     except FileNotFoundError:
         return
     except NotADirectoryError:  # a parent is a file: the directory can never be created
-        blocker = next(p for p in reversed(path.parents) if p.exists() and not p.is_dir())
+        ancestors = list(path.parents)  # outermost first below: the file that blocks it
+        blocker = next(p for p in reversed(ancestors) if p.exists() and not p.is_dir())
         raise ContractError(
             f"{what} {path} cannot exist: {blocker} is a file, not a directory",
             f"point the setting that names {blocker} at a directory (or remove that file)",
