@@ -271,6 +271,9 @@ class Admin:
         if method == "POST" and path == "/checks":
             self.set_check(body["repo"], body["name"], body["outcome"], body.get("sha"))
             return Response(201, {"ok": True})
+        if method == "POST" and path == "/ci/elapse":
+            self.ci_elapse(body["repo"], float(body["seconds"]))
+            return Response(204)
         if method == "POST" and path == "/reviews":
             review_id = self.review(
                 body["repo"], int(body["number"]), body["user"],
