@@ -6,6 +6,8 @@ merge-queue base ends `opened_pr` without any merge call, whatever the token cou
 a base behind a merge queue is enqueued through GraphQL (`enqueuePullRequest`), never merged
 through REST. With `merge_via: github_auto_merge`, a PR that passes everything but pending
 checks gets GitHub's native auto-merge, pinned to the verified head (`expectedHeadOid`).
+A `verification: ci` unit (no verification ran here) whose base requires no status checks is
+never merged: it ends `opened_pr branch_protection_block` naming the fix.
 GitHub's refusals (405) are mapped: reviews and merge queues → `opened_pr`, signatures →
 `blocked`, a refused merge method → the next allowed one.
 """
@@ -58,8 +60,9 @@ class MergeRequest:
     author: str  # who must have opened the PR (agentd's own login, or dependabot[bot])
     hold: Hold | None = None
     commit_title: str = ""
-    # `verification: ci`: nothing ran on the build host, the base's required checks verify
     target_id: str = ""
+    # `verification: ci`: nothing ran on the build host; the base's required checks are the
+    # verification, so a base that requires none never merges the unit
     verified_on_github: bool = False
 
 

@@ -8,7 +8,8 @@
       gates: environment and platform, verification workdir
       plug-in applies the change → the change is captured (a tree) → re-check on it → hold
       adopt an existing PR that carries exactly that change (verified on its head), or
-      verification → nothing it wrote reaches the commit (tamper check)
+      verification (none here for a `verification: ci` target: the base's required checks on
+      GitHub verify the pushed head) → nothing it wrote reaches the commit (tamper check)
       alerts re-read → commit of the captured tree → publish (lease on agentd's last push)
       → alerts re-read → review gate → merge pinned to the sha agentd pushed or verified
     one final record, built from what happened
