@@ -283,7 +283,16 @@ class ConcurrencySettings(Strict):
         return value
 
 
+# (+) Where a change is verified (SPEC §15): `local` runs the target's verification_commands
+# here, in the sandbox, before anything is pushed; `ci` runs none of them here: the base
+# branch's required status checks on GitHub are the verification (a base without any never
+# merges unattended).
+VerificationMode = Literal["local", "ci"]
+
+
 class VerificationSettings(Strict):
+    # (+) the default of every target's `verification` (see VerificationMode)
+    mode: VerificationMode = "local"
     default_timeout_seconds: int = Field(default=900, ge=1, le=86400)
     environment_allowlist: list[EnvName] = Field(default_factory=list)
     dotenv_path: AbsolutePath | None = None
@@ -327,6 +336,8 @@ class EcosystemRule(Strict):
 
 class AutoMergeSettings(Strict):
     require_review_gate: Literal[True] = True
+    # Never merge a change nobody verified. A target in `verification: ci` meets it with the
+    # base's required checks on GitHub, run on the pushed head (none required: no merge).
     require_local_verification: Literal[True] = True
     require_required_checks_per_branch_protection: Literal[True] = True
     merge_strategy: Literal["two_pass"] = "two_pass"
@@ -456,6 +467,8 @@ class Target(Strict):
     supported_platforms: list[Platform] = Field(default_factory=_unix_platforms, min_length=1)
     verification_timeout_seconds: int | None = Field(default=None, ge=1, le=86400)
     platform_constraints: list[str] = Field(default_factory=list)
+    # (+) local | ci; unset: profile.verification.mode
+    verification: VerificationMode | None = None
 
     @field_validator("verification_commands")
     @classmethod
@@ -545,6 +558,10 @@ class Profile(Strict):
 
     def automation_mode(self, repo: Repository) -> AutomationMode:
         return repo.automation_mode or self.profile.defaults.automation_mode
+
+    def verification_mode(self, target: Target) -> VerificationMode:
+        """Where `target`'s changes are verified: its own setting, else the profile's."""
+        return target.verification or self.profile.verification.mode
 
     def lock_path(self) -> Path:
         name = self.profile.concurrency.lock_filename.format(profile_id=self.id)
@@ -886,6 +903,7 @@ def _semantic_issues(profile: Profile) -> tuple[list[ProfileIssue], list[Profile
             )
         seen_repos.setdefault(repo.repo, index)
         errors += _repository_issues(profile, repo, where)
+        warnings += _unused_commands(profile, repo, where)
         local = Path(repo.local_path)
         if local == clone_root or not local.is_relative_to(clone_root):
             warnings.append(
@@ -973,7 +991,8 @@ def _repository_issues(profile: Profile, repo: Repository, where: PathKey) -> li
                     "add them there or remove them from the target",
                 )
             )
-        if mode is AutomationMode.ACTIVE and target.alert_classes:
+        ci = profile.verification_mode(target) == "ci"
+        if mode is AutomationMode.ACTIVE and target.alert_classes and not ci:
             errors += _verification_issues(target, t_where)
         errors += _path_escape_issues(repo, target, t_where)
     return errors
@@ -991,6 +1010,20 @@ def _verification_issues(target: Target, where: PathKey) -> list[ProfileIssue]:
             "does not verify a change",
             "add the target's test or build command, e.g. 'npm test' or 'python -m pytest -q'",
         )
+    ]
+
+
+def _unused_commands(profile: Profile, repo: Repository, where: PathKey) -> list[ProfileIssue]:
+    """A target verified on GitHub (`verification: ci`) whose commands agentd never runs."""
+    return [
+        ProfileIssue(
+            (*where, "targets", index, "verification_commands"),
+            f"target {target.target_id} is verified by the base branch's required checks on "
+            "GitHub (verification: ci), so agentd does not run these commands on this host",
+            "remove them, or set 'verification: local' on the target to run them here first",
+        )
+        for index, target in enumerate(repo.targets)
+        if target.verification_commands and profile.verification_mode(target) == "ci"
     ]
 
 

@@ -84,6 +84,8 @@ class CommandResult:
 @dataclass(frozen=True)
 class VerificationResult:
     commands: list[CommandResult] = field(default_factory=list)
+    # Set when nothing ran here by design: what verifies the change instead (`verification: ci`).
+    elsewhere: str = ""
 
     @property
     def passed(self) -> bool:

@@ -138,6 +138,11 @@ def _unsupported_class(data: dict[str, Any], _root: Path) -> None:
     data["repositories"][0]["targets"][0]["alert_classes"] = ["dependabot", "secret_scanning"]
 
 
+def _local_without_commands(data: dict[str, Any], _root: Path) -> None:
+    data["profile"]["verification"]["mode"] = "ci"
+    data["repositories"][0]["targets"][0].update(verification="local", verification_commands=[])
+
+
 T0 = ("repositories", 0, "targets", 0)
 PINNED = "require_fully_pinned_requirements_txt_as_lockfile"
 INVALID: list[tuple[str, Mutation, str]] = [
@@ -190,6 +195,9 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("bad-platform", _set((*T0, "supported_platforms"), ["plan9"]), "repositories[0].targets[0].supported_platforms[0]"),
     ("ignore-pattern-cleanup", _set(("profile", "defaults", "secret_scanning"), {"allow_ignore_patterns": True}), "profile.defaults.secret_scanning.allow_ignore_patterns"),
     ("unpinned-requirements-as-lockfile", _set(("profile", "defaults", "auto_merge"), {"ecosystem_rules": {"pip": {PINNED: False}}}), f"profile.defaults.auto_merge.ecosystem_rules.pip.{PINNED}"),
+    ("unknown-verification-mode", _set((*T0, "verification"), "github"), "repositories[0].targets[0].verification"),
+    ("unknown-profile-verification-mode", _set(("profile", "verification", "mode"), "remote"), "profile.verification.mode"),
+    ("local-override-of-ci-without-commands", _local_without_commands, "repositories[0].targets[0].verification_commands"),
     ("pinned-requirements-outside-pip", _set(("profile", "defaults", "auto_merge"), {"ecosystem_rules": {"npm": {PINNED: True}}}), "profile.defaults.auto_merge.ecosystem_rules"),
 ]  # fmt: skip
 
@@ -398,3 +406,47 @@ def test_the_template_is_never_scheduled() -> None:
     assert (
         load_profile(REPO_ROOT / "profiles/template/profile.yaml").profile.profile.schedule is None
     )
+
+
+# --- verification: local | ci ---------------------------------------------------------------
+
+
+def _ci_profile(tmp_path: Path, where: str) -> dict[str, Any]:
+    data = base_profile(tmp_path / "clones", "auto_merge")
+    for repo in data["repositories"]:
+        for target in repo["targets"]:
+            target.pop("verification_commands", None)
+            if where == "target":
+                target["verification"] = "ci"
+    if where == "profile":
+        data["profile"]["verification"]["mode"] = "ci"
+    return data
+
+
+@pytest.mark.parametrize("where", ["target", "profile"])
+def test_a_ci_target_needs_no_verification_command(where: str, tmp_path: Path) -> None:
+    path = write_profile(tmp_path / "p.yaml", _ci_profile(tmp_path, where))
+    result = run_agentd("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    profile = load_profile(path).profile
+    targets = [t for r in profile.repositories for t in r.targets]
+    assert targets and {profile.verification_mode(t) for t in targets} == {"ci"}
+
+
+def test_verification_is_local_unless_said_otherwise(tmp_path: Path) -> None:
+    data = base_profile(tmp_path / "clones", "auto_merge")
+    data["repositories"][0]["targets"][1]["verification"] = "ci"
+    profile = load_profile(write_profile(tmp_path / "p.yaml", data)).profile
+    first, second = profile.repositories[0].targets[:2]
+    assert profile.profile.verification.mode == "local"
+    assert (profile.verification_mode(first), profile.verification_mode(second)) == ("local", "ci")
+
+
+def test_commands_a_ci_target_never_runs_are_named_in_a_warning(tmp_path: Path) -> None:
+    data = base_profile(tmp_path / "clones", "auto_merge")
+    data["repositories"][0]["targets"][0]["verification"] = "ci"
+    loaded = load_profile(write_profile(tmp_path / "p.yaml", data))
+    [warning] = [w for w in loaded.warnings if w.path[-1] == "verification_commands"]
+    assert warning.path == ("repositories", 0, "targets", 0, "verification_commands")
+    assert "does not run these commands" in warning.message
+    assert "verification: local" in warning.hint

@@ -6,6 +6,8 @@ merge-queue base ends `opened_pr` without any merge call, whatever the token cou
 a base behind a merge queue is enqueued through GraphQL (`enqueuePullRequest`), never merged
 through REST. With `merge_via: github_auto_merge`, a PR that passes everything but pending
 checks gets GitHub's native auto-merge, pinned to the verified head (`expectedHeadOid`).
+A `verification: ci` unit (no verification ran here) whose base requires no status checks is
+never merged: it ends `opened_pr branch_protection_block` naming the fix.
 GitHub's refusals (405) are mapped: reviews and merge queues → `opened_pr`, signatures →
 `blocked`, a refused merge method → the next allowed one.
 """
@@ -58,6 +60,10 @@ class MergeRequest:
     author: str  # who must have opened the PR (agentd's own login, or dependabot[bot])
     hold: Hold | None = None
     commit_title: str = ""
+    target_id: str = ""
+    # `verification: ci`: nothing ran on the build host; the base's required checks are the
+    # verification, so a base that requires none never merges the unit
+    verified_on_github: bool = False
 
 
 def _fresh_pull(ctx: RunContext, repo: str, number: int) -> PullRequest:
@@ -174,6 +180,8 @@ def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult |
         rules = read_base_rules(ctx.api, request.repo, request.base)
     except ProtectionUnreadableError as exc:
         return exc.unit_result()
+    if request.verified_on_github and not rules.checks:
+        return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, _unverified(request))
     checks = evaluate_checks(
         ctx.api, request.repo, request.head_sha, rules.checks, rules.every_check
     )
@@ -282,6 +290,16 @@ def _signature_problem(
         f"the base requires verified signatures and commit(s) {', '.join(unverified)} of the "
         "PR are not verified; agentd does not merge them (sign commits, or let GitHub create "
         "them through the API)",
+    )
+
+
+def _unverified(request: MergeRequest) -> str:
+    return (
+        f"target {request.target_id} is in verification: ci, but {request.base} requires no "
+        "status checks (neither branch protection nor a ruleset), so nothing verified this "
+        "change and it is never merged unattended; add required status checks to "
+        f"{request.base} (branch protection or a ruleset), or set 'verification: local' on "
+        "the target so agentd runs its commands first"
     )
 
 

@@ -8,7 +8,8 @@
       gates: environment and platform, verification workdir
       plug-in applies the change → the change is captured (a tree) → re-check on it → hold
       adopt an existing PR that carries exactly that change (verified on its head), or
-      verification → nothing it wrote reaches the commit (tamper check)
+      verification (none here for a `verification: ci` target: the base's required checks on
+      GitHub verify the pushed head) → nothing it wrote reaches the commit (tamper check)
       alerts re-read → commit of the captured tree → publish (lease on agentd's last push)
       → alerts re-read → review gate → merge pinned to the sha agentd pushed or verified
     one final record, built from what happened
@@ -31,9 +32,11 @@ from agentd.delivery.publish import publish, restamp
 from agentd.delivery.pulls import find_unit_pr, from_the_repository_itself, valid_stamp
 from agentd.engine.context import RunContext, Workspace
 from agentd.engine.verification import (
+    deferred_to_github,
     failure_reason,
     sandbox_kind,
     verification_workdir,
+    verified_on_github,
     verify_target,
     why_failed,
 )
@@ -252,7 +255,8 @@ def _environment_gate(ctx: RunContext, unit: Unit, ws: Workspace) -> None:
     problem = target_environment_problem(unit.target, ctx.allowed_env)
     if problem is not None:
         raise UnitError(problem.reason, problem.message)
-    verification_workdir(unit.target, ws.path)
+    if not verified_on_github(ctx, unit.target):
+        verification_workdir(unit.target, ws.path)
     sandbox_kind(ctx.profile)  # no repository code (updater or verification) runs unsandboxed
 
 
@@ -276,6 +280,9 @@ def _untampered(ws: Workspace) -> None:
 
 def _verify(ctx: RunContext, unit: Unit, ws: Workspace, facts: _Facts) -> VerificationResult:
     assert unit.target is not None  # noqa: S101 - the environment gate checked it
+    if verified_on_github(ctx, unit.target):
+        facts.verification = deferred_to_github()
+        return facts.verification
     verification = verify_target(ctx, unit.target, ws.path)
     facts.verification = verification
     log.debug(
@@ -316,14 +323,7 @@ def _adopt_existing(
             facts.notes.append(f"{_who(pull)} PR #{pull.number} left alone: {why}")
             continue
         facts.pr_source, facts.pull = PRSource.NATIVE_DEPENDABOT, pull
-        with ctx.worktree(unit.repo, unit.base, unit.key + ":adopt", ref=pull.head.sha) as head:
-            try:
-                verification = _verify(ctx, unit, head, facts)
-            except UnitError as failed:
-                raise UnitError(
-                    ReasonCode.VERIFICATION_FAILED,
-                    f"verification of PR #{pull.number}'s head failed: {failed.message}",
-                ) from None
+        verification = _verify_head(ctx, unit, pull, facts)
         stamp = plugin.describe(ctx, unit, change, verification, hold).stamp
         if not restamp(ctx, unit.repo.repo, pull, stamp):
             return UnitResult.opened_pr(
@@ -341,6 +341,24 @@ def _adopt_existing(
             change, hold,
         )  # fmt: skip
     return None
+
+
+def _verify_head(
+    ctx: RunContext, unit: Unit, pull: PullRequest, facts: _Facts
+) -> VerificationResult:
+    """Verify an adoptable PR's own head (on GitHub, for a `verification: ci` target)."""
+    assert unit.target is not None  # noqa: S101 - the environment gate checked it
+    if verified_on_github(ctx, unit.target):
+        facts.verification = deferred_to_github()
+        return facts.verification
+    with ctx.worktree(unit.repo, unit.base, unit.key + ":adopt", ref=pull.head.sha) as head:
+        try:
+            return _verify(ctx, unit, head, facts)
+        except UnitError as failed:
+            raise UnitError(
+                ReasonCode.VERIFICATION_FAILED,
+                f"verification of PR #{pull.number}'s head failed: {failed.message}",
+            ) from None
 
 
 def _adoption_problem(
@@ -482,6 +500,8 @@ def _deliver(
             author=target.author,
             hold=hold,
             commit_title=target.title,
+            target_id=unit.target_id,
+            verified_on_github=unit.target is not None and verified_on_github(ctx, unit.target),
         ),
     )
     facts.opened = facts.opened or merge.reevaluate

@@ -17,7 +17,14 @@ from agentd.errors import AgentdError, ExitCode, PathEscapeError, UnitError
 from agentd.log import get_logger
 from agentd.paths import confine
 from agentd.profile import Profile, Target
-from agentd.verify import BWRAP, Sandbox, VerificationResult, run_verification, unavailable_reason
+from agentd.verify import (
+    BWRAP,
+    CommandResult,
+    Sandbox,
+    VerificationResult,
+    run_verification,
+    unavailable_reason,
+)
 from agentd.vocabulary import Outcome, Provenance, ReasonCode
 
 log = get_logger("verification")
@@ -66,6 +73,27 @@ def verification_workdir(target: Target, worktree: Path) -> Path:
             f"{target.target_id} does not exist on the base branch; fix the profile",
         )
     return workdir
+
+
+ON_GITHUB = "the required status checks of the base branch, on GitHub"
+CI_NOT_RUN = (
+    "verification: ci: not run on the build host; the base branch's required status checks "
+    "on GitHub verify the pushed head, and nothing merges before they are green"
+)
+
+
+def verified_on_github(ctx: RunContext, target: Target) -> bool:
+    """Whether `target` is in `verification: ci` (its own setting, else the profile's)."""
+    return ctx.profile.verification_mode(target) == "ci"
+
+
+def deferred_to_github() -> VerificationResult:
+    """The verification result of a `ci` target: nothing ran here, and why (provenance
+    `not_run`); the merge gate requires the base's required checks green on the head."""
+    return VerificationResult(
+        [CommandResult(ON_GITHUB, Provenance.NOT_RUN, not_run_reason=CI_NOT_RUN)],
+        elsewhere=ON_GITHUB,
+    )
 
 
 def verify_target(ctx: RunContext, target: Target, worktree: Path) -> VerificationResult:

@@ -96,6 +96,15 @@ class Admin:
             state.check_overrides.setdefault(sha or "*", {})[name] = outcome
         self.advance()
 
+    def ci_elapse(self, repo: str, seconds: float) -> None:
+        """Let `seconds` pass for the CI of `repo`: every run started that much earlier
+        (queued → in progress → completed without waiting), then GitHub acts on it."""
+        state = self._repo(repo)
+        with self.world.lock:
+            for sha, started in state.ci_started.items():
+                state.ci_started[sha] = started - seconds
+        self.advance()
+
     def advance(self) -> None:
         """Let auto-merge and the merge queues act now (they also act on every API request)."""
         automerge.advance(self.world)
@@ -262,6 +271,9 @@ class Admin:
         if method == "POST" and path == "/checks":
             self.set_check(body["repo"], body["name"], body["outcome"], body.get("sha"))
             return Response(201, {"ok": True})
+        if method == "POST" and path == "/ci/elapse":
+            self.ci_elapse(body["repo"], float(body["seconds"]))
+            return Response(204)
         if method == "POST" and path == "/reviews":
             review_id = self.review(
                 body["repo"], int(body["number"]), body["user"],

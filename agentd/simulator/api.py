@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from agentd.simulator import gitdata, gitstore, protection, shapes
+from agentd.simulator import ci, gitdata, gitstore, protection, shapes
 from agentd.simulator.analysis import CodeFinding, DependencyFinding, SecretFinding
 from agentd.simulator.http import HttpError, Request, Response, cursor_slice, page_slice
 from agentd.simulator.world import Alert, Pull, RepoState, World
@@ -1149,18 +1149,27 @@ def check_runs(world: World, request: Request, params: dict[str, str]) -> Respon
     sha = _resolve_ref(state, params["ref"])
     full = world.full_name(state)
     created = shapes.iso(state.check_created.get(sha))
+    checks = world.checks_for(state, sha, count_poll=True)
+    timings = {run.check.name: run for run in ci.runs(state, sha)}  # read after: never behind
     runs = []
-    for index, (check, outcome) in enumerate(world.checks_for(state, sha, count_poll=True), 1):
+    for index, (check, outcome) in enumerate(checks, 1):
         if check.kind != "check_run":
             continue
-        done = outcome != "pending"
+        done = outcome not in ("pending", "queued")
+        status = "completed" if done else "in_progress" if outcome == "pending" else "queued"
+        started: str | None = created
+        completed = shapes.iso() if done else None
+        timing = timings.get(check.name)
+        if timing is not None:  # the repository's CI: when its runner took it and finished
+            started = shapes.iso(timing.started_at) if timing.started_at else None
+            completed = shapes.iso(timing.completed_at or None) if done else None
         run_id = abs(hash((state.rid, sha, check.name))) % 10**9 + index
         runs.append(
             {
                 "id": run_id, "head_sha": sha, "node_id": shapes.node_id("run", run_id), "external_id": "",
                 "url": f"{world.api_url}/repos/{full}/check-runs/{run_id}", "html_url": f"{shapes.WEB}/{full}/runs/{run_id}",
-                "details_url": f"{shapes.WEB}/{full}/actions/runs/{run_id}", "status": "completed" if done else "in_progress",
-                "conclusion": outcome if done else None, "started_at": created, "completed_at": shapes.iso() if done else None,
+                "details_url": f"{shapes.WEB}/{full}/actions/runs/{run_id}", "status": status,
+                "conclusion": outcome if done else None, "started_at": started, "completed_at": completed,
                 "output": {"title": None, "summary": None, "text": None, "annotations_count": 0, "annotations_url": f"{world.api_url}/repos/{full}/check-runs/{run_id}/annotations"},
                 "name": check.name, "check_suite": {"id": run_id}, "app": {**APP, "owner": shapes.user(world.api_url, "github", 9919, "Organization")}, "pull_requests": [],
             }
@@ -1335,6 +1344,7 @@ def create_ref(world: World, request: Request, params: dict[str, str]) -> Respon
     branch = str(data.get("ref", "")).removeprefix("refs/heads/")
     with world.lock:
         gitdata.update_ref(state, branch, str(data.get("sha", "")), create=True, force=False)
+        world.pushed(state, branch)
     return ok(_ref_json(world, state, branch, str(data["sha"])), 201)
 
 
@@ -1347,6 +1357,7 @@ def patch_ref(world: World, request: Request, params: dict[str, str]) -> Respons
         gitdata.update_ref(
             state, branch, str(data.get("sha", "")), create=False, force=bool(data.get("force"))
         )
+        world.pushed(state, branch)
     return ok(_ref_json(world, state, branch, str(data["sha"])))
 
 

@@ -188,6 +188,9 @@ def _receive(
     if updates:  # receive-pack refuses what lost a race itself (its report says so to git)
         landed = all(_landed(state, u) for u in updates)
         entry.result = "ok" if landed else "failed"
+        for update in updates:
+            if update.ref.startswith("refs/heads/") and not update.deletes:
+                world.pushed(state, update.ref.removeprefix("refs/heads/"))
     return reply
 
 

@@ -85,6 +85,15 @@ class Check(Strict):
     kind: Literal["check_run", "status"] = "check_run"
 
 
+class CI(Strict):
+    """The repository's own CI (a workflow on pull_request; see agentd.simulator.ci): check
+    runs named `checks` for every PR head, finished `after_ms` after the push."""
+
+    checks: list[str] = Field(min_length=1)
+    conclusion: Literal["success", "failure"] = "success"
+    after_ms: int = Field(default=0, ge=0)
+
+
 class RequiredReviews(Strict):
     """Classic protection's required_pull_request_reviews."""
 
@@ -214,6 +223,7 @@ class Repository(Strict):
     history: list[Commit] = Field(default_factory=list)
     branches: dict[str, Branch] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
+    ci: CI | None = None
     protection: Protection | None = None
     rulesets: list[Ruleset] = Field(default_factory=list)
     delete_branch_on_merge: bool = False

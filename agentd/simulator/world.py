@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentd.osv import DEFAULT_ADVISORY_DIR, Advisory, load_advisories
-from agentd.simulator import analysis, gitstore, shapes
+from agentd.simulator import analysis, ci, gitstore, shapes
 from agentd.simulator.scenario import Check, Repository, Scenario
 
 DEPENDABOT_BOT = ("dependabot[bot]", 49699333)
@@ -125,6 +125,7 @@ class RepoState:
         default_factory=dict
     )  # sha or "*" → name → outcome
     check_created: dict[str, float] = field(default_factory=dict)
+    ci_started: dict[str, float] = field(default_factory=dict)  # sha → its CI was triggered
     signed: set[str] = field(default_factory=set)  # commits GitHub created (and signed) via the API
 
     @property
@@ -410,7 +411,17 @@ class World:
             now = time.time()
             pull = Pull(number, title, body, head, base, author, now, updated_at=now, draft=draft)
             state.pulls[number] = pull
+            self.pushed(state, head)  # pull_request: opened
             return pull
+
+    def pushed(self, state: RepoState, branch: str) -> None:
+        """`branch` received a push: the CI of an open PR with that head runs on it
+        (pull_request: synchronize)."""
+        with self.lock:
+            pull = self.open_pull_for(state, branch)
+            sha = self.head_sha(state, pull) if pull is not None else None
+            if sha is not None:
+                ci.start(state, sha)
 
     # --- checks ---------------------------------------------------------------------------
 
@@ -431,6 +442,11 @@ class World:
                 if outcome == "pending_then_success":
                     outcome = "success" if polls > check.polls else "pending"
                 result.append((check, outcome))
+            for run in ci.runs(state, sha):
+                override = state.check_overrides.get(sha, {}).get(
+                    run.check.name
+                ) or state.check_overrides.get("*", {}).get(run.check.name)
+                result.append((run.check, override or run.outcome))
             return result
 
     # --- merges ---------------------------------------------------------------------------
@@ -510,6 +526,7 @@ class World:
             )
             new = gitstore.branch_sha(state.path, branch)
             assert new is not None  # noqa: S101
+            self.pushed(state, branch)
             return new
 
 

@@ -584,6 +584,39 @@ def sweep_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedReques
         return api_exchanges(sim.admin.requests())
 
 
+@pytest.fixture(scope="module")
+def ci_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedRequest]:
+    """A repository's own CI on a PR head: check runs queued, in progress, then completed."""
+    from conftest import TOKEN, sample_scenario
+
+    scenario = sample_scenario()
+    scenario["repositories"][0]["ci"] = {"checks": ["test", "lint"], "after_ms": 60_000}
+    with (
+        Simulator(scenario, tmp_path_factory.mktemp("ci") / "sim") as sim,
+        httpx.Client(
+            base_url=sim.api_url,
+            headers={"Authorization": f"Bearer {TOKEN}", "X-GitHub-Api-Version": "2022-11-28"},
+        ) as http,
+    ):
+        sim.admin.keep_responses()
+        repo = "/repos/acme-org/api"
+        push_branch(sim, "ci-head")
+        pull = http.post(
+            f"{repo}/pulls", json={"head": "ci-head", "base": "main", "title": "CI", "body": "b"}
+        ).json()
+        runs_of = f"{repo}/commits/{pull['head']['sha']}/check-runs"
+        seen = []
+        for step in (0, 40, 30):  # queued (at 0 s), in progress (40 s), completed (70 s)
+            sim.admin.ci_elapse("api", step)
+            runs = {r["name"]: r for r in http.get(runs_of).json()["check_runs"]}
+            seen.append((runs["test"]["status"], runs["test"]["conclusion"]))
+        assert seen == [("queued", None), ("in_progress", None), ("completed", "success")]
+        assert runs["lint"]["started_at"] < runs["lint"]["completed_at"]
+        main_runs = http.get(f"{repo}/commits/main/check-runs").json()["check_runs"]
+        assert [r["name"] for r in main_runs] == ["ci"]  # no PR head: no CI run
+        return api_exchanges(sim.admin.requests())
+
+
 def test_agentd_requests_conform(github: Description, agentd_traffic: list[LoggedRequest]) -> None:
     problems: set[str] = set()
     for logged in agentd_traffic:
@@ -607,10 +640,11 @@ def test_every_response_body_conforms(
     github: Description,
     agentd_traffic: list[LoggedRequest],
     sweep_traffic: list[LoggedRequest],
+    ci_traffic: list[LoggedRequest],
 ) -> None:
     problems: set[str] = set()
     checked = 0
-    for logged in [*agentd_traffic, *sweep_traffic]:
+    for logged in [*agentd_traffic, *sweep_traffic, *ci_traffic]:
         op = github.operation(logged.method, logged.path)
         if op is None:
             problems.add(f"{logged.method} {logged.path}: no such operation")

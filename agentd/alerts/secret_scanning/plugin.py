@@ -226,6 +226,12 @@ def _cleanup(found: _Alert, ws: Workspace) -> _Cleanup:
     return cleanup
 
 
+def _verified(verification: VerificationResult) -> str:
+    if verification.elsewhere:
+        return f"not run by agentd; {verification.elsewhere}"
+    return "passed" if verification.passed else "did not pass (see the run report)"
+
+
 def _body(unit: Unit, found: _Alert, change: Change, verification: VerificationResult) -> str:
     alert = found.alert
     kind = alert.secret_type_display_name or alert.secret_type or "secret"
@@ -239,8 +245,7 @@ def _body(unit: Unit, found: _Alert, change: Change, verification: VerificationR
         "",
         *[f"- {note}" for note in change.summary],
         "",
-        f"Triage state: `{unit.triage_state}`. Verification: "
-        f"{'passed' if verification.passed else 'did not pass (see the run report)'}.",
+        f"Triage state: `{unit.triage_state}`. Verification: {_verified(verification)}.",
         "",
         "### Manual follow-up",
         "",
