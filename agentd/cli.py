@@ -19,6 +19,7 @@ from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, ProfileContractError, load_profile
 from agentd.redaction import REDACTOR, redact
 from agentd.settings import Settings, load_settings, resolve_profile_path
+from agentd.shard import Shard
 from agentd.shutdown import STOP, install_flag_handlers
 from agentd.vocabulary import AutomationMode, MutationMode
 
@@ -150,13 +151,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         for store in history.stores:
             print(weekly_report(store, history.profile_id, window), end="")
         return ExitCode.OK
-    run = history.find(args.run)
+    summary = history.find(args.run).summary if args.run else history.latest_report()
     renderers = {
         "json": lambda d: json.dumps(d, indent=2),
         "markdown": render_markdown,
         "table": render_table,
     }
-    _print(renderers[args.format](run.summary))
+    _print(renderers[args.format](summary))
     return ExitCode.OK
 
 
@@ -245,11 +246,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.progress import ProgressLog, run_headline  # noqa: PLC0415
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
 
+    shard = _shard(args)
     loaded = _load_for(args, settings)
     install_flag_handlers()
     requested = MutationMode(args.mutation_mode) if args.mutation_mode else None
     _check_escalation(loaded.profile.mutation_mode(), requested, args.allow_escalation)
-    options = RunOptions(mutation_mode=requested, dry_run=args.dry_run)
+    options = RunOptions(mutation_mode=requested, dry_run=args.dry_run, shard=shard)
     # The run's redaction scope also covers printing its summary.
     with REDACTOR.run_scope(loaded.profile.profile.verification.secret_redaction_patterns):
         try:
@@ -268,6 +270,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if summary.rate_limited:
         return ExitCode.TEMPFAIL
     return ExitCode.UNITS_FAILED if summary.has_failures else ExitCode.OK
+
+
+def _shard(args: argparse.Namespace) -> Shard | None:
+    return Shard.parse(args.shard) if args.shard else None
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -342,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="report what this run would change given the current alerts and PRs; change nothing",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run shard K of N: a stable share of the repositories (by a hash of the name), "
+        "under its own lock; N runs with the same N cover every repository once",
     )
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(handler=cmd_run)
