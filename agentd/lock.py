@@ -297,6 +297,10 @@ class ProfileLock:
         self._beating = threading.Event()
         self._heart: threading.Thread | None = None
 
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
     def acquire(self) -> ProfileLock:
         _check_lock_directory(self.path.parent)
         refuse_special_file(self.path)
@@ -437,6 +441,9 @@ class RunLock(Protocol):
 
     @property
     def recovery(self) -> LockRecovery | None: ...
+
+    @property
+    def name(self) -> str: ...  # the lock file, or the advisory lock and its store
 
     def acquire(self) -> RunLock: ...
 

@@ -195,7 +195,8 @@ def test_two_shards_at_once_on_one_postgresql_store(tmp_path: Path, pg_url: str)
         assert sorted(u["repository"] for u in combined["units"]) == sorted(NAMES)
         assert combined["outcomes"]["opened_pr"] == len(NAMES)
         table = env.agentd("report", "--profile", str(env.profile_path), **reader)
-        assert "combined: 2 of 2 shards" in table.stdout or all(n in table.stdout for n in NAMES)
+        assert "shard combined: 2 of 2 shards (runs " in table.stdout
+        assert all(n in table.stdout for n in NAMES)
         runs = json.loads(
             env.agentd("runs", "--profile", str(env.profile_path), "--json", **reader).stdout
         )
@@ -252,6 +253,13 @@ def test_shards_on_the_embedded_store_lock_and_report_apart(tmp_path: Path) -> N
         with held:
             code, summary, output = finish(start_shard(env, "1/2", env.state_dir))
             assert code == 75 and summary["lock_contended"] is True, output[-3000:]
+            status = env.agentd(
+                "lock", "status", "--profile", str(env.profile_path), "--shard", "1/2", "--json"
+            )
+            assert json.loads(status.stdout)["state"] == "active"
+            assert json.loads(status.stdout)["path"].endswith(".e2e.shard-1-of-2.lock")
+            unsharded = env.agentd("lock", "status", "--profile", str(env.profile_path))
+            assert unsharded.stdout.rstrip().endswith("absent")
             code, two, output = finish(start_shard(env, "2/2", env.state_dir))
             assert code == 0, output[-3000:]
         code, one, output = finish(start_shard(env, "1/2", env.state_dir))
@@ -265,3 +273,8 @@ def test_shards_on_the_embedded_store_lock_and_report_apart(tmp_path: Path) -> N
         combined = json.loads(report.stdout)
         assert sorted(u["repository"] for u in combined["units"]) == sorted(NAMES)
         assert combined["shard"] == "combined: 2 of 2 shards"
+        found = env.agentd(
+            "discover", "--profile", str(env.profile_path), "--shard", "2/2", "--json"
+        )
+        listed = {r["repo"] for r in json.loads(found.stdout)["repos"]}
+        assert listed == {n for n in NAMES if shard_of(n, 2) == 2}, found.stderr[-2000:]

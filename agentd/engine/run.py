@@ -167,7 +167,7 @@ def _execute_run(
         shard=shard.text if shard else None,
     )
     with _locked(profile, state, settings, summary, shard) as lock:
-        log.debug("lock taken", extra={"shard": summary.shard})
+        log.debug("lock taken", extra={"lock": lock.name})
         if lock.recovery is not None:
             summary.lock_recovery = lock.recovery.to_json()
             log.warning("recovered a stale lock", extra={"lock_recovery": summary.lock_recovery})
