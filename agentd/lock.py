@@ -465,7 +465,7 @@ def open_run_lock(
     """The lock a run of this profile (or shard) takes: in the PostgreSQL store when there is
     one (so runs on different hosts exclude each other), else the lock file."""
     if url:
-        from agentd.pgstore import AdvisoryLock  # noqa: PLC0415 - psycopg only when used
+        from agentd.pgstore import WHOLE_PROFILE, AdvisoryLock  # noqa: PLC0415 - psycopg if used
 
-        return AdvisoryLock(url, profile_id, shard_label or "all")
+        return AdvisoryLock(url, profile_id, shard_label or WHOLE_PROFILE)
     return ProfileLock(shard_lock_path(lock_path, shard_label), profile_id, ttl_seconds)

@@ -183,6 +183,8 @@ class PostgresStore(SqlStore):
 
 # --- the run lock -----------------------------------------------------------------------
 
+WHOLE_PROFILE = "all"  # the scope of a run without --shard
+
 
 def lock_key(profile_id: str, scope: str) -> int:
     """A stable signed 64-bit advisory lock key for a profile and a shard (`scope`)."""
@@ -201,7 +203,9 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 
 class AdvisoryLock:
     """The run lock of a profile (or one shard of it) in the PostgreSQL store: held by a
-    connection of its own from `acquire` until `release` (or until the process is gone)."""
+    connection of its own from `acquire` until `release` (or until the process is gone).
+    A shard's run also holds the profile's key shared, and a whole-profile run holds it
+    exclusively: shards run side by side, never beside a run of the whole profile."""
 
     recovery = None  # the server frees a dead holder's lock: there is never one to recover
 
@@ -210,6 +214,7 @@ class AdvisoryLock:
         self.profile_id = profile_id
         self.scope = scope
         self.key = lock_key(profile_id, scope)
+        self.whole_key = lock_key(profile_id, WHOLE_PROFILE)
         self._db: psycopg.Connection[Any] | None = None
 
     @property
@@ -221,17 +226,22 @@ class AdvisoryLock:
         # keepalives: a holder whose host vanished is noticed, and its lock freed.
         db = connect(self.url, me, autocommit=True, keepalives=1, keepalives_idle=60)
         try:
-            taken = db.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-            if not (taken and taken[0]):
-                raise self._contended(db)
+            if self.key != self.whole_key:
+                self._take(db, "pg_try_advisory_lock_shared", self.whole_key)
+            self._take(db, "pg_try_advisory_lock", self.key)
         except BaseException:
-            db.close()
+            db.close()  # and with the session, whatever it took
             raise
         self._db = db
         return self
 
-    def _contended(self, db: psycopg.Connection[Any]) -> LockContendedError:
-        unsigned = self.key & 0xFFFFFFFFFFFFFFFF
+    def _take(self, db: psycopg.Connection[Any], function: str, key: int) -> None:
+        taken = db.execute(f"SELECT {function}(%s)", (key,)).fetchone()
+        if not (taken and taken[0]):
+            raise self._contended(db, key)
+
+    def _contended(self, db: psycopg.Connection[Any], key: int) -> LockContendedError:
+        unsigned = key & 0xFFFFFFFFFFFFFFFF
         row = db.execute(_HOLDER, (unsigned >> 32, unsigned & 0xFFFFFFFF)).fetchone()
         holder = (
             {"pid": row[0], "application_name": row[1], "client_addr": row[2], "since": row[3]}
@@ -257,7 +267,7 @@ class AdvisoryLock:
         if db is None:
             return
         try:
-            db.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            db.execute("SELECT pg_advisory_unlock_all()")
         except psycopg.Error:
             pass  # the session is gone, and its lock with it
         finally:

@@ -56,6 +56,20 @@ def test_one_holder_per_profile_and_shard(pg_url: str) -> None:
     other_profile.release()
 
 
+def test_shards_never_run_beside_a_run_of_the_whole_profile(pg_url: str) -> None:
+    whole = AdvisoryLock(pg_url, "acme", "all").acquire()
+    with pytest.raises(LockContendedError) as contended:
+        AdvisoryLock(pg_url, "acme", "shard-2-of-2").acquire()
+    assert "agentd acme all pid" in str(contended.value.holder)
+    whole.release()
+    shard = AdvisoryLock(pg_url, "acme", "shard-2-of-2").acquire()
+    with pytest.raises(LockContendedError) as contended:
+        AdvisoryLock(pg_url, "acme", "all").acquire()
+    assert "agentd acme shard-2-of-2 pid" in str(contended.value.holder)
+    shard.release()
+    AdvisoryLock(pg_url, "acme", "all").acquire().release()
+
+
 def test_a_dead_holders_lock_is_freed_by_the_server(pg_url: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, pg_url], stdout=subprocess.PIPE, text=True
