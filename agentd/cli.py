@@ -14,11 +14,12 @@ from typing import Any
 from agentd import __version__
 from agentd.envfile import load_env_file, log_env_file
 from agentd.errors import AgentdError, ExitCode, UsageError
-from agentd.lock import LockState, break_lock, inspect_lock
+from agentd.lock import LockState, break_lock, inspect_lock, shard_lock_path
 from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, ProfileContractError, load_profile
 from agentd.redaction import REDACTOR, redact
 from agentd.settings import Settings, load_settings, resolve_profile_path
+from agentd.shard import Shard
 from agentd.shutdown import STOP, install_flag_handlers
 from agentd.vocabulary import AutomationMode, MutationMode
 
@@ -90,9 +91,14 @@ def _load_for(args: argparse.Namespace, settings: Settings) -> LoadedProfile:
     return load_profile(resolve_profile_path(args.profile, settings))
 
 
+def _lock_file(args: argparse.Namespace, settings: Settings) -> Path:
+    shard = _shard(args)
+    path = _load_for(args, settings).profile.lock_path()
+    return shard_lock_path(path, shard.label) if shard else path
+
+
 def cmd_lock_status(args: argparse.Namespace, settings: Settings) -> int:
-    profile = _load_for(args, settings).profile
-    inspection = inspect_lock(profile.lock_path())
+    inspection = inspect_lock(_lock_file(args, settings))
     if args.json:
         _print(json.dumps(inspection.to_json(), indent=2))
         return ExitCode.OK
@@ -105,8 +111,7 @@ def cmd_lock_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lock_break(args: argparse.Namespace, settings: Settings) -> int:
-    profile = _load_for(args, settings).profile
-    removed = break_lock(profile.lock_path(), force=args.force)
+    removed = break_lock(_lock_file(args, settings), force=args.force)
     if removed.state is LockState.ABSENT:
         _print(f"no lock at {removed.path}; nothing to break")
     else:
@@ -129,7 +134,11 @@ def _not_built(name: str) -> Handler:
 def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.discover import render_table, run_discover  # noqa: PLC0415 - heavy imports
 
-    report = run_discover(_load_for(args, settings), settings)
+    shard = _shard(args)
+    loaded = _load_for(args, settings)
+    if shard:  # what `agentd run --shard` would cover
+        loaded = LoadedProfile(shard.select(loaded.profile), loaded.source, loaded.warnings)
+    report = run_discover(loaded, settings)
     if args.json:
         _print(json.dumps(report.to_json(), indent=2))
     else:
@@ -150,13 +159,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         for store in history.stores:
             print(weekly_report(store, history.profile_id, window), end="")
         return ExitCode.OK
-    run = history.find(args.run)
+    summary = history.find(args.run).summary if args.run else history.latest_report()
     renderers = {
         "json": lambda d: json.dumps(d, indent=2),
         "markdown": render_markdown,
         "table": render_table,
     }
-    _print(renderers[args.format](run.summary))
+    _print(renderers[args.format](summary))
     return ExitCode.OK
 
 
@@ -245,11 +254,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from agentd.progress import ProgressLog, run_headline  # noqa: PLC0415
     from agentd.report import render_summary  # noqa: PLC0415 - heavy imports
 
+    shard = _shard(args)
     loaded = _load_for(args, settings)
     install_flag_handlers()
     requested = MutationMode(args.mutation_mode) if args.mutation_mode else None
     _check_escalation(loaded.profile.mutation_mode(), requested, args.allow_escalation)
-    options = RunOptions(mutation_mode=requested, dry_run=args.dry_run)
+    options = RunOptions(mutation_mode=requested, dry_run=args.dry_run, shard=shard)
     # The run's redaction scope also covers printing its summary.
     with REDACTOR.run_scope(loaded.profile.profile.verification.secret_redaction_patterns):
         try:
@@ -268,6 +278,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if summary.rate_limited:
         return ExitCode.TEMPFAIL
     return ExitCode.UNITS_FAILED if summary.has_failures else ExitCode.OK
+
+
+def _shard(args: argparse.Namespace) -> Shard | None:
+    return Shard.parse(args.shard) if args.shard else None
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -294,6 +308,10 @@ def _add_profile_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_shard_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--shard", metavar="K/N", help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentd",
@@ -314,11 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     lock_sub = lock.add_subparsers(dest="lock_command", metavar="ACTION", required=True)
     status = lock_sub.add_parser("status", help="show whether the lock is absent, active or stale")
     _add_profile_arg(status)
+    _add_shard_arg(status, "the lock of `agentd run --shard K/N`")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_lock_status)
     brk = lock_sub.add_parser("break", help="remove a stale lock (a live one needs --force)")
     _add_profile_arg(brk)
     brk.add_argument("--force", action="store_true", help="also remove a live holder's lock")
+    _add_shard_arg(brk, "the lock of `agentd run --shard K/N`")
     brk.set_defaults(handler=cmd_lock_break)
 
     run = sub.add_parser(
@@ -343,11 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report what this run would change given the current alerts and PRs; change nothing",
     )
+    _add_shard_arg(
+        run,
+        "run shard K of N: a stable share of the repositories (by a hash of the name), "
+        "under its own lock; N runs with the same N cover every repository once",
+    )
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.set_defaults(handler=cmd_run)
 
     discover = sub.add_parser("discover", help="validate everything without mutating")
     _add_profile_arg(discover)
+    _add_shard_arg(discover, "check only the repositories of shard K of N")
     discover.add_argument("--json", action="store_true")
     discover.set_defaults(handler=cmd_discover)
 

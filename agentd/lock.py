@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from filelock import FileLock, Timeout
 
@@ -296,6 +297,10 @@ class ProfileLock:
         self._beating = threading.Event()
         self._heart: threading.Thread | None = None
 
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
     def acquire(self) -> ProfileLock:
         _check_lock_directory(self.path.parent)
         refuse_special_file(self.path)
@@ -425,3 +430,42 @@ def break_lock(path: Path, force: bool) -> LockInspection:
             )
         path.unlink(missing_ok=True)
         return inspection
+
+
+# --- the run lock, whichever the store ------------------------------------------------------
+
+
+class RunLock(Protocol):
+    """A run's lock: the lock file (`ProfileLock`) or, with a PostgreSQL store, an advisory
+    lock (`agentd.pgstore.AdvisoryLock`)."""
+
+    @property
+    def recovery(self) -> LockRecovery | None: ...
+
+    @property
+    def name(self) -> str: ...  # the lock file, or the advisory lock and its store
+
+    def acquire(self) -> RunLock: ...
+
+    def release(self) -> None: ...
+
+
+def shard_lock_path(path: Path, shard_label: str | None) -> Path:
+    """A shard's lock file beside the profile's: `NAME.shard-K-of-N.lock`."""
+    if not shard_label:
+        return path
+    stem, dot, ext = path.name.rpartition(".")
+    name = f"{stem}.{shard_label}.{ext}" if dot and stem else f"{path.name}.{shard_label}"
+    return path.with_name(name)
+
+
+def open_run_lock(
+    lock_path: Path, profile_id: str, ttl_seconds: int, shard_label: str | None, url: str | None
+) -> RunLock:
+    """The lock a run of this profile (or shard) takes: in the PostgreSQL store when there is
+    one (so runs on different hosts exclude each other), else the lock file."""
+    if url:
+        from agentd.pgstore import WHOLE_PROFILE, AdvisoryLock  # noqa: PLC0415 - psycopg if used
+
+        return AdvisoryLock(url, profile_id, shard_label or WHOLE_PROFILE)
+    return ProfileLock(shard_lock_path(lock_path, shard_label), profile_id, ttl_seconds)

@@ -525,6 +525,26 @@ class ProfileSettings(Strict):
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     defaults: Defaults = Field(default_factory=Defaults)
+    store_url: str | None = None  # (+) agentd.store: postgresql://… for a fleet's shared store
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        # Never echo the value: a URL may carry a password.
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"postgresql", "postgres"} or not parts.netloc:
+            raise ValueError(
+                "is not a postgresql:// URL (postgresql://USER@HOST:PORT/DATABASE); leave it "
+                "out for the embedded SQLite store"
+            )
+        if parts.password is not None or "password=" in parts.query:
+            raise ValueError(
+                "holds a password; a profile holds no secrets: put it in PGPASSWORD or "
+                "~/.pgpass (libpq reads them), or give the whole URL in AGENTD_STORE_URL"
+            )
+        return value
 
     @field_validator("schedule", mode="before")
     @classmethod

@@ -117,6 +117,9 @@ def render_table(data: dict[str, Any]) -> str:
             ", ".join(f"{c} {n}" for c, n in data.get("open_alerts_by_class", {}).items()) or "none"
         ),
     ]
+    if data.get("shard"):  # agentd.shard: one shard's run, or the shards' runs combined
+        runs = data.get("combined_runs")
+        lines.append(f"  shard {data['shard']}" + (f" (runs {', '.join(runs)})" if runs else ""))
     lines += [f"  warning: {warning}" for warning in data.get("warnings", [])]
     if data.get("lock_recovery"):
         lines.append(f"  recovered a stale lock: {data['lock_recovery'].get('reason')}")

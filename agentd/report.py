@@ -136,6 +136,7 @@ class RunSummary:
     run_id: str = ""  # agentd.runid: the one id of this run everywhere
     # Each repository's automation mode; the units carry it (`repository_mode`).
     repository_modes: dict[str, str] = field(default_factory=dict)
+    shard: str | None = None  # `K/N` for `agentd run --shard K/N` (agentd.shard); None: all
 
     def outcome_counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -195,13 +196,16 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def runs_dir(state_dir: Path, profile_id: str) -> Path:
-    return state_dir / "runs" / profile_id
+def runs_dir(state_dir: Path, profile_id: str, shard: str | None = None) -> Path:
+    """`runs/{profile_id}`; a shard's runs (`K/N`) in `runs/{profile_id}/shard-K-of-N`, so
+    shards sharing a state directory never overwrite each other's `latest.json`."""
+    directory = state_dir / "runs" / profile_id
+    return directory / f"shard-{shard.replace('/', '-of-')}" if shard else directory
 
 
 def write_run_report(state_dir: Path, summary: RunSummary) -> Path:
     """Write the JSONL unit records and `latest.json`; return the JSONL path."""
-    directory = runs_dir(state_dir, summary.profile_id)
+    directory = runs_dir(state_dir, summary.profile_id, summary.shard)
     summary.run_id = summary.run_id or new_run_id()
     jsonl = directory / f"{summary.run_id}.jsonl"
     summary.report_path = str(jsonl)

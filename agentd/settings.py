@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # default https://{auth.github_host}/{owner}/{repo}.git. Never a clone's configured remote.
     git_url: str | None = None
     metrics_dir: Path | None = None  # node_exporter textfile collector directory
+    # The run store (agentd.store): postgresql://… for a fleet; overrides the profile's
+    # store_url. It may hold a password (the settings env file is private); never printed.
+    store_url: str | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,8 +1,12 @@
-"""The run store: SQLite history of runs, units and open-alert counts (SPEC §12).
+"""The run store: history of runs, units and open-alert counts (SPEC §12).
 
-One database per state directory (`{state_dir}/agentd.db`), WAL mode, schema versioned by
-`PRAGMA user_version` with forward-only migrations. Everything stored passes through the
-redactor first; no secret can reach the database.
+One interface (`Store`), two backends sharing the same tables and queries (`SqlStore`):
+- SQLite, the embedded default (`RunStore`): one database per state directory
+  (`{state_dir}/agentd.db`), WAL mode, schema versioned by `PRAGMA user_version`;
+- PostgreSQL (`agentd.pgstore`), chosen by `store_url: postgresql://…` (profile) or
+  `AGENTD_STORE_URL`: one store for a fleet of hosts, its runs' locks advisory locks.
+Both migrate forward only. Everything stored passes through the redactor first; no secret
+can reach the database.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from agentd.errors import UnreachableError
+from agentd.profile import Profile
 from agentd.redaction import redact
 from agentd.report import RunSummary
 from agentd.runid import legacy_run_id, new_run_id
+from agentd.settings import Settings
 from agentd.vocabulary import ReasonCode
 
 DB_NAME = "agentd.db"
@@ -26,6 +33,12 @@ LOCK_CONTENDED = (
     ReasonCode.LOCK_CONTENDED.value
 )  # `runs.stopped` of an attempt that found the lock held
 
+
+class StoreError(UnreachableError):
+    """The run store cannot be reached or written (a PostgreSQL down): retry later (75)."""
+
+
+STORE_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error, StoreError)
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -86,7 +99,12 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE UNIQUE INDEX runs_run_id ON runs (run_id)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
+def _v4(db: sqlite3.Connection) -> None:
+    """The shard a run covered (`K/N`; NULL: the whole profile)."""
+    db.execute("ALTER TABLE runs ADD COLUMN shard TEXT")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
 _SELECT = "SELECT id, run_id, profile_id, generated_at, finished_at, summary_json FROM runs"
 
 
@@ -107,67 +125,112 @@ class StoredRun:
         return cls(run_id, profile_id, generated_at, finished_at, summary, number)
 
 
-class RunStore:
-    def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = state_dir / DB_NAME
-        with self._connect() as db:
-            self._migrate(db)
-        self.path.chmod(0o600)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            with db:
-                yield db
-        finally:
-            db.close()
+class Store(Protocol):
+    """What agentd needs of a run store, whichever the backend."""
 
     @property
-    def schema_version(self) -> int:
-        with self._connect() as db:
-            return int(db.execute("PRAGMA user_version").fetchone()[0])
+    def where(self) -> str: ...  # for people: a path, or a URL without its password
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            migration(db)
-            db.execute(f"PRAGMA user_version = {number}")
+    @property
+    def schema_version(self) -> int: ...
+
+    def record(self, summary: RunSummary) -> str: ...
+
+    def runs(self, profile_id: str | None = None, limit: int = 20) -> list[StoredRun]: ...
+
+    def run(self, ref: str | None = None, profile_id: str | None = None) -> StoredRun | None: ...
+
+    def matching(self, ref: str, profile_id: str | None = None) -> list[StoredRun]: ...
+
+    def runs_between(self, profile_id: str | None, since: str, until: str) -> list[StoredRun]: ...
+
+    def latest_units(
+        self, profile_id: str | None, since: str, until: str
+    ) -> list[dict[str, Any]]: ...
+
+    def trends(self, profile_id: str | None, last: int = 10) -> list[dict[str, Any]]: ...
+
+    def lock_contentions(self, profile_id: str) -> int: ...
+
+    def lock_recoveries(self, profile_id: str) -> int: ...
+
+
+def store_url(profile: Profile | None, settings: Settings) -> str | None:
+    """`AGENTD_STORE_URL`, else the profile's `store_url`; None: the embedded SQLite store."""
+    if settings.store_url:
+        return settings.store_url
+    return profile.profile.store_url if profile is not None else None
+
+
+def open_store(state_dir: Path, url: str | None) -> Store:
+    """The store a URL names (PostgreSQL), else the SQLite store of the state directory."""
+    if url:
+        from agentd.pgstore import PostgresStore  # noqa: PLC0415 - psycopg only when used
+
+        return PostgresStore(url)
+    return RunStore(state_dir)
+
+
+class SqlStore:
+    """The queries both backends run: written with `?` placeholders (SQLite's); a backend
+    with another paramstyle sets `placeholder`. `_connect` yields a DB-API connection that
+    has `execute` and commits when the block ends without an error."""
+
+    placeholder = "?"
+
+    def _connect(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _sql(self, query: str) -> str:
+        return query if self.placeholder == "?" else query.replace("?", self.placeholder)
+
+    def _execute(self, db: Any, query: str, args: tuple[Any, ...] = ()) -> Any:
+        return db.execute(self._sql(query), args)
+
+    def _execute_many(self, db: Any, query: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            db.cursor().executemany(self._sql(query), rows)
 
     def record(self, summary: RunSummary) -> str:
         """Store a finished run; return its run id."""
         summary.run_id = summary.run_id or new_run_id()
         data = json.loads(redact(json.dumps(summary.to_json())))
         with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO runs (run_id, profile_id, generated_at, finished_at, mutation_mode, dry_run,"
-                " stopped, report_path, summary_json, lock_recovered, rate_limit_remaining)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    summary.run_id, summary.profile_id, summary.generated_at, summary.finished_at,
-                    summary.mutation_mode,
-                    int(summary.dry_run), summary.stopped, summary.report_path, json.dumps(data),
-                    int(summary.lock_recovery is not None), summary.rate_limit.get("remaining"),
-                ),
+            row = int(
+                self._execute(
+                    db,
+                    "INSERT INTO runs (run_id, profile_id, generated_at, finished_at, mutation_mode,"
+                    " dry_run, stopped, report_path, summary_json, lock_recovered,"
+                    " rate_limit_remaining, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id",
+                    (
+                        summary.run_id, summary.profile_id, summary.generated_at,
+                        summary.finished_at, summary.mutation_mode, int(summary.dry_run),
+                        summary.stopped, summary.report_path, json.dumps(data),
+                        int(summary.lock_recovery is not None), summary.rate_limit.get("remaining"),
+                        summary.shard,
+                    ),
+                ).fetchone()[0]
             )  # fmt: skip
-            row = int(cursor.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class, outcome,"
-                " reason_code, remaining_blocker, pr_url, record_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._execute_many(
+                db,
+                "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class,"
+                " outcome, reason_code, remaining_blocker, pr_url, record_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        row, u["repository"], u["target_id"], u["remediation_key"], u["alert_class"],
-                        u["outcome"], u["reason_code"], u["remaining_blocker"], u["pr_url"], json.dumps(u),
+                        row, u["repository"], u["target_id"], u["remediation_key"],
+                        u["alert_class"], u["outcome"], u["reason_code"], u["remaining_blocker"],
+                        u["pr_url"], json.dumps(u),
                     )
                     for u in data["units"]
                 ],
             )  # fmt: skip
             classes = set(summary.open_alerts_at_start) | set(summary.open_alerts_by_class)
-            db.executemany(
-                "INSERT INTO alert_counts (run_id, alert_class, open_at_start, open_at_end) VALUES (?, ?, ?, ?)",
+            self._execute_many(
+                db,
+                "INSERT INTO alert_counts (run_id, alert_class, open_at_start, open_at_end)"
+                " VALUES (?, ?, ?, ?)",
                 [
                     (
                         row,
@@ -189,7 +252,7 @@ class RunStore:
             args = (profile_id,)
         query += " ORDER BY id DESC LIMIT ?"
         with self._connect() as db:
-            rows = db.execute(query, (*args, limit)).fetchall()
+            rows = self._execute(db, query, (*args, limit)).fetchall()
         return [StoredRun.from_row(r) for r in rows]
 
     def run(self, ref: str | None = None, profile_id: str | None = None) -> StoredRun | None:
@@ -207,12 +270,16 @@ class RunStore:
         where, args = ("", ()) if not profile_id else (" AND profile_id = ?", (profile_id,))
         select = _SELECT + " WHERE "
         with self._connect() as db:
-            rows = db.execute(select + "run_id = ?" + where, (ref, *args)).fetchall()
+            rows = self._execute(db, select + "run_id = ?" + where, (ref, *args)).fetchall()
             if not rows and ref.isdigit() and len(ref) < LEGACY_ID_DIGITS:
-                rows = db.execute(select + "id = ?" + where, (int(ref), *args)).fetchall()
+                rows = self._execute(db, select + "id = ?" + where, (int(ref), *args)).fetchall()
             if not rows and ref:
-                rows = db.execute(
-                    select + "substr(run_id, 1, ?) = ?" + where + " ORDER BY id DESC",
+                rows = self._execute(
+                    db,
+                    select
+                    + "substr(run_id, 1, CAST(? AS INTEGER)) = ?"
+                    + where
+                    + " ORDER BY id DESC",
                     (len(ref), ref, *args),
                 ).fetchall()
         return [StoredRun.from_row(r) for r in rows]
@@ -228,7 +295,7 @@ class RunStore:
             query += " AND profile_id = ?"
             args = (*args, profile_id)
         with self._connect() as db:
-            rows = db.execute(query + " ORDER BY finished_at, id", args).fetchall()
+            rows = self._execute(db, query + " ORDER BY finished_at, id", args).fetchall()
         return [StoredRun(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
     def latest_units(self, profile_id: str | None, since: str, until: str) -> list[dict[str, Any]]:
@@ -245,8 +312,8 @@ class RunStore:
             args = (*args, profile_id)
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         with self._connect() as db:
-            for run_profile, key, record in db.execute(
-                query + " ORDER BY r.finished_at, r.id, u.id", args
+            for run_profile, key, record in self._execute(
+                db, query + " ORDER BY r.finished_at, r.id, u.id", args
             ):
                 latest.pop((run_profile, key), None)
                 latest[(run_profile, key)] = json.loads(record)
@@ -259,7 +326,8 @@ class RunStore:
             result = []
             for run in runs:
                 counts = dict(
-                    db.execute(
+                    self._execute(
+                        db,
                         "SELECT alert_class, open_at_end FROM alert_counts WHERE run_id = ?",
                         (run.row,),
                     ).fetchall()
@@ -278,7 +346,8 @@ class RunStore:
         """Attempts of this profile that found the lock held by a live run."""
         with self._connect() as db:
             return int(
-                db.execute(
+                self._execute(
+                    db,
                     "SELECT COUNT(*) FROM runs WHERE profile_id = ? AND stopped = ?",
                     (profile_id, LOCK_CONTENDED),
                 ).fetchone()[0]
@@ -287,8 +356,46 @@ class RunStore:
     def lock_recoveries(self, profile_id: str) -> int:
         with self._connect() as db:
             return int(
-                db.execute(
+                self._execute(
+                    db,
                     "SELECT COUNT(*) FROM runs WHERE profile_id = ? AND lock_recovered = 1",
                     (profile_id,),
                 ).fetchone()[0]
             )
+
+
+class RunStore(SqlStore):
+    """The embedded SQLite store of one state directory."""
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = state_dir / DB_NAME
+        with self._connect() as db:
+            self._migrate(db)
+        self.path.chmod(0o600)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    @property
+    def schema_version(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")

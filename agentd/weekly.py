@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from agentd.errors import UsageError
 from agentd.render import render_weekly
-from agentd.store import RunStore
+from agentd.store import Store
 
 DEFAULT_DAYS = 7
 
@@ -82,7 +82,7 @@ def window_from(
     return Window(start.replace(microsecond=0), end.replace(microsecond=0))
 
 
-def weekly_report(store: RunStore, profile_id: str | None, window: Window) -> str:
+def weekly_report(store: Store, profile_id: str | None, window: Window) -> str:
     since, until = window.bounds()
     runs = [r.summary for r in store.runs_between(profile_id, since, until)]
     real = [run for run in runs if not run.get("dry_run")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from agentd.errors import (
 from agentd.github.auth import Token, acquire_token
 from agentd.gitops import GitEnvironment
 from agentd.inventory import Inventory, RepoInventory, collect_inventory, parallel_map
-from agentd.lock import ProfileLock
+from agentd.lock import RunLock, open_run_lock
 from agentd.log import get_logger
 from agentd.metrics import write_contention_metrics, write_metrics
 from agentd.mutation import MutationPolicy
@@ -52,8 +51,9 @@ from agentd.runid import new_run_id
 from agentd.runtime_contract import check_runtime_contract
 from agentd.session import api_base_url, open_client, state_dir
 from agentd.settings import Settings
+from agentd.shard import Shard
 from agentd.shutdown import STOP, RunAborted, StopFlag
-from agentd.store import RunStore
+from agentd.store import STORE_ERRORS, open_store, store_url
 from agentd.vocabulary import (
     AlertClass,
     AutomationMode,
@@ -71,6 +71,7 @@ MAX_ITERATIONS = 8
 class RunOptions:
     mutation_mode: MutationMode | None = None
     dry_run: bool = False
+    shard: Shard | None = None  # `--shard K/N`: this run's share of the repositories
 
 
 def git_url_template(profile: Profile, settings: Settings) -> str:
@@ -127,7 +128,8 @@ def _execute_run(
     stop: StopFlag,
     progress: RunObserver,
 ) -> RunSummary:
-    profile = loaded.profile
+    shard = options.shard
+    profile = shard.select(loaded.profile) if shard else loaded.profile
     environ = dict(os.environ if environ is None else environ)
     check_runtime_contract(profile, loaded.source)
     token = token or acquire_token(profile.profile.auth.github_host, environ)
@@ -137,7 +139,7 @@ def _execute_run(
     state = state_dir(profile, settings)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = datetime.now(UTC)
-    run_id = new_run_id(started)
+    run_id = new_run_id(started) + (shard.run_id_suffix if shard else "")
     log.debug(
         "run decided",
         extra={
@@ -162,9 +164,10 @@ def _execute_run(
         repository_modes={r.repo: profile.automation_mode(r).value for r in profile.repositories},
         warnings=sandbox_warnings(profile),
         run_id=run_id,
+        shard=shard.text if shard else None,
     )
-    with _locked(profile, state, settings, summary) as lock:
-        log.debug("lock taken", extra={"lock": str(profile.lock_path())})
+    with _locked(profile, state, settings, summary, shard) as lock:
+        log.debug("lock taken", extra={"lock": lock.name})
         if lock.recovery is not None:
             summary.lock_recovery = lock.recovery.to_json()
             log.warning("recovered a stale lock", extra={"lock_recovery": summary.lock_recovery})
@@ -212,7 +215,7 @@ def _execute_run(
             summary.rate_limit = api.client.rate.snapshot()
             summary.finished_at = utc_now()
             write_run_report(state, summary)
-            _record_history(state, settings, summary)
+            _record_history(state, settings, summary, store_url(profile, settings))
             leftovers.remove_run(run_dir, clones)
             git_env.cleanup()
             api.client.close()
@@ -232,15 +235,16 @@ class ContendedRunError(LockContendedError):
 
 @contextmanager
 def _locked(
-    profile: Profile, state: Path, settings: Settings, summary: RunSummary
-) -> Iterator[ProfileLock]:
-    lock = ProfileLock(
-        profile.lock_path(), profile.id, profile.profile.concurrency.stale_lock_ttl_seconds
-    )
+    profile: Profile, state: Path, settings: Settings, summary: RunSummary, shard: Shard | None
+) -> Iterator[RunLock]:
+    ttl = profile.profile.concurrency.stale_lock_ttl_seconds
+    label = shard.label if shard else None
+    url = store_url(profile, settings)
+    lock = open_run_lock(profile.lock_path(), profile.id, ttl, label, url)
     try:
         lock.acquire()
     except LockContendedError as exc:
-        _record_contention(state, settings, summary, exc)
+        _record_contention(state, settings, summary, exc, url)
         raise ContendedRunError(exc, summary) from None
     try:
         yield lock
@@ -249,7 +253,7 @@ def _locked(
 
 
 def _record_contention(
-    state: Path, settings: Settings, summary: RunSummary, exc: LockContendedError
+    state: Path, settings: Settings, summary: RunSummary, exc: LockContendedError, url: str | None
 ) -> None:
     """A run row saying so (with the holder) and the contention metrics; no report files:
     `latest.json` stays the last run that ran."""
@@ -272,7 +276,7 @@ def _record_contention(
         "the lock is held by a live run; this run did not start", extra={"holder": exc.holder}
     )
     try:
-        store = RunStore(state)
+        store = open_store(state, url)
         store.record(summary)
         write_contention_metrics(
             settings.metrics_dir or state / "metrics",
@@ -280,7 +284,7 @@ def _record_contention(
             store.lock_contentions(summary.profile_id),
             summary.finished_at,
         )
-    except (OSError, sqlite3.Error) as exc_:
+    except STORE_ERRORS as exc_:
         log.error("could not record the contended lock", extra={"why": str(exc_)})
 
 
@@ -320,23 +324,24 @@ def _record_refusal(
     if directory is None:
         return
     try:
-        recoveries = RunStore(known).lock_recoveries(profile.id) if known else 0
+        url = store_url(profile, settings)
+        recoveries = open_store(known, url).lock_recoveries(profile.id) if known else 0
         write_metrics(directory, summary, recoveries)
-    except (OSError, sqlite3.Error) as exc:
+    except STORE_ERRORS as exc:
         log.error("could not record the stopped run in the metrics", extra={"why": str(exc)})
 
 
-def _record_history(state: Path, settings: Settings, summary: RunSummary) -> None:
+def _record_history(state: Path, settings: Settings, summary: RunSummary, url: str | None) -> None:
     """The run store and the metrics file; a failure here never hides the run's report."""
     try:
-        store = RunStore(state)
+        store = open_store(state, url)
         store.record(summary)
         write_metrics(
             settings.metrics_dir or state / "metrics",
             summary,
             store.lock_recoveries(summary.profile_id),
         )
-    except (OSError, sqlite3.Error) as exc:
+    except STORE_ERRORS as exc:
         log.error("could not record the run in the store or metrics", extra={"why": str(exc)})
 
 
