@@ -22,6 +22,7 @@ reported on the head must be complete and successful, and there must be at least
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -133,6 +134,36 @@ def read_base_rules(api: GitHubAPI, repo: str, base: str) -> BaseRules:
     return rules.build()
 
 
+class BaseRulesCache:
+    """What each base requires, read once per repository and base in a run: the branch, its
+    classic protection and its rules. Nothing about a head is kept here: the required
+    checks are evaluated for every head sha, and the merge stays pinned to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reading: dict[tuple[str, str], threading.Lock] = {}
+        self._known: dict[tuple[str, str], BaseRules | str] = {}  # str: why unreadable
+
+    def read(self, api: GitHubAPI, repo: str, base: str) -> BaseRules:
+        """`read_base_rules`, once per (repo, base); an unreadable base stays unreadable for
+        the run, a transient failure is not remembered."""
+        key = (repo, base)
+        with self._lock:
+            reading = self._reading.setdefault(key, threading.Lock())
+        with reading:
+            known = self._known.get(key)
+            if known is None:
+                try:
+                    known = read_base_rules(api, repo, base)
+                except ProtectionUnreadableError as exc:
+                    known = exc.message
+                with self._lock:
+                    self._known[key] = known
+        if isinstance(known, str):
+            raise ProtectionUnreadableError(known)
+        return known
+
+
 def _classic_protection(
     api: GitHubAPI, repo: str, base: str
 ) -> tuple[BranchProtection | None, str]:
@@ -228,8 +259,10 @@ class _RulesBuilder:
         )
 
 
-def _contexts(api: GitHubAPI, repo: str, sha: str) -> dict[str, str]:
-    """Every check run and commit status on `sha`, as context → success|pending|failure."""
+def _contexts(api: GitHubAPI, repo: str, sha: str, required: set[str]) -> dict[str, str]:
+    """Every check run and commit status on `sha`, as context → success|pending|failure.
+    When every `required` name is a check run, the statuses cannot change the verdict (a
+    check run's state wins over a status of the same name) and are not read."""
     states: dict[str, str] = {}
     for run in api.check_runs(repo, sha):
         if run.status != "completed":
@@ -239,6 +272,8 @@ def _contexts(api: GitHubAPI, repo: str, sha: str) -> dict[str, str]:
         # A failure anywhere under one name wins over an older success of the same name.
         if states.get(run.name) != "failure":
             states[run.name] = state
+    if required and required <= states.keys():
+        return states
     for status in api.combined_status(repo, sha).statuses:
         state = {"success": "success", "pending": "pending"}.get(status.state, "failure")
         states.setdefault(status.context, state)
@@ -251,7 +286,7 @@ def evaluate_checks(
     """The checks verdict; `every_check` (a workflows or code_scanning rule, whose checks
     agentd cannot name) makes every reported check count beside the required ones."""
     required = set(required)
-    states = _contexts(api, repo, sha)
+    states = _contexts(api, repo, sha, set() if every_check else required)
     considered = {name: states.get(name, "missing") for name in required} if required else states
     if every_check:
         considered = {**states, **considered}

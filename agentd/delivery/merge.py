@@ -1,7 +1,11 @@
 """The merge pass: the review gate, then a merge pinned to the head sha (SPEC §10).
 
 `merged` is reported only when GitHub's merge API answered that it merged. A head that
-moved (409) is re-evaluated by the next iteration, never forced. A missing approval or a
+moved (409) is re-evaluated by the next iteration, never forced. The merge is tried with the
+pinned sha without waiting for GitHub to compute `mergeable` (the PR is read once): the
+merge call decides that itself (405 "Pull Request is not mergeable" on a conflict). The
+files of agentd's own commit are known: they are read from GitHub only for a PR by someone
+else or one whose head is not that single commit on the base. A missing approval or a
 merge-queue base ends `opened_pr` without any merge call, whatever the token could bypass;
 a base behind a merge queue is enqueued through GraphQL (`enqueuePullRequest`), never merged
 through REST. With `merge_via: github_auto_merge`, a PR that passes everything but pending
@@ -14,7 +18,6 @@ GitHub's refusals (405) are mapped: reviews and merge queues → `opened_pr`, si
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,22 +32,18 @@ from agentd.delivery.gate import (
     evaluate_checks,
     evaluate_reviews,
     merge_methods,
-    read_base_rules,
     unverified_commits,
 )
 from agentd.delivery.pulls import from_the_repository_itself, opened_by
 from agentd.engine.context import RunContext
 from agentd.github.client import GitHubError, GitHubHTTPError
-from agentd.github.models import PullRequest, Repository
+from agentd.github.models import PullFile, PullRequest, Repository
 from agentd.log import get_logger
 from agentd.mutation import MutationKind
 from agentd.stamp import StampError, parse_stamp
 from agentd.vocabulary import Outcome, ReasonCode, UnitResult
 
 log = get_logger("merge")
-
-MERGEABLE_POLLS = 4
-MERGEABLE_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -64,16 +63,9 @@ class MergeRequest:
     # `verification: ci`: nothing ran on the build host; the base's required checks are the
     # verification, so a base that requires none never merges the unit
     verified_on_github: bool = False
-
-
-def _fresh_pull(ctx: RunContext, repo: str, number: int) -> PullRequest:
-    pull = ctx.api.pull(repo, number)
-    for _ in range(MERGEABLE_POLLS):
-        if pull.mergeable is not None or pull.state != "open":
-            break
-        time.sleep(MERGEABLE_POLL_SECONDS)  # GitHub computes mergeability asynchronously
-        pull = ctx.api.pull(repo, number)
-    return pull
+    # The files agentd's own commit (`head_sha`, one commit on the base) changes: what the
+    # diff check needs, without reading the PR's files. None: read them from GitHub.
+    built_files: tuple[str, ...] | None = None
 
 
 def _identity_problem(request: MergeRequest, pull: PullRequest) -> str | None:
@@ -161,13 +153,7 @@ def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | Merg
 def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult | MergeOutcome:
     """Everything SPEC §10 requires, in order; a _Gate when only pending checks (or
     nothing) stand between the PR and its merge."""
-    pull = _fresh_pull(ctx, request.repo, request.number)
-    if pull.mergeable is None and pull.state == "open":
-        return UnitResult.opened_pr(
-            ReasonCode.CHECKS_PENDING,
-            "GitHub is still computing whether the PR can be merged (mergeable: null); "
-            "agentd never merges blind, the next pass looks again",
-        )
+    pull = ctx.api.pull(request.repo, request.number)
     problem = _identity_problem(request, pull)
     if problem:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, problem)
@@ -177,7 +163,7 @@ def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult |
             f"{request.head_sha[:12]}; re-evaluated, never merged unverified"
         )
     try:
-        rules = read_base_rules(ctx.api, request.repo, request.base)
+        rules = ctx.base_rules.read(ctx.api, request.repo, request.base)
     except ProtectionUnreadableError as exc:
         return exc.unit_result()
     if request.verified_on_github and not rules.checks:
@@ -218,11 +204,19 @@ def _pull_gate(
     rules: BaseRules,
     checks: ChecksVerdict,
 ) -> _Gate | UnitResult:
-    files = ctx.api.pull_files(request.repo, request.number)
     patterns = ctx.profile.profile.verification.secret_redaction_patterns
-    problems = diff_problems(files, request.expected_files, patterns)
+    problems = diff_problems(_files(ctx, request, pull), request.expected_files, patterns)
     if problems:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, "; ".join(problems))
+    if rules.reviews_unreadable and pull.mergeable is None:
+        # Only GitHub's own verdict (mergeable_state) can stand in for the unreadable
+        # review requirement; agentd does not sleep on it: the next pass looks again.
+        return UnitResult.opened_pr(
+            ReasonCode.CHECKS_PENDING,
+            "GitHub is still computing whether the PR can be merged (mergeable: null) and "
+            "only its verdict can tell whether a review is outstanding; agentd never merges "
+            "blind, the next pass looks again",
+        )
     repository = _repository(ctx, request.repo)
     reviews = _reviews(ctx, request, pull, rules, checks, repository)
     if not reviews.ok:
@@ -241,6 +235,14 @@ def _pull_gate(
             ReasonCode.BRANCH_PROTECTION_BLOCK, f"no merge method is allowed: {why}"
         )
     return _Gate(pull, rules, checks, methods, reviews.detail)
+
+
+def _files(ctx: RunContext, request: MergeRequest, pull: PullRequest) -> list[PullFile]:
+    """The PR's files: from agentd's own commit when the PR is exactly that commit on the base
+    (GitHub counts one commit), else as GitHub lists them."""
+    if request.built_files is not None and pull.commits == 1:
+        return [PullFile(filename=name) for name in request.built_files]
+    return ctx.api.pull_files(request.repo, request.number)
 
 
 def _reviews(
@@ -403,11 +405,13 @@ def _merge(ctx: RunContext, request: MergeRequest, gate: _Gate) -> UnitResult | 
             if exc.status == 405 and _method_refused(exc.message):
                 refused.append(f"{method}: {exc.message}")
                 continue
+            ctx.pulls.forget(request.repo)  # closed or conflicting meanwhile: list again
             return _refusal(exc)
         if answer.get("merged") is not True:
             return UnitResult.blocked(
                 ReasonCode.BRANCH_PROTECTION_BLOCK, "the merge API did not confirm a merge"
             )
+        ctx.pulls.drop(request.repo, request.number)
         fallback = f" (after GitHub refused {'; '.join(refused)})" if refused else ""
         return UnitResult.merged(
             f"merged {gate.pull.head.sha[:12]} by {method}{fallback}; {gate.checks.detail}; "
@@ -474,6 +478,12 @@ def _refusal(exc: GitHubHTTPError) -> UnitResult | MergeOutcome:
 def _refusal_405(message: str) -> UnitResult:
     lowered = message.lower()
     shown = " ".join(message.split())
+    if "not mergeable" in lowered:
+        return UnitResult.opened_pr(
+            ReasonCode.BRANCH_PROTECTION_BLOCK,
+            f"GitHub says {shown} (a merge conflict with the base); not merged, the next run "
+            "rebuilds the branch on the current base",
+        )
     if any(text in lowered for text in _REVIEW_REFUSALS):
         return UnitResult.opened_pr(
             ReasonCode.BRANCH_PROTECTION_BLOCK, f"review required: GitHub says {shown}"

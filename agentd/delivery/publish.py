@@ -217,7 +217,7 @@ def publish(
     """
     refusals = _refusals(ctx, ws, key, commit)
     refusals.check()  # GitHub refused this very change before: reported, not pushed again
-    existing = find_unit_pr(ctx.api, repo, branch=branch, key=key, author=ctx.login())
+    existing = find_unit_pr(ctx.pulls, repo, branch=branch, key=key, author=ctx.login())
     log.debug(
         "unit's PR looked up",
         extra={"repo": repo, "key": key, "existing": existing.number if existing else None},
@@ -243,7 +243,7 @@ def publish(
     refusals.forget()
     try:
         outcome: PullRequestOutcome = ensure_pull_request(
-            ctx.api,
+            ctx.pulls,
             repo,
             branch=branch,
             base=base,

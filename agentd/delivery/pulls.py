@@ -4,10 +4,16 @@ Before creating work agentd looks up an open PR for the unit's branch. If one ex
 updated; if creation loses a race (422 "already exists", or an ambiguous failure of the
 create call) agentd looks again and adopts what it finds instead of failing or creating a
 second one.
+
+The open PRs of a repository are listed once per run (`OpenPulls`): the unit's lookup,
+adoption of native PRs and reconcile all read that one listing, which agentd keeps current
+with what it does itself (create, update, merge, close). Only a surprise — a create that
+finds the PR already there — lists the repository again.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +35,55 @@ class PullRequestOutcome:
     updated: bool
 
 
-def find_open_pr(api: GitHubAPI, repo: str, branch: str, author: str) -> PullRequest | None:
+class OpenPulls:
+    """The open PRs of each repository, listed once per run and kept current with agentd's
+    own changes to them. Thread-safe: repositories are worked on in parallel."""
+
+    def __init__(self, api: GitHubAPI) -> None:
+        self.api = api
+        self._lock = threading.Lock()
+        self._listed: dict[str, dict[int, PullRequest]] = {}
+        self._listing: dict[str, threading.Lock] = {}
+
+    def of(self, repo: str) -> list[PullRequest]:
+        """The repository's open PRs, oldest first (listed on first use in this run)."""
+        with self._lock:
+            listing = self._listing.setdefault(repo, threading.Lock())
+        with listing:
+            with self._lock:
+                known = self._listed.get(repo)
+            if known is None:
+                known = {p.number: p for p in self.api.pulls(repo)}
+                with self._lock:
+                    self._listed[repo] = known
+        with self._lock:
+            return sorted(known.values(), key=lambda p: p.number)
+
+    def put(self, repo: str, pull: PullRequest) -> None:
+        """A PR as GitHub just answered agentd (created, updated): kept if open."""
+        with self._lock:
+            known = self._listed.get(repo)
+            if known is None:
+                return  # not listed yet: the first listing will show it
+            if pull.state == "open":
+                known[pull.number] = pull
+            else:
+                known.pop(pull.number, None)
+
+    def drop(self, repo: str, number: int) -> None:
+        """A PR agentd merged or closed (or found no longer open)."""
+        with self._lock:
+            known = self._listed.get(repo)
+            if known is not None:
+                known.pop(number, None)
+
+    def forget(self, repo: str) -> None:
+        """The listing may be out of date (GitHub surprised agentd): list again on next use."""
+        with self._lock:
+            self._listed.pop(repo, None)
+
+
+def find_open_pr(pulls: OpenPulls, repo: str, branch: str, author: str) -> PullRequest | None:
     """The open PR `author` opened from `branch` of the repository itself (oldest first).
 
     A PR somebody else opened from a branch of the same name is never agentd's: it is not
@@ -37,7 +91,7 @@ def find_open_pr(api: GitHubAPI, repo: str, branch: str, author: str) -> PullReq
     """
     matches = [
         p
-        for p in api.pulls(repo, head_branch=branch)
+        for p in pulls.of(repo)
         if p.head.ref == branch and opened_by(p, author) and from_the_repository_itself(p)
     ]
     if len(matches) > 1:
@@ -49,30 +103,27 @@ def find_open_pr(api: GitHubAPI, repo: str, branch: str, author: str) -> PullReq
 
 
 def find_unit_pr(
-    api: GitHubAPI, repo: str, *, branch: str, key: str, author: str
+    pulls: OpenPulls, repo: str, *, branch: str, key: str, author: str
 ) -> PullRequest | None:
     """The open PR of one remediation key: on its branch, or — when the branch name changed
     (a new `branch_template`) — the one of `author`'s PRs from this repository whose stamp
     carries the key. Never two PRs for one key."""
-    found = find_open_pr(api, repo, branch, author)
+    found = find_open_pr(pulls, repo, branch, author)
     if found is not None:
         return found
     return next(
         (
             p
-            for p in agent_pulls(api, repo, author)
+            for p in agent_pulls(pulls, repo, author)
             if (s := valid_stamp(p)) and s.remediation_key == key
         ),
         None,
     )
 
 
-def agent_pulls(api: GitHubAPI, repo: str, author: str) -> list[PullRequest]:
+def agent_pulls(pulls: OpenPulls, repo: str, author: str) -> list[PullRequest]:
     """Open PRs opened by agentd's own account from branches of the repository itself."""
-    return sorted(
-        (p for p in api.pulls(repo) if opened_by(p, author) and from_the_repository_itself(p)),
-        key=lambda p: p.number,
-    )
+    return [p for p in pulls.of(repo) if opened_by(p, author) and from_the_repository_itself(p)]
 
 
 def opened_by(pull: PullRequest, author: str) -> bool:
@@ -98,9 +149,10 @@ def _already_exists(exc: GitHubHTTPError) -> bool:
     )
 
 
-def _adopt_after_race(api: GitHubAPI, repo: str, branch: str, author: str) -> PullRequest | None:
+def _adopt_after_race(pulls: OpenPulls, repo: str, branch: str, author: str) -> PullRequest | None:
     for attempt in range(LOOKUP_ATTEMPTS):
-        found = find_open_pr(api, repo, branch, author)
+        pulls.forget(repo)  # somebody opened it since the listing: list again
+        found = find_open_pr(pulls, repo, branch, author)
         if found is not None:
             return found
         time.sleep(0.2 * (attempt + 1))
@@ -108,7 +160,7 @@ def _adopt_after_race(api: GitHubAPI, repo: str, branch: str, author: str) -> Pu
 
 
 def ensure_pull_request(
-    api: GitHubAPI,
+    pulls: OpenPulls,
     repo: str,
     *,
     branch: str,
@@ -120,8 +172,9 @@ def ensure_pull_request(
     existing: PullRequest | None = None,
 ) -> PullRequestOutcome:
     """Create the unit's PR, or bring the existing one up to date."""
+    api = pulls.api
     created = False
-    pull = existing or find_open_pr(api, repo, branch, author)
+    pull = existing or find_open_pr(pulls, repo, branch, author)
     if pull is None:
         try:
             pull = api.create_pull(repo, head=branch, base=base, title=title, body=body)
@@ -129,17 +182,18 @@ def ensure_pull_request(
         except GitHubHTTPError as exc:
             if not _already_exists(exc):
                 raise
-            pull = _adopt_after_race(api, repo, branch, author)
+            pull = _adopt_after_race(pulls, repo, branch, author)
             if pull is None:
                 raise
         except TransientError:
-            pull = _adopt_after_race(api, repo, branch, author)
+            pull = _adopt_after_race(pulls, repo, branch, author)
             if pull is None:
                 raise
     updated = False
     if not created and (not same_visible_content(pull.body, body) or pull.title != title):
         pull = api.update_pull(repo, pull.number, title=title, body=body)
         updated = True
+    pulls.put(repo, pull)
     missing = [
         label
         for label in labels

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from agentd.audit import AuditLog
+from agentd.delivery.gate import BaseRulesCache
+from agentd.delivery.pulls import OpenPulls
+from agentd.engine.memory import RunMemory
 from agentd.environment import AllowedEnvironment
 from agentd.errors import InfrastructureError, PathEscapeError
 from agentd.github.api import GitHubAPI
@@ -95,11 +97,17 @@ class RunContext:
     audit: AuditLog | None = None
     git_url_template: str = "https://github.com/{owner}/{repo}.git"
     account: Account | None = field(default=None, repr=False)  # the token's own; read once
-    # What plug-ins learned about a unit earlier in this run (keyed by remediation key), so
-    # a later iteration does not redo work whose inputs did not change.
-    memory: dict[str, Any] = field(default_factory=dict, repr=False)
+    # What the run learned about each unit, so a later iteration does not redo work whose
+    # inputs did not change (agentd.engine.memory).
+    memory: RunMemory = field(default_factory=RunMemory, repr=False)
     progress: RunObserver = field(default_factory=RunObserver, repr=False)
+    # Read once per run: each repository's open PRs, each base's requirements.
+    pulls: OpenPulls = field(init=False, repr=False)
+    base_rules: BaseRulesCache = field(default_factory=BaseRulesCache, repr=False)
     _account_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.pulls = OpenPulls(self.api)
 
     @property
     def run_dir(self) -> Path:
@@ -135,12 +143,17 @@ class RunContext:
             operator.fetch(f"+refs/heads/{base}:refs/remotes/origin/{base}")
         return operator
 
+    def base_sha(self, repo: Repository, base: str) -> str | None:
+        """The base's commit, just fetched (see `refreshed`)."""
+        return self.refreshed(repo, base).rev_parse(f"refs/remotes/origin/{base}")
+
     @contextmanager
     def worktree(
         self, repo: Repository, base: str, key: str, ref: str | None = None
     ) -> Iterator[Workspace]:
-        """A fresh worktree at `ref` (default: the just-fetched remote base), always removed."""
-        operator = self.refreshed(repo, base)
+        """A fresh worktree at `ref` (default: the just-fetched remote base), always removed.
+        A `ref` is a commit already fetched into the operator's clone: nothing is fetched."""
+        operator = self.git_for(repo) if ref else self.refreshed(repo, base)
         start = operator.rev_parse(ref or f"refs/remotes/origin/{base}")
         if start is None:
             raise WorkspaceError(f"cannot resolve {ref or 'origin/' + base} in {repo.local_path}")

@@ -14,6 +14,10 @@
       → alerts re-read → review gate → merge pinned to the sha agentd pushed or verified
     one final record, built from what happened
 
+A unit whose inputs (its alerts, the base commit) did not change since an earlier iteration
+of the same run is not done again (`agentd.engine.memory`): it keeps its record, and a PR
+waiting at the review gate has only the gate checked again.
+
 Refusals anywhere are `UnitError`s (or git/GitHub faults); `agentd.errors.result_for` maps
 every failure to the unit's result, and an unexpected exception is reported as agentd's
 own defect (`failed internal_error`). A rate-limit stop is not a unit's failure: it ends
@@ -23,14 +27,15 @@ promotion for the whole run and propagates.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agentd.alerts.interface import AlertPlugin, Change, Hold, Proposal, Unit
 from agentd.audit import unit_key
-from agentd.delivery.merge import MergeRequest, merge_if_allowed
+from agentd.delivery.merge import MergeOutcome, MergeRequest, merge_if_allowed
 from agentd.delivery.publish import publish, restamp
 from agentd.delivery.pulls import find_unit_pr, from_the_repository_itself, valid_stamp
 from agentd.engine.context import RunContext, Workspace
+from agentd.engine.memory import Attempt, UnitInputs
 from agentd.engine.verification import (
     deferred_to_github,
     failure_reason,
@@ -81,11 +86,18 @@ class _Facts:
     pr_source: PRSource | None = None
     pull: PullRequest | None = None
     opened: bool = False
+    start_sha: str | None = None  # the base commit, fetched before the unit starts
+    gate: MergeRequest | None = None  # what the review gate was asked (PR read fresh)
+    reevaluate: bool = False  # what the gate saw needs the whole unit again
 
 
 def run_unit(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> UnitOutcome:
     """Take one unit through its lifecycle; never raises for the unit's own failure."""
-    facts = _Facts()
+    inputs = _inputs(ctx, unit)
+    earlier = ctx.memory.unchanged(unit.key, inputs) if inputs is not None else None
+    if earlier is not None:
+        return _again(ctx, plugin, unit, earlier)
+    facts = _Facts(start_sha=inputs.base_sha if inputs is not None else None)
     log.debug(
         "unit started",
         extra={
@@ -108,11 +120,66 @@ def run_unit(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> UnitOutcome:
             "detail": result.detail.splitlines()[0] if result.detail else "",
         },
     )
-    return UnitOutcome(
+    outcome = UnitOutcome(
         build_record(unit, facts, result),
         opened=facts.opened,
         merged=result.outcome is Outcome.MERGED,
     )
+    if inputs is not None:
+        _remember(ctx, unit.key, Attempt(inputs, outcome.record, facts.gate), facts.reevaluate)
+    return outcome
+
+
+def _inputs(ctx: RunContext, unit: Unit) -> UnitInputs | None:
+    """What the unit's work depends on; None for a unit that costs nothing to settle again
+    (settled at planning, stopped by a repository gate, or a report-only pass)."""
+    if unit.settled is not None or not ctx.policy.mode.may_push:
+        return None
+    if ctx.profile.automation_mode(unit.repo) is not AutomationMode.ACTIVE:
+        return None
+    if not ctx.git_for(unit.repo).is_repository():
+        return None
+    try:
+        sha = ctx.base_sha(unit.repo, unit.base)
+    except AgentdError:
+        return None  # the lifecycle meets the same fault and reports it
+    return UnitInputs(frozenset(unit.alert_numbers), sha) if sha else None
+
+
+def _remember(ctx: RunContext, key: str, attempt: Attempt, reevaluate: bool) -> None:
+    """A failure (perhaps transient) or a gate that saw the PR move is done again next time."""
+    if reevaluate or attempt.record.outcome is Outcome.FAILED:
+        ctx.memory.forget(key)
+    else:
+        ctx.memory.remember(key, attempt)
+
+
+def _again(ctx: RunContext, plugin: AlertPlugin, unit: Unit, earlier: Attempt) -> UnitOutcome:
+    """The unit ran on these very inputs earlier in this run: its record stands; a PR
+    waiting at the review gate has the gate (and nothing else) checked again."""
+    request = earlier.gate
+    log.debug(
+        "unit unchanged since an earlier pass of this run",
+        extra={
+            "remediation_key": unit.key,
+            "base_sha": earlier.inputs.base_sha,
+            "next": "re-check the review gate" if request else "keep its record",
+        },
+    )
+    if request is None:
+        return UnitOutcome(earlier.record)
+    moved = False
+
+    def gate() -> UnitResult:
+        nonlocal moved
+        merge = _gate(ctx, plugin, unit, request)
+        moved = merge.reevaluate
+        return merge.result
+
+    result = settle(unit.key, gate)
+    record = replace(earlier.record, result=result, notes=list(earlier.record.notes), later=None)
+    _remember(ctx, unit.key, replace(earlier, record=record), moved)
+    return UnitOutcome(record, opened=moved, merged=result.outcome is Outcome.MERGED)
 
 
 def settle(key: str, step: Callable[[], UnitResult]) -> UnitResult:
@@ -133,7 +200,7 @@ def _lifecycle(ctx: RunContext, plugin: AlertPlugin, unit: Unit, facts: _Facts) 
     if unit.settled is not None:
         return unit.settled
     _repository_gates(ctx, unit)
-    with ctx.worktree(unit.repo, unit.base, unit.key) as ws:
+    with ctx.worktree(unit.repo, unit.base, unit.key, ref=facts.start_sha) as ws:
         log.debug("workspace ready", extra={"remediation_key": unit.key, "base_sha": ws.start_sha})
         proposal = plugin.propose(ctx, unit, ws)
         facts.changes = list(proposal.summary)
@@ -187,7 +254,7 @@ def _what_would_happen(
     (`opened_pr`), never a PR still to open; a unit without one is `skipped`."""
     mode = ctx.policy.describe()
     pull = find_unit_pr(
-        ctx.api, unit.repo.repo, branch=unit.branch, key=unit.key, author=ctx.login()
+        ctx.pulls, unit.repo.repo, branch=unit.branch, key=unit.key, author=ctx.login()
     )
     if pull is None:
         log.debug("no PR yet: stops at the mutation gate", extra={"remediation_key": unit.key})
@@ -448,7 +515,12 @@ def _commit_and_deliver(
         return UnitResult.opened_pr(ReasonCode.POLICY_BLOCKED, published.edited)
     facts.opened = published.created or published.pushed
     target = _Merge(
-        published.pull, published.branch, published.head_sha, ctx.login(), description.title
+        published.pull,
+        published.branch,
+        published.head_sha,
+        ctx.login(),
+        description.title,
+        built_files=tuple(sorted(ws.tree.changes(ws.start_sha, commit))),
     )
     return _deliver(ctx, plugin, unit, facts, target, change, hold)
 
@@ -462,6 +534,7 @@ class _Merge:
     head_sha: str
     author: str
     title: str
+    built_files: tuple[str, ...] | None = None  # what agentd's own commit changes
 
 
 def _deliver(
@@ -477,35 +550,44 @@ def _deliver(
     if not plugin.may_merge:
         return UnitResult.opened_pr(hold.reason if hold else None, hold.detail if hold else "")
     facts.unit_pass = UnitPass.MERGE
-    if hold is None and ctx.policy.allows(MutationKind.MERGE):
-        still = _still_open(ctx, plugin, unit)
-        if set(still) != set(unit.alert_numbers):
-            facts.opened = True  # the next iteration plans again with the alerts as they are
-            gone = sorted(set(unit.alert_numbers) - set(still))
-            return UnitResult.opened_pr(
-                detail=f"alerts {', '.join(f'#{n}' for n in gone)} were fixed or dismissed "
-                "meanwhile; not merged, re-evaluated with the current alerts"
-            )
-    merge = merge_if_allowed(
-        ctx,
-        MergeRequest(
-            repo=unit.repo.repo,
-            base=unit.base,
-            number=target.pull.number,
-            key=unit.key,
-            expected_files=sorted(set(change.files)),
-            verification_passed=True,
-            branch=target.branch,
-            head_sha=target.head_sha,
-            author=target.author,
-            hold=hold,
-            commit_title=target.title,
-            target_id=unit.target_id,
-            verified_on_github=unit.target is not None and verified_on_github(ctx, unit.target),
-        ),
+    request = MergeRequest(
+        repo=unit.repo.repo,
+        base=unit.base,
+        number=target.pull.number,
+        key=unit.key,
+        expected_files=sorted(set(change.files)),
+        verification_passed=True,
+        branch=target.branch,
+        head_sha=target.head_sha,
+        author=target.author,
+        hold=hold,
+        commit_title=target.title,
+        built_files=target.built_files,
+        target_id=unit.target_id,
+        verified_on_github=unit.target is not None and verified_on_github(ctx, unit.target),
     )
+    facts.gate = request  # what a later pass re-checks when nothing else changed
+    merge = _gate(ctx, plugin, unit, request)
+    facts.reevaluate = merge.reevaluate
     facts.opened = facts.opened or merge.reevaluate
     return merge.result
+
+
+def _gate(ctx: RunContext, plugin: AlertPlugin, unit: Unit, request: MergeRequest) -> MergeOutcome:
+    """The alerts re-read, then the review gate and the merge pinned to `request.head_sha`."""
+    if request.hold is None and ctx.policy.allows(MutationKind.MERGE):
+        still = _still_open(ctx, plugin, unit)
+        if set(still) != set(unit.alert_numbers):
+            gone = sorted(set(unit.alert_numbers) - set(still))
+            # the next iteration plans again with the alerts as they are
+            return MergeOutcome(
+                UnitResult.opened_pr(
+                    detail=f"alerts {', '.join(f'#{n}' for n in gone)} were fixed or dismissed "
+                    "meanwhile; not merged, re-evaluated with the current alerts"
+                ),
+                reevaluate=True,
+            )
+    return merge_if_allowed(ctx, request)
 
 
 def build_record(unit: Unit, facts: _Facts, result: UnitResult) -> UnitRecord:

@@ -22,6 +22,7 @@ from agentd.engine.context import RunContext
 from agentd.engine.lifecycle import settle
 from agentd.github.client import GitHubError
 from agentd.github.models import PullRequest
+from agentd.inventory import parallel_map
 from agentd.log import get_logger
 from agentd.profile import Repository
 from agentd.report import UnitRecord
@@ -64,29 +65,40 @@ class PlannedKeys:
 
 
 def reconcile(ctx: RunContext, planned: PlannedKeys) -> list[UnitRecord]:
-    """Close the orphaned agentd PRs; a report_only or dry run reports which it would close."""
-    records: list[UnitRecord] = []
-    for repo in ctx.profile.repositories:
-        if ctx.profile.automation_mode(repo) is not AutomationMode.ACTIVE:
+    """Close the orphaned agentd PRs; a report_only or dry run reports which it would close.
+    Repositories are reconciled in parallel (`max_parallel_repos`), from the run's listing
+    of their open PRs."""
+    repos = [
+        repo
+        for repo in ctx.profile.repositories
+        if ctx.profile.automation_mode(repo) is AutomationMode.ACTIVE
+        and planned.complete_classes(repo.repo)
+    ]
+    workers = ctx.profile.profile.runtime.max_parallel_repos
+    done = parallel_map(lambda repo: _reconcile(ctx, planned, repo), repos, workers)
+    return [record for records in done for record in records]
+
+
+def _reconcile(ctx: RunContext, planned: PlannedKeys, repo: Repository) -> list[UnitRecord]:
+    classes = planned.complete_classes(repo.repo)
+    try:
+        pulls = agent_pulls(ctx.pulls, repo.repo, ctx.login())
+    except GitHubError as exc:
+        log.warning("cannot list PRs for reconcile", extra={"repo": repo.repo, "why": str(exc)})
+        return []
+    records = []
+    for pull, stamp in _stamped(pulls):
+        if stamp.alert_class not in classes or not _belongs(ctx, repo, stamp):
             continue
-        classes = planned.complete_classes(repo.repo)
-        if not classes:
+        if planned.planned(stamp.alert_class, repo.repo, stamp.remediation_key):
             continue
-        try:
-            pulls = agent_pulls(ctx.api, repo.repo, ctx.login())
-        except GitHubError as exc:
-            log.warning("cannot list PRs for reconcile", extra={"repo": repo.repo, "why": str(exc)})
-            continue
-        for pull, stamp in _stamped(pulls):
-            if stamp.alert_class not in classes or not _belongs(ctx, repo, stamp):
-                continue
-            if planned.planned(stamp.alert_class, repo.repo, stamp.remediation_key):
-                continue
-            log.debug(
-                "orphaned agentd PR",
-                extra={"repo": repo.repo, "pr": pull.number, "key": stamp.remediation_key},
-            )
-            records.append(_close(ctx, repo, pull, stamp))
+        log.debug(
+            "orphaned agentd PR",
+            extra={"repo": repo.repo, "pr": pull.number, "key": stamp.remediation_key},
+        )
+        record = _close(ctx, repo, pull, stamp)
+        if record is not None:
+            records.append(record)
     return records
 
 
@@ -98,7 +110,9 @@ def _belongs(ctx: RunContext, repo: Repository, stamp: Stamp) -> bool:
     return stamp.remediation_key.startswith(f"{ctx.profile.profile.owner}/{repo.repo}:")
 
 
-def _close(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> UnitRecord:
+def _close(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> UnitRecord | None:
+    if ctx.policy.mode.may_push and not _still_orphaned(ctx, repo, pull, stamp):
+        return None
     result = settle(stamp.remediation_key, lambda: _close_orphan(ctx, repo, pull, stamp))
     return UnitRecord(
         repository=repo.repo,
@@ -117,6 +131,26 @@ def _close(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -
     )
 
 
+def _still_orphaned(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> bool:
+    """The run's listing may be older than the PR's state (GitHub's auto-merge merges on its
+    own): the PR is read again before it is closed, and left alone unless it is still open
+    with the same stamp."""
+    try:
+        now = ctx.api.pull(repo.repo, pull.number)
+    except GitHubError as exc:
+        log.warning(
+            "cannot read an orphaned PR again; left open",
+            extra={"repo": repo.repo, "pr": pull.number, "why": str(exc)},
+        )
+        return False
+    current = valid_stamp(now)
+    if now.state != "open" or current is None or current.remediation_key != stamp.remediation_key:
+        ctx.pulls.drop(repo.repo, pull.number)
+        log.debug("orphan no longer open as it was: left alone", extra={"pr": pull.number})
+        return False
+    return True
+
+
 def _close_orphan(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: Stamp) -> UnitResult:
     orphan = plugin_for(stamp.alert_class).orphaned(ctx, repo, stamp)
     if not ctx.policy.mode.may_push:
@@ -130,4 +164,5 @@ def _close_orphan(ctx: RunContext, repo: Repository, pull: PullRequest, stamp: S
     )
     ctx.api.create_comment(repo.repo, pull.number, comment)
     ctx.api.update_pull(repo.repo, pull.number, state="closed")
+    ctx.pulls.drop(repo.repo, pull.number)
     return UnitResult.skipped(orphan.reason, f"closed PR #{pull.number}: {orphan.explanation}")

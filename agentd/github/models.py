@@ -228,6 +228,7 @@ class PullRequest(Model):
     merge_commit_sha: str | None = None
     labels: list[Label] = Field(default_factory=list)
     auto_merge: AutoMerge | None = None
+    commits: int | None = None  # in a single PR's answer (create, update, read), not in lists
 
 
 class Review(Model):

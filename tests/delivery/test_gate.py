@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from agentd.delivery import gate
 from agentd.delivery.gate import (
     BaseRules,
     ProtectionUnreadableError,
@@ -17,7 +18,7 @@ from agentd.delivery.gate import (
     read_base_rules,
     unverified_commits,
 )
-from agentd.github.client import GitHubHTTPError
+from agentd.github.client import GitHubHTTPError, TransientError
 from agentd.github.models import (
     Branch,
     BranchProtection,
@@ -255,3 +256,32 @@ def test_unverified_commits_are_named() -> None:
         PullCommit.model_validate({"sha": "c" * 40, "commit": {}}),
     ]
     assert unverified_commits(commits) == [OLD[:12], "c" * 12]
+
+
+def test_a_bases_rules_are_read_once_per_run_and_a_transient_fault_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers: list[Any] = [
+        TransientError("502 from GitHub"),
+        BaseRules(checks=frozenset({"ci"})),
+        ProtectionUnreadableError("rulesets of main cannot be read (403 Forbidden)"),
+    ]
+    reads: list[tuple[str, str]] = []
+
+    def read(api: Any, repo: str, base: str) -> BaseRules:
+        reads.append((repo, base))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(gate, "read_base_rules", read)
+    cache = gate.BaseRulesCache()
+    with pytest.raises(TransientError):
+        cache.read(None, "api", "main")  # type: ignore[arg-type]
+    assert cache.read(None, "api", "main").checks == {"ci"}  # type: ignore[arg-type]
+    assert cache.read(None, "api", "main").checks == {"ci"}  # type: ignore[arg-type]
+    for _ in range(2):  # an unreadable base stays unreadable for the run
+        with pytest.raises(ProtectionUnreadableError, match="403 Forbidden"):
+            cache.read(None, "web", "main")  # type: ignore[arg-type]
+    assert reads == [("api", "main"), ("api", "main"), ("web", "main")]

@@ -300,7 +300,7 @@ def test_graphql_is_a_merge_class_mutation_refused_below_auto_merge(harness: Any
             "opened_pr",
         ),
         ("Commits must have verified signatures.", "blocked"),
-        ("Pull Request is not mergeable", "blocked"),
+        ("Pull Request is not mergeable", "opened_pr"),  # a conflict: rebuilt next run
     ],
 )
 def test_githubs_405_answers_map_to_outcomes(message: str, expected: str) -> None:
@@ -309,3 +309,24 @@ def test_githubs_405_answers_map_to_outcomes(message: str, expected: str) -> Non
     reason = result.reason or result.remaining_blocker
     assert reason is ReasonCode.BRANCH_PROTECTION_BLOCK
     assert "\n" not in result.detail
+
+
+def test_the_merge_is_tried_at_once_while_github_computes_mergeable(harness: Any) -> None:
+    """`mergeable: null` is not waited on: the PR is read once and the merge, pinned to the
+    head, is GitHub's answer — 405 on a conflict, reported for a rebuild, never forced."""
+    h = harness(mergeable_unknown_reads=1000)
+    h.sim.admin.push("api", "main", {"app.py": "changed on main\n"})
+    result = h.merge()
+    assert outcome(result) == ("opened_pr", "branch_protection_block")
+    assert "not mergeable" in result.result.detail and not h.merged()
+    assert [r.status for r in h.requests("PUT", "/merge")] == [405]
+    assert len(h.requests("GET", f"/pulls/{h.number}")) == 1
+
+
+def test_a_pr_whose_mergeability_is_unknown_merges_with_the_pinned_sha(harness: Any) -> None:
+    h = harness(mergeable_unknown_reads=1000)
+    result = h.merge()
+    assert outcome(result) == ("merged", None)
+    [put] = h.requests("PUT", "/merge")
+    assert json.loads(put.body)["sha"] == h.head
+    assert len(h.requests("GET", f"/pulls/{h.number}")) == 1

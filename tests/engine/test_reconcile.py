@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import yaml
 from e2e import E2E, e2e, verify_ok
+from support import base_profile, write_profile
+
+from agentd.engine.context import Budget, RunContext
+from agentd.engine.reconcile import PlannedKeys, reconcile
+from agentd.environment import AllowedEnvironment
+from agentd.github.models import Account, PullRequest
+from agentd.mutation import MutationPolicy
+from agentd.profile import load_profile
+from agentd.stamp import Stamp, render_stamp
+from agentd.vocabulary import AlertClass, MutationMode
 
 CI = (
     "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
@@ -129,3 +140,75 @@ def test_a_pr_whose_advisories_were_withdrawn_is_closed_as_withdrawn(tmp_path: P
         [closed] = env.units(summary, pr_number=pull["number"])
         assert (closed["outcome"], closed["reason_code"]) == ("skipped", "advisory_withdrawn")
         assert open_pulls(env) == []
+
+
+def test_repositories_are_reconciled_in_parallel(tmp_path: Path) -> None:
+    """Each repository's listing is awaited by the other's: one at a time would never meet."""
+    data = base_profile(tmp_path, "auto_merge")
+    billing = data["repositories"][1]
+    billing["automation_mode"] = "active"
+    billing.pop("manual_only_reason")
+    billing["targets"] = [TARGET]
+    profile = load_profile(write_profile(tmp_path / "p" / "acme.yaml", data)).profile
+    both_listing = threading.Barrier(2, timeout=20)
+    listed: list[str] = []
+
+    class Listing:
+        def pulls(self, repo: str, **_: Any) -> list[Any]:
+            listed.append(repo)
+            both_listing.wait()
+            return []
+
+    ctx = RunContext(
+        profile=profile, api=Listing(),  # type: ignore[arg-type]
+        policy=MutationPolicy(MutationMode.AUTO_MERGE), git_env=None,  # type: ignore[arg-type]
+        state_dir=tmp_path, allowed_env=AllowedEnvironment({}), budget=Budget(1, 1),
+        run_id="run-1", account=Account(login="agentd-bot", id=1),
+    )  # fmt: skip
+    planned = PlannedKeys()
+    for repo in ("api", "billing"):
+        planned.add(AlertClass.DEPENDABOT, repo, [])
+    assert reconcile(ctx, planned) == []
+    assert sorted(listed) == ["api", "billing"]
+
+
+def test_an_orphan_merged_since_the_runs_listing_is_left_alone(tmp_path: Path) -> None:
+    """The listing is the run's (read once); GitHub's auto-merge may have merged the PR since.
+    It is read again before closing, and a PR no longer open is neither commented on nor
+    closed."""
+    profile = load_profile(
+        write_profile(tmp_path / "p" / "acme.yaml", base_profile(tmp_path, "auto_merge"))
+    ).profile
+    stamp = Stamp(
+        remediation_key="acme-org/api:dependabot:main:gone", alert_class=AlertClass.DEPENDABOT,
+        target_id="root", base_branch="main", advisory_ids=["GHSA-9hjg-9r4m-mvj7"], agent_version="0.1.0",
+        last_pass_at="2026-01-01T00:00:00+00:00",
+    )  # fmt: skip
+    repo = {"name": "api", "full_name": "acme-org/api"}
+    listed = {
+        "number": 7, "state": "open", "body": f"Fix\n\n{render_stamp(stamp)}\n",
+        "user": {"login": "agentd-bot"}, "head": {"ref": "security/x", "sha": "a" * 40, "repo": repo},
+        "base": {"ref": "main", "sha": "b" * 40, "repo": repo},
+    }  # fmt: skip
+    mutations: list[str] = []
+
+    class GitHub:
+        def pulls(self, repo: str, **_: Any) -> list[PullRequest]:
+            return [PullRequest.model_validate(listed)]
+
+        def pull(self, repo: str, number: int) -> PullRequest:
+            return PullRequest.model_validate({**listed, "state": "closed", "merged": True})
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda *_a, **_k: mutations.append(name)
+
+    ctx = RunContext(
+        profile=profile, api=GitHub(),  # type: ignore[arg-type]
+        policy=MutationPolicy(MutationMode.AUTO_MERGE), git_env=None,  # type: ignore[arg-type]
+        state_dir=tmp_path, allowed_env=AllowedEnvironment({}), budget=Budget(1, 1),
+        run_id="run-1", account=Account(login="agentd-bot", id=1),
+    )  # fmt: skip
+    planned = PlannedKeys()
+    planned.add(AlertClass.DEPENDABOT, "api", [])
+    assert reconcile(ctx, planned) == []
+    assert mutations == []

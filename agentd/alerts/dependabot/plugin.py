@@ -121,7 +121,7 @@ class DependabotPlugin(AlertPlugin):
         assert unit.target is not None  # noqa: S101
         repo = unit.repo.repo
         found = native.candidates(
-            ctx.api.pulls(repo, base=unit.base),
+            [p for p in ctx.pulls.of(repo) if p.base.ref == unit.base],
             proposal.payload,
             ctx.profile.profile.defaults.native_dependabot_head_branch_prefix,
             unit.target.path,
@@ -292,7 +292,7 @@ def apply_largest_subset(
     updater cannot move never throws away the others' fixes."""
     assert plan.updater is not None  # noqa: S101 - fixable packages always have an updater
     bumps = plan.bumps()
-    known: dict[tuple[str, str, str], UnfixedBump] = ctx.memory.setdefault(unit.key, {})
+    known: dict[tuple[str, str, str], UnfixedBump] = ctx.memory.notes(unit.key)
     if bumps and all(_copy(b) in known for b in bumps):
         # Earlier in this run the updater could not move exactly these copies; nothing
         # they depend on changed since, so it is not asked again.

@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -26,6 +26,7 @@ from agentd.ecosystems import (
     by_name,
 )
 from agentd.engine.context import RunContext, Workspace
+from agentd.engine.memory import RunMemory
 from agentd.errors import UnitError
 from agentd.github.models import DependabotAlert
 from agentd.profile import Target
@@ -100,9 +101,7 @@ def _plan(
     return plan
 
 
-def _apply(
-    world: SimpleNamespace, plan: UnitPlan, memory: dict[str, Any]
-) -> tuple[UpdateResult, Unit]:
+def _apply(world: SimpleNamespace, plan: UnitPlan, memory: RunMemory) -> tuple[UpdateResult, Unit]:
     ctx = cast(RunContext, SimpleNamespace(memory=memory))
     unit = cast(Unit, SimpleNamespace(key="acme/api:dependabot:main:root", alert_states=[]))
     ws = cast(
@@ -136,7 +135,7 @@ def test_a_refused_package_leaves_the_others_delivered(world: SimpleNamespace) -
     updater = ScriptedUpdater(world.repo, refuse={"jinja2"})
     plan = _plan(world, ALERTS, updater)
 
-    update, _ = _apply(world, plan, {})
+    update, _ = _apply(world, plan, RunMemory())
 
     assert update.blocked is None
     assert (world.repo / "requirements.txt").read_text() == (
@@ -163,7 +162,7 @@ def test_nothing_deliverable_is_the_units_reason_with_every_alert_open(
     plan = _plan(world, ALERTS, updater)
 
     with pytest.raises(UnitError) as raised:
-        _apply(world, plan, {})
+        _apply(world, plan, RunMemory())
 
     assert raised.value.reason is ReasonCode.VERIFICATION_FAILED
     assert (world.repo / "requirements.txt").read_text().startswith("requests==2.25.0")
@@ -173,7 +172,7 @@ def test_the_same_copies_are_not_retried_later_in_the_run(world: SimpleNamespace
     """A later iteration of the same run (after the subset merged) does not run the updater
     again for exactly the copies it could not move."""
     updater = ScriptedUpdater(world.repo, refuse={"jinja2"})
-    memory: dict[str, Any] = {}
+    memory = RunMemory()
     _apply(world, _plan(world, ALERTS, updater), memory)
     calls = len(updater.calls)
     subprocess.run(["git", "-C", str(world.repo), "checkout", "-q", "."], check=True)
@@ -192,7 +191,7 @@ def test_a_copy_with_no_patch_in_its_line_is_left_not_forced(world: SimpleNamesp
     alerts = [ALERTS[0], _alert(4, "urllib3", "< 2.2.2", "2.2.2")]
     plan = _plan(world, alerts, updater)
 
-    _apply(world, plan, {})
+    _apply(world, plan, RunMemory())
 
     assert updater.calls == [["requests"]]
     assert "urllib3==1.26.5" in (world.repo / "requirements.txt").read_text()
