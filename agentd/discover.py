@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentd.coverage_memory import CoverageMemory
 from agentd.environment import (
     AllowedEnvironment,
     current_platform,
@@ -36,7 +37,7 @@ from agentd.mutation import MutationPolicy
 from agentd.preflight import check_token, probe_for_discover
 from agentd.profile import LoadedProfile, Profile, Repository, is_weak_command
 from agentd.runtime_contract import check_runtime_contract, required_tools
-from agentd.session import api_base_url, open_client
+from agentd.session import api_base_url, open_client, state_dir
 from agentd.settings import Settings
 from agentd.verify import BWRAP, program_missing, unavailable_reason, verification_path
 from agentd.vocabulary import AlertClass, AutomationMode, MutationMode
@@ -360,7 +361,10 @@ def run_discover(
         login = token_check.account.login
         wanted = [r.repo for r in reports if r.automation_mode != AutomationMode.IGNORED.value]
         classes = list(profile.profile.supported_alert_classes)
-        inventory = collect_inventory(api, wanted, classes, max_workers=8)
+        memory = CoverageMemory.for_profile(
+            state_dir(profile, settings), profile.id, settings.coverage_memory_hours
+        )
+        inventory = collect_inventory(api, wanted, classes, 8, memory)
         for report in reports:
             entry = inventory.repos.get(report.repo)
             if entry is None:

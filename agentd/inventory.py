@@ -1,9 +1,13 @@
 """What GitHub knows about a profile's repositories: metadata, scanning coverage, alerts.
 
-For an organisation, open alerts of each class come from one paginated organisation
-stream; a repository absent from a stream is probed on its own, so that "disabled", "no
-analysis" and "zero alerts" are told apart — coverage is never reported as zero alerts.
-For a user, every repository is read on its own. Independent reads run concurrently.
+Repository metadata comes from one listing of the owner's repositories per run
+(`GitHubAPI.repositories`), never from one read per repository. For an organisation, open
+alerts of each class come from one paginated organisation stream; a repository absent from
+a stream is settled by the listing's `security_and_analysis` where that is conclusive, else
+by a remembered probe answer (`agentd.coverage_memory`), else probed on its own, so that
+"disabled", "no analysis" and "zero alerts" are told apart — coverage is never reported as
+zero alerts. For a user, every repository's alerts are read on its own. Independent reads
+run concurrently.
 
 A rate-limit stop aborts the whole inventory: agentd never acts on (or presents) a partial
 picture as complete. Other failures (HTTP errors, faults retries did not cure, malformed
@@ -21,11 +25,13 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
+from agentd.coverage_memory import CoverageMemory
 from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubError, GitHubHTTPError
 from agentd.github.models import (
     CodeScanningAlert,
     DependabotAlert,
+    FeatureStatus,
     Repository,
     SecretScanningAlert,
 )
@@ -160,11 +166,81 @@ def _org_stream(api: GitHubAPI, alert_class: AlertClass) -> dict[str, list[Any]]
 
 def _read_metadata(api: GitHubAPI, repo: str) -> RepoInventory:
     try:
-        return RepoInventory(repo, metadata=api.repository(repo))
+        return RepoInventory(repo, metadata=api.listed_repository(repo))
     except GitHubHTTPError as exc:
         return RepoInventory(repo, error=f"HTTP {exc.status}: {exc.message}")
     except GitHubError as exc:
         return RepoInventory(repo, error=str(exc))
+
+
+def _enabled(feature: FeatureStatus | None) -> bool | None:
+    return None if feature is None else feature.status == "enabled"
+
+
+def _from_listing(
+    metadata: Repository, alert_class: AlertClass, stream_read: bool
+) -> ClassInventory | None:
+    """Coverage the listing's `security_and_analysis` settles without a probe (None when it
+    does not, or the token may not see the block)."""
+    security = metadata.security_and_analysis
+    if security is None:
+        return None
+    if alert_class is AlertClass.SECRET_SCANNING:
+        enabled = _enabled(security.secret_scanning)
+        if enabled is False:
+            return ClassInventory(
+                Coverage.DISABLED, detail="security_and_analysis: secret scanning is disabled"
+            )
+        # Enabled and absent from the organisation stream: no open alerts.
+        return ClassInventory(Coverage.ENABLED) if enabled and stream_read else None
+    if alert_class is AlertClass.DEPENDABOT:
+        # Security updates need Dependabot alerts: enabled updates mean enabled alerts.
+        updates = _enabled(security.dependabot_security_updates)
+        return ClassInventory(Coverage.ENABLED) if updates and stream_read else None
+    # Code scanning on a private repository needs Advanced Security or Code Security;
+    # enabled says nothing about whether an analysis exists ("no analysis" vs zero alerts).
+    licences = [_enabled(security.advanced_security), _enabled(security.code_security)]
+    if metadata.private and False in licences and True not in licences:
+        return ClassInventory(
+            Coverage.DISABLED,
+            detail="security_and_analysis: neither Advanced Security nor Code Security is "
+            "enabled on this private repository",
+        )
+    return None
+
+
+@dataclass
+class _Coverage:
+    """Decides each repository's coverage of each class with as few probes as possible."""
+
+    api: GitHubAPI
+    streams: dict[AlertClass, dict[str, list[Any]] | None]
+    memory: CoverageMemory | None
+
+    def settled(self, repo: RepoInventory, alert_class: AlertClass) -> ClassInventory | None:
+        stream = self.streams.get(alert_class)
+        if stream is not None and repo.name in stream:
+            if self.memory is not None:
+                self.memory.forget(self.api.owner, repo.name, alert_class)
+            return ClassInventory(Coverage.ENABLED, stream[repo.name])
+        if repo.metadata is not None:
+            listed = _from_listing(repo.metadata, alert_class, stream is not None)
+            if listed is not None:
+                return listed
+        if stream is None or self.memory is None:
+            return None
+        remembered = self.memory.recall(self.api.owner, repo.name, alert_class)
+        if remembered is None:
+            return None
+        return ClassInventory(Coverage(remembered.coverage), detail=remembered.detail)
+
+    def probed(self, name: str, alert_class: AlertClass) -> ClassInventory:
+        entry = _read_repo_class(self.api, name, alert_class)
+        if self.memory is not None and self.streams.get(alert_class) is not None:
+            self.memory.remember(
+                self.api.owner, name, alert_class, entry.coverage.value, entry.detail
+            )
+        return entry
 
 
 def collect_inventory(
@@ -172,34 +248,40 @@ def collect_inventory(
     repos: Sequence[str],
     alert_classes: Sequence[AlertClass],
     max_workers: int = 8,
+    memory: CoverageMemory | None = None,
 ) -> Inventory:
-    """Metadata, coverage and open alerts for `repos`. Raises RateLimitedError."""
+    """Metadata, coverage and open alerts for `repos`. Raises RateLimitedError.
+
+    The owner's repository listing (once per run) and the organisation streams are read
+    concurrently; a repository is then probed only for a class neither they, the listing's
+    `security_and_analysis` nor the coverage memory settle."""
     use_org = api.owner_type == "org"
-    tasks: list[Callable[[], Any]] = [partial(_read_metadata, api, r) for r in repos]
+    tasks: list[Callable[[], Any]] = [api.repositories]
     if use_org:
         tasks += [partial(_org_stream, api, c) for c in alert_classes]
     results = parallel_map(lambda task: task(), tasks, max_workers)
-    inventory = Inventory({r.name: r for r in results[: len(repos)]}, use_org)
     streams: dict[AlertClass, dict[str, list[Any]] | None] = (
-        dict(zip(alert_classes, results[len(repos) :], strict=True)) if use_org else {}
+        dict(zip(alert_classes, results[1:], strict=True)) if use_org else {}
     )
+    metadata = parallel_map(partial(_read_metadata, api), repos, max_workers)
+    inventory = Inventory({r.name: r for r in metadata}, use_org)
+    coverage = _Coverage(api, streams, memory)
 
     probes: list[tuple[str, AlertClass]] = []
     for name, repo in inventory.repos.items():
         if repo.error:
             continue
         for alert_class in alert_classes:
-            stream = streams.get(alert_class)
-            if stream is not None and name in stream:
-                repo.classes[alert_class] = ClassInventory(Coverage.ENABLED, stream[name])
-            else:
+            entry = coverage.settled(repo, alert_class)
+            if entry is None:
                 probes.append((name, alert_class))
-
-    def probe(item: tuple[str, AlertClass]) -> ClassInventory:
-        return _read_repo_class(api, *item)
+            else:
+                repo.classes[alert_class] = entry
 
     for (name, alert_class), entry in zip(
-        probes, parallel_map(probe, probes, max_workers), strict=True
+        probes, parallel_map(lambda item: coverage.probed(*item), probes, max_workers), strict=True
     ):
         inventory.repos[name].classes[alert_class] = entry
+    if memory is not None:
+        memory.save()
     return inventory

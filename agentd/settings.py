@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # The run store (agentd.store): postgresql://… for a fleet; overrides the profile's
     # store_url. It may hold a password (the settings env file is private); never printed.
     store_url: str | None = None
+    # How long a coverage probe's "disabled" / "no analysis" is remembered (0: never).
+    coverage_memory_hours: float = Field(default=6.0, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -119,7 +119,12 @@ def test_second_discover_is_conditional_and_free(tmp_path: Path) -> None:
         ]
         counted = [r for r in requests if r.status != 304 and r.path != "/rate_limit"]
         assert env.sim.admin.rate_limit(TOKEN)["used"] - used_before == len(counted)
-        assert len(cached_lists) >= 6
+        # The three organisation streams and the repository listing, all conditional.
+        assert {r.route for r in cached_lists} >= {
+            f"/orgs/{{org}}/{kind}/alerts"
+            for kind in ("dependabot", "code-scanning", "secret-scanning")
+        }
+        assert [r.status for r in requests if r.route == "/orgs/{org}/repos"] == [304]
         assert {r["repo"]: r["coverage"]["dependabot"]["open_alerts"] for r in data["repos"]}[
             "api"
         ] == 3

@@ -44,6 +44,8 @@ def test_a_code_scanning_403_that_is_not_disabled_is_a_permission_problem(tmp_pa
             {"name": "off", "files": {"a": "x"}, "features": {"code_scanning": "disabled"}},
             {
                 "name": "denied",
+                # Public: its security_and_analysis cannot settle code scanning, so it is probed.
+                "private": False,
                 "files": {"a": "x"},
                 "features": {"code_scanning": "disabled"},
                 "code_scanning_disabled_message": "Must have admin rights to Repository.",

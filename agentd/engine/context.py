@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentd.audit import AuditLog
+from agentd.coverage_memory import CoverageMemory
 from agentd.delivery.gate import BaseRulesCache
 from agentd.delivery.pulls import OpenPulls
 from agentd.engine.memory import RunMemory
@@ -104,6 +105,7 @@ class RunContext:
     # Read once per run: each repository's open PRs, each base's requirements.
     pulls: OpenPulls = field(init=False, repr=False)
     base_rules: BaseRulesCache = field(default_factory=BaseRulesCache, repr=False)
+    coverage_memory: CoverageMemory | None = field(default=None, repr=False)
     _account_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:

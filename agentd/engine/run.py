@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from agentd.alerts.interface import AlertPlugin, new_unit
 from agentd.alerts.registry import plugins_for
 from agentd.audit import AuditLog
+from agentd.coverage_memory import CoverageMemory
 from agentd.engine import leftovers
 from agentd.engine.context import Budget, RunContext
 from agentd.engine.leftovers import worktrees_root
@@ -196,6 +197,9 @@ def _execute_run(
             git_url_template=git_url_template(profile, settings),
             account=token_check.account,
             progress=progress,
+            coverage_memory=CoverageMemory.for_profile(
+                state, profile.id, settings.coverage_memory_hours
+            ),
         )
         log.debug(
             "preflight passed",
@@ -399,7 +403,7 @@ def _exhaust(
     for iteration in range(1, MAX_ITERATIONS + 1):
         ctx.progress.pass_started(alert_class, iteration, len(repos))
         inventory = collect_inventory(
-            ctx.api, [r.repo for r in repos], [alert_class], max_workers=8
+            ctx.api, [r.repo for r in repos], [alert_class], 8, ctx.coverage_memory
         )
         open_now = inventory.open_counts()[alert_class.value]
         if iteration == 1:

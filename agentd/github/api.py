@@ -9,7 +9,9 @@ A malformed single object raises MalformedResponseError, which stops only what n
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -46,6 +48,8 @@ from agentd.log import get_logger
 from agentd.redaction import redact
 
 M = TypeVar("M", bound=BaseModel)
+# The token's own repositories and those it collaborates on; filtered to the profile's owner.
+USER_AFFILIATION = "owner,collaborator"
 STATUS_PAGES = 10  # 1,000 commit statuses on one sha is beyond any real repository
 log = get_logger("github.api")
 
@@ -154,11 +158,27 @@ mutation($pr: ID!, $oid: GitObjectID!) {
 """.strip()
 
 
+@dataclass
+class RepoListing:
+    """The owner's repositories from one listing, by lower-case name (GitHub's names are
+    case-insensitive). `malformed` holds the named items that failed validation, `error`
+    why the listing itself could not be read (then `repos` is empty)."""
+
+    repos: dict[str, Repository] = field(default_factory=dict)
+    malformed: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    def get(self, name: str) -> Repository | None:
+        return self.repos.get(name.lower())
+
+
 class GitHubAPI:
     def __init__(self, client: GitHubClient, owner: str, owner_type: str) -> None:
         self.client = client
         self.owner = owner
         self.owner_type = owner_type
+        self._listing: RepoListing | None = None
+        self._listing_lock = threading.Lock()
 
     def _repo(self, repo: str) -> str:
         return f"/repos/{_q(self.owner)}/{_q(repo)}"
@@ -183,6 +203,67 @@ class GitHubAPI:
 
     def repository(self, repo: str) -> Repository:
         return _one(Repository, self.client.get_json(self._repo(repo)), f"repository {repo}")
+
+    def repositories(self) -> RepoListing:
+        """The owner's repositories (`archived`, `default_branch`, `permissions` and, where
+        the token may see it, `security_and_analysis`), read once per GitHubAPI — that is,
+        once per run: 100 per page instead of one `GET /repos/{o}/{r}` each. A listing that
+        cannot be read is remembered as such (its callers read repositories one by one);
+        RateLimitedError propagates and is not remembered."""
+        with self._listing_lock:
+            if self._listing is None:
+                self._listing = self._read_listing()
+            return self._listing
+
+    def listed_repository(self, repo: str) -> Repository:
+        """A repository from the run's listing; one absent from it (or every one, when the
+        listing could not be read) is read on its own, once, and its errors are exactly
+        that read's."""
+        listing = self.repositories()
+        key = repo.lower()
+        with self._listing_lock:
+            found = listing.repos.get(key)
+            malformed = listing.malformed.get(key)
+        if found is not None:
+            return found
+        if malformed is not None:
+            raise MalformedResponseError(malformed)
+        repository = self.repository(repo)
+        with self._listing_lock:
+            listing.repos[key] = repository
+        return repository
+
+    def _read_listing(self) -> RepoListing:
+        if self.owner_type == "org":
+            path, params = f"/orgs/{_q(self.owner)}/repos", {"type": "all"}
+        else:
+            path, params = "/user/repos", {"affiliation": USER_AFFILIATION}
+        listing = RepoListing()
+        try:
+            for item in self.client.paginate(path, params):
+                self._list_item(listing, item)
+        except GitHubError as exc:
+            log.info(
+                "repository listing unavailable; reading repositories one by one",
+                extra={"why": str(exc)},
+            )
+            return RepoListing(error=str(exc))
+        return listing
+
+    def _list_item(self, listing: RepoListing, item: Any) -> None:
+        try:
+            repository = Repository.model_validate(item)
+        except ValidationError as exc:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                listing.malformed[name.lower()] = (
+                    f"repository {name}: the answer is malformed ({_why(exc)})"
+                )
+            log.warning("ignoring a malformed API item", extra={"what": "repository"})
+            return
+        # /user/repos lists every repository the token may see: keep the profile owner's.
+        if repository.owner.login.lower() == self.owner.lower():
+            listing.repos[repository.name.lower()] = repository
 
     def dependabot_alerts_enabled(self, repo: str) -> bool:
         try:

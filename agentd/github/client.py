@@ -333,6 +333,9 @@ class GitHubClient:
             limits=httpx.Limits(max_connections=max_connections),
             follow_redirects=True,
             event_hooks={"request": [self._refuse_outside]},
+            # Over TLS the server may choose HTTP/2 (ALPN): concurrent reads then share one
+            # connection instead of needing many. Plain http:// stays HTTP/1.1.
+            http2=True,
         )
 
     def __repr__(self) -> str:

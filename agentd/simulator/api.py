@@ -110,14 +110,36 @@ def security_and_analysis(state: RepoState) -> dict[str, Any]:
     }
 
 
+def _security_visible(world: World, state: RepoState) -> bool:
+    """GitHub shows `security_and_analysis` to a repository admin, or to an owner or
+    security manager of the organisation that owns the repository; to others it is absent."""
+    org = world.scenario.owner.type == "org"
+    return state.config.permissions.admin or (org and world.scenario.viewer.security_manager)
+
+
 def full_repo_json(world: World, state: RepoState) -> dict[str, Any]:
-    return shapes.full_repo(
+    body = shapes.full_repo(
         world.api_url, world.owner_json(), state.name, state.rid, private=state.config.private,
         default_branch=state.config.default_branch, archived=state.config.archived,
         permissions=state.config.permissions.model_dump(), security=security_and_analysis(state),
         delete_branch_on_merge=state.config.delete_branch_on_merge, merge_methods=list(state.config.allowed_merge_methods),
         allow_auto_merge=state.config.allow_auto_merge,
     )  # fmt: skip
+    if not _security_visible(world, state):
+        del body["security_and_analysis"]
+    return body
+
+
+# The merge settings are shown by `GET /repos/{owner}/{repo}` only, never in a listing.
+_MERGE_SETTINGS = ("allow_rebase_merge", "allow_squash_merge", "allow_merge_commit", "allow_auto_merge")  # fmt: skip
+
+
+def minimal_repo_json(world: World, state: RepoState) -> dict[str, Any]:
+    """An item of an organisation's repository listing (`minimal-repository`)."""
+    body = full_repo_json(world, state)
+    for name in _MERGE_SETTINGS:
+        del body[name]
+    return body
 
 
 def simple_repo_json(world: World, state: RepoState) -> dict[str, Any]:
@@ -138,7 +160,9 @@ def org_repos(world: World, request: Request, params: dict[str, str]) -> Respons
         or params["org"].lower() != world.scenario.owner.login.lower()
     ):
         raise not_found()
-    chunk, headers = page_slice(request, [full_repo_json(world, s) for s in world.repos.values()])
+    chunk, headers = page_slice(
+        request, [minimal_repo_json(world, s) for s in world.repos.values()]
+    )
     return ok(chunk, headers=headers)
 
 
@@ -147,6 +171,31 @@ def user_repos(world: World, request: Request, params: dict[str, str]) -> Respon
     if params["user"].lower() != world.scenario.owner.login.lower():
         return ok([])
     chunk, headers = page_slice(request, [full_repo_json(world, s) for s in world.repos.values()])
+    return ok(chunk, headers=headers)
+
+
+def _viewer_affiliation(world: World) -> str:
+    """How the token's account reaches the scenario's repositories."""
+    owner, viewer = world.scenario.owner, world.scenario.viewer
+    if owner.type == "org":
+        return "organization_member"
+    return "owner" if owner.login.lower() == viewer.login.lower() else "collaborator"
+
+
+@route("GET", "/user/repos")
+def authenticated_user_repos(world: World, request: Request, params: dict[str, str]) -> Response:
+    """The repositories the token's account may access, by `affiliation` (default all
+    three); `type` together with `affiliation` or `visibility` is a 422, as on GitHub."""
+    if request.param("type") and (request.param("affiliation") or request.param("visibility")):
+        raise HttpError(422, shapes.error("Validation Failed", "/repos/repos#list-repositories-for-the-authenticated-user", 422, errors=[]))  # fmt: skip
+    affiliation = _csv(request, "affiliation") or {"owner", "collaborator", "organization_member"}
+    items = []
+    if _viewer_affiliation(world) in affiliation:
+        for state in world.repos.values():
+            body = full_repo_json(world, state)
+            body.pop("security_and_analysis", None)  # not part of this listing's `repository`
+            items.append(body)
+    chunk, headers = page_slice(request, items)
     return ok(chunk, headers=headers)
 
 

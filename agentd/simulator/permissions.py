@@ -28,6 +28,7 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", _R): (("metadata", "read"),),
     ("GET", "/orgs/{org}/repos"): (("metadata", "read"),),
     ("GET", "/users/{user}/repos"): (("metadata", "read"),),
+    ("GET", "/user/repos"): (("metadata", "read"),),
     ("GET", f"{_R}/vulnerability-alerts"): (("administration", "read"),),
     ("GET", f"{_R}/dependabot/alerts"): (("vulnerability_alerts", "read"),),
     ("GET", f"{_R}/dependabot/alerts/{{number}}"): (("vulnerability_alerts", "read"),),

@@ -504,7 +504,7 @@ def sweep_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedReques
             return response.json() if response.content else None
 
         for path in (
-            "/user", "/rate_limit", repo, "/orgs/acme-org/repos", "/users/acme-org/repos",
+            "/user", "/rate_limit", repo, "/orgs/acme-org/repos", "/users/acme-org/repos", "/user/repos",
             "/users/acme-org", "/users/agentd-bot", "/users/no-such-owner",
             f"{repo}/vulnerability-alerts", "/repos/acme-org/web/vulnerability-alerts",
             "/orgs/acme-org/dependabot/alerts", "/orgs/acme-org/code-scanning/alerts",
