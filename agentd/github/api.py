@@ -9,6 +9,7 @@ A malformed single object raises MalformedResponseError, which stops only what n
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,9 +31,11 @@ from agentd.github.models import (
     BranchRule,
     CheckRun,
     CodeScanningAlert,
+    CodeScanningRule,
     CombinedStatus,
     Comment,
     DependabotAlert,
+    Dependency,
     GitRef,
     GitTag,
     Label,
@@ -40,9 +43,13 @@ from agentd.github.models import (
     PullFile,
     PullRequest,
     Repository,
+    RepositoryRef,
     Review,
     SecretLocation,
     SecretScanningAlert,
+    SecurityAdvisory,
+    Tool,
+    Vulnerability,
 )
 from agentd.log import get_logger
 from agentd.redaction import redact
@@ -92,6 +99,56 @@ def _valid(items: Iterable[Any], model: type[M], what: str) -> Iterator[M]:
     for item in items:
         if (parsed := _parse(item, model, what)) is not None:
             yield parsed
+
+
+# Nested objects that many alerts of one listing repeat (an advisory, the vulnerable package,
+# the repository, a code-scanning rule): validated once per listing and shared by every
+# alert that carries the same one, instead of one copy per alert — at 100,000 alerts the
+# copies, not the alerts, were most of the memory. The models are frozen, so sharing is safe.
+_SHARED: dict[str, type[BaseModel]] = {
+    "security_advisory": SecurityAdvisory,
+    "security_vulnerability": Vulnerability,
+    "dependency": Dependency,
+    "repository": RepositoryRef,
+    "rule": CodeScanningRule,
+    "tool": Tool,
+}
+
+
+class _Shared:
+    """Replaces an alert's nested objects with the one validated instance of each value."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, BaseModel] = {}
+
+    def __call__(self, item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        shared: dict[str, BaseModel] = {}
+        for key, model in _SHARED.items():
+            value = item.get(key)
+            if isinstance(value, dict) and (found := self._one(key, model, value)) is not None:
+                shared[key] = found
+        return {**item, **shared} if shared else item
+
+    def _one(self, key: str, model: type[BaseModel], value: dict[str, Any]) -> BaseModel | None:
+        try:  # the whole value, so two differing objects are never taken for one
+            identity = f"{key}:{json.dumps(value, sort_keys=True)}"
+        except (TypeError, ValueError):
+            return None
+        found = self._seen.get(identity)
+        if found is None:
+            try:
+                found = model.model_validate(value)
+            except ValidationError:
+                return None  # the alert's own validation reports (and skips) it
+            self._seen[identity] = found
+        return found
+
+
+def _alerts(items: Iterable[Any], model: type[M], what: str) -> Iterator[M]:
+    """Validated alerts of one listing, their nested objects shared (see `_SHARED`)."""
+    return _valid(map(_Shared(), items), model, what)
 
 
 def _complete(items: Iterable[Any], model: type[M], what: str) -> list[M]:
@@ -284,7 +341,7 @@ class GitHubAPI:
             if repo
             else f"/orgs/{_q(self.owner)}/dependabot/alerts"
         )
-        yield from _valid(
+        yield from _alerts(
             self.client.paginate(path, {"state": state}), DependabotAlert, "dependabot alert"
         )
 
@@ -301,7 +358,7 @@ class GitHubAPI:
             else f"/orgs/{_q(self.owner)}/code-scanning/alerts"
         )
         params = {"state": state, "ref": ref}
-        yield from _valid(
+        yield from _alerts(
             self.client.paginate(path, params), CodeScanningAlert, "code-scanning alert"
         )
 
@@ -318,7 +375,7 @@ class GitHubAPI:
             else f"/orgs/{_q(self.owner)}/secret-scanning/alerts"
         )
         params = {"state": state, "hide_secret": "true" if hide_secret else None}
-        yield from _valid(
+        yield from _alerts(
             self.client.paginate(path, params), SecretScanningAlert, "secret-scanning alert"
         )
 

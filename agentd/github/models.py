@@ -17,6 +17,19 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+_FIELDS_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+class Alert(Model):
+    """An alert of a listing: at 100,000 alerts per inventory, each alert's own record of
+    which fields its JSON carried (a 700-byte set) was half of its memory. Alerts of one
+    shape share one frozen record instead; nothing copies an alert with `model_copy`."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        fields = frozenset(self.__pydantic_fields_set__)
+        object.__setattr__(self, "__pydantic_fields_set__", _FIELDS_SETS.setdefault(fields, fields))
+
+
 class Account(Model):
     login: str
     id: int = 0
@@ -93,17 +106,12 @@ class Vulnerability(Model):
     first_patched_version: PatchedVersion | None = None
 
 
-class Reference(Model):
-    url: str
-
-
 class SecurityAdvisory(Model):
     ghsa_id: str
     cve_id: str | None = None
     summary: str = ""
     severity: str = "unknown"
     vulnerabilities: list[Vulnerability] = Field(default_factory=list)
-    references: list[Reference] = Field(default_factory=list)
     withdrawn_at: str | None = None
 
     @property
@@ -118,7 +126,7 @@ class Dependency(Model):
     relationship: str | None = None
 
 
-class DependabotAlert(Model):
+class DependabotAlert(Alert):
     number: int
     state: str
     dependency: Dependency
@@ -161,7 +169,7 @@ class Tool(Model):
     name: str | None = None
 
 
-class CodeScanningAlert(Model):
+class CodeScanningAlert(Alert):
     number: int
     state: str | None = None
     rule: CodeScanningRule
@@ -171,7 +179,7 @@ class CodeScanningAlert(Model):
     repository: RepositoryRef | None = None
 
 
-class SecretScanningAlert(Model):
+class SecretScanningAlert(Alert):
     number: int
     state: str | None = None
     secret_type: str | None = None
