@@ -185,6 +185,9 @@ def _from_listing(
     security = metadata.security_and_analysis
     if security is None:
         return None
+    # GitHub serves no Dependabot alerts for an archived repository whatever its settings
+    # say: only a probe tells what its alert lists answer.
+    stream_read = stream_read and not metadata.archived
     if alert_class is AlertClass.SECRET_SCANNING:
         enabled = _enabled(security.secret_scanning)
         if enabled is False:

@@ -87,12 +87,15 @@ def test_cold_discovery_is_the_listing_the_streams_and_the_needed_probes(tmp_pat
         assert routes["/orgs/{org}/repos"] == 1
         assert all(routes[stream] == 1 for stream in STREAMS), routes
         assert routes[REPO_READ] == 0, "metadata comes from the listing"
-        # Probed: no analysis (4), Dependabot off (1), code scanning enabled (1); nothing
+        # Probed: no analysis (4), Dependabot off (1), code scanning enabled (1), and the
+        # archived repository's alert lists (its settings say nothing about them); nothing
         # the streams or security_and_analysis settle.
         assert set(probes(requests)) == {
             *((name, "code-scanning") for name in NO_ANALYSIS),
             (DEPENDABOT_OFF, "dependabot"),
             (CODE_SCANNING_ON, "code-scanning"),
+            (ARCHIVED, "dependabot"),
+            (ARCHIVED, "secret-scanning"),
         }
         assert max(Counter(url(r) for r in requests).values()) == 1, "a URL read twice"
         coverage = {r["repo"]: r["coverage"] for r in data["repos"]}
@@ -110,7 +113,13 @@ def test_cold_discovery_is_the_listing_the_streams_and_the_needed_probes(tmp_pat
         warm = env.sim.admin.requests()
         assert len(rate_limited(warm)) <= 5, rate_limited(warm)
         # Probes that ended 403/404 (no validator) are remembered, not asked again.
-        assert set(probes(warm)) == {(CODE_SCANNING_ON, "code-scanning")}
+        assert set(probes(warm)) == {
+            (CODE_SCANNING_ON, "code-scanning"),
+            (ARCHIVED, "dependabot"),
+            (ARCHIVED, "secret-scanning"),
+        }
+        probed_again = [r for r in warm if r.route.startswith(REPO_READ + "/")]
+        assert all(r.status == 304 for r in probed_again), "a probe that answered 200 is free"
         assert {r["repo"]: r["coverage"] for r in again["repos"]} == coverage
 
 

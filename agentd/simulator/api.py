@@ -135,7 +135,7 @@ _MERGE_SETTINGS = ("allow_rebase_merge", "allow_squash_merge", "allow_merge_comm
 
 
 def minimal_repo_json(world: World, state: RepoState) -> dict[str, Any]:
-    """An item of an organisation's repository listing (`minimal-repository`)."""
+    """An item of an organisation's or a user's repository listing (`minimal-repository`)."""
     body = full_repo_json(world, state)
     for name in _MERGE_SETTINGS:
         del body[name]
@@ -170,7 +170,9 @@ def org_repos(world: World, request: Request, params: dict[str, str]) -> Respons
 def user_repos(world: World, request: Request, params: dict[str, str]) -> Response:
     if params["user"].lower() != world.scenario.owner.login.lower():
         return ok([])
-    chunk, headers = page_slice(request, [full_repo_json(world, s) for s in world.repos.values()])
+    chunk, headers = page_slice(
+        request, [minimal_repo_json(world, s) for s in world.repos.values()]
+    )
     return ok(chunk, headers=headers)
 
 
