@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from e2e import e2e
+from e2e import e2e, verify_ok
 
 from agentd.coverage_memory import CoverageMemory
 from agentd.github.api import GitHubAPI
@@ -205,3 +205,35 @@ def test_coverage_memory_off_asks_every_time(tmp_path: Path) -> None:
             _inventory(sim, tmp_path / "cache", off)
             assert sum(probes(sim.admin.requests()).values()) == len(NO_ANALYSIS)
         assert not (tmp_path / "coverage.json").exists()
+
+
+def test_two_merges_in_one_repository_read_it_once(tmp_path: Path) -> None:
+    scenario = {
+        "owner": {"login": "acme-org", "type": "org"},
+        "repositories": [
+            {
+                "name": "api",
+                "files": {
+                    "svc-a/requirements.txt": "requests==2.25.0\n",
+                    "svc-b/requirements.txt": "requests==2.25.0\n",
+                },
+                "checks": [{"name": "ci", "outcome": "success"}],
+                "protection": {"required_checks": ["ci"]},
+            }
+        ],
+    }
+    targets = [
+        {
+            "target_id": name,
+            "path": name,
+            "ecosystems": ["pip"],
+            "verification_commands": [verify_ok()],
+        }
+        for name in ("svc-a", "svc-b")
+    ]
+    with e2e(tmp_path, scenario, [{"repo": "api", "targets": targets}]) as env:
+        result, summary = env.run()
+        merged = env.units(summary, outcome="merged")
+        assert len(merged) == 2, (summary.get("units"), result.stderr[-2000:])
+        reads = [r for r in env.sim.admin.requests() if r.route == REPO_READ]
+        assert len(reads) == 1, "the merge gate's repository read is shared by both units"

@@ -235,6 +235,7 @@ class GitHubAPI:
         self.owner = owner
         self.owner_type = owner_type
         self._listing: RepoListing | None = None
+        self._full: dict[str, Repository] = {}
         self._listing_lock = threading.Lock()
 
     def _repo(self, repo: str) -> str:
@@ -259,7 +260,17 @@ class GitHubAPI:
         return dict(data) if isinstance(data, dict) else {}
 
     def repository(self, repo: str) -> Repository:
-        return _one(Repository, self.client.get_json(self._repo(repo)), f"repository {repo}")
+        """The full repository (its merge settings too, which no listing shows), read once
+        per GitHubAPI — once per run — however many units ask; errors are not remembered."""
+        key = repo.lower()
+        with self._listing_lock:
+            found = self._full.get(key)
+        if found is None:
+            data = self.client.get_json(self._repo(repo))
+            found = _one(Repository, data, f"repository {repo}")
+            with self._listing_lock:
+                self._full[key] = found
+        return found
 
     def repositories(self) -> RepoListing:
         """The owner's repositories (`archived`, `default_branch`, `permissions` and, where
