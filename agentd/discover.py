@@ -124,25 +124,30 @@ def _missing_programs(argvs: list[list[str]], allowed: AllowedEnvironment) -> li
     ]
 
 
-def _target_checks(repo: Repository, allowed: AllowedEnvironment) -> list[TargetCheck]:
+def _target_checks(
+    profile: Profile, repo: Repository, allowed: AllowedEnvironment
+) -> list[TargetCheck]:
+    """What a run would find about each target here. A `verification: ci` target runs no
+    command on this host, so its commands' programs and workdir are not checked."""
     root = Path(repo.local_path)
     checks = []
     for target in repo.targets:
         problem = target_environment_problem(target, allowed)
+        local = profile.verification_mode(target) == "local"
         checks.append(
             TargetCheck(
                 target_id=target.target_id,
                 path_ok=(root / target.path).is_dir(),
-                workdir_ok=(root / target.verification_workdir).is_dir(),
+                workdir_ok=not local or (root / target.verification_workdir).is_dir(),
                 blocker=problem.message if problem else None,
                 blocker_reason=problem.reason.value if problem else None,
                 weak_commands=[
                     c
                     for c, a in zip(target.verification_commands, target.argv(), strict=True)
-                    if is_weak_command(a)
+                    if local and is_weak_command(a)
                 ],
                 platform_constraints=list(target.platform_constraints),
-                missing_programs=_missing_programs(target.argv(), allowed),
+                missing_programs=_missing_programs(target.argv(), allowed) if local else [],
                 platform_ok=current_platform() in target.supported_platforms,
             )
         )
@@ -160,7 +165,7 @@ def _local_repo_reports(profile: Profile, allowed: AllowedEnvironment) -> list[R
         elif mode is AutomationMode.MANUAL_ONLY:
             report.note = repo.manual_only_reason or ""
         if report.clone == "ok":
-            report.targets = _target_checks(repo, allowed)
+            report.targets = _target_checks(profile, repo, allowed)
         reports.append(report)
     return reports
 

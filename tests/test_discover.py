@@ -215,3 +215,22 @@ def test_a_misspelt_verification_command_is_a_configuration_problem(tmp_path: Pa
             "fix the profile's verification_commands, or install it"
         ]
         assert data["capabilities"]["verification_sandbox"]["ok"] is True  # it starts here
+
+
+def test_a_ci_target_s_commands_are_not_checked_on_this_host(tmp_path: Path) -> None:
+    """`verification: ci` runs no command here: discover reported a program it will never
+    start as a problem (exit 78) and its workdir as missing."""
+    target = {
+        "target_id": "root",
+        "ecosystems": ["pip"],
+        "verification": "ci",
+        "verification_commands": ["pytset -q"],
+        "verification_workdir": "not-here",
+    }
+    with e2e(tmp_path, SCENARIO, [{"repo": "api", "targets": [target]}]) as env:
+        code, data, output = discover(env)
+        [repo] = data["repos"]
+        assert repo["targets"][0]["missing_programs"] == []
+        assert repo["targets"][0]["workdir_ok"] is True
+        assert not any("pytset" in p or "not-here" in p for p in data["problems"]), data
+        assert code == 0, output[-2000:]
