@@ -169,6 +169,7 @@ class Admin:
                     comment or None,
                 )
             alert.updated_at = now
+            self.world.alerts_changed()
 
     def withdraw_alert(self, repo: str, number: int) -> None:
         """Withdraw a Dependabot alert's advisory: GitHub removes the alert from every listing
@@ -176,6 +177,7 @@ class Admin:
         alert = self._alert(repo, "dependabot", number)
         with self.world.lock:
             alert.withdrawn, alert.updated_at = True, time.time()
+            self.world.alerts_changed()
 
     def reopen_alert(self, repo: str, alert_class: str, number: int) -> None:
         alert = self._alert(repo, alert_class, number)
@@ -187,6 +189,7 @@ class Admin:
                 None,
             )
             alert.updated_at = time.time()
+            self.world.alerts_changed()
 
     def alerts(self, repo: str, alert_class: str) -> list[dict[str, Any]]:
         state = self._repo(repo)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from agentd.simulator import ci, gitdata, gitstore, protection, shapes
+from agentd.simulator import ci, gitdata, gitstore, orgviews, protection, shapes
 from agentd.simulator.analysis import CodeFinding, DependencyFinding, SecretFinding
 from agentd.simulator.http import HttpError, Request, Response, cursor_slice, page_slice
 from agentd.simulator.world import Alert, Pull, RepoState, World
@@ -356,15 +356,39 @@ def _org_or_404(world: World, params: dict[str, str]) -> None:
         raise not_found()
 
 
+def _dependabot_order(request: Request) -> Callable[[orgviews.Entry], tuple[str, int]]:
+    """The key `_sort_dependabot` sorts rendered alerts by, read from the alert itself."""
+    updated = request.param("sort") == "updated"
+    return lambda entry: (
+        shapes.iso(entry[1].updated_at if updated else entry[1].created_at),
+        entry[1].number,
+    )
+
+
 @route("GET", "/orgs/{org}/dependabot/alerts")
 def org_dependabot(world: World, request: Request, params: dict[str, str]) -> Response:
     _org_or_404(world, params)
-    items = []
-    for state in world.repos.values():
-        if state.config.features.dependabot_alerts == "enabled":
-            items += _dependabot_items(world, request, state, True)
-    chunk, headers = cursor_slice(request, _sort_dependabot(request, items))
-    return ok(chunk, headers=headers)
+    key, reverse = _dependabot_order(request), request.param("direction", "desc") != "asc"
+
+    def build(repos: list[RepoState]) -> list[orgviews.Entry]:
+        entries: list[orgviews.Entry] = []
+        for state in repos:  # each repository sorted, then all of them (a stable sort twice)
+            mine = [
+                (state, a)
+                for a in state.alerts["dependabot"].values()
+                if _dependabot_wanted(request, a)
+            ]
+            entries += sorted(mine, key=key, reverse=reverse)
+        return sorted(entries, key=key, reverse=reverse)
+
+    entries, headers = cursor_slice(
+        request, orgviews.view(world, "dependabot", request.query, build)
+    )
+    body = orgviews.render(
+        entries,
+        lambda state, alert: _for_api_version(request, dependabot_json(world, state, alert, True)),
+    )
+    return ok(body, headers=headers)
 
 
 # --- code scanning --------------------------------------------------------------------------
@@ -481,15 +505,31 @@ def repo_code_one(world: World, request: Request, params: dict[str, str]) -> Res
     return ok(code_json(world, state, alert, False))
 
 
+def _by_number_desc(
+    kind: str, request: Request
+) -> Callable[[list[RepoState]], list[orgviews.Entry]]:
+    """Each repository's alerts newest first, repository after repository."""
+    states = _states(request, None)
+
+    def build(repos: list[RepoState]) -> list[orgviews.Entry]:
+        entries: list[orgviews.Entry] = []
+        for state in repos:
+            alerts = sorted(state.alerts[kind].values(), key=lambda a: a.number, reverse=True)
+            entries += [(state, a) for a in alerts if not states or a.state in states]
+        return entries
+
+    return build
+
+
 @route("GET", "/orgs/{org}/code-scanning/alerts")
 def org_code(world: World, request: Request, params: dict[str, str]) -> Response:
     _org_or_404(world, params)
-    items = []
-    for state in world.repos.values():
-        if state.config.features.code_scanning == "enabled":
-            items += _code_items(world, request, state, True)
-    chunk, headers = page_slice(request, items)
-    return ok(chunk, headers=headers)
+    view = orgviews.view(
+        world, "code_scanning", request.query, _by_number_desc("code_scanning", request)
+    )
+    entries, headers = page_slice(request, view)
+    body = orgviews.render(entries, lambda state, alert: code_json(world, state, alert, True))
+    return ok(body, headers=headers)
 
 
 # --- secret scanning -----------------------------------------------------------------------
@@ -631,12 +671,15 @@ def org_secrets(world: World, request: Request, params: dict[str, str]) -> Respo
         raise not_found(
             "/secret-scanning/secret-scanning#list-secret-scanning-alerts-for-an-organization"
         )
-    items = []
-    for state in world.repos.values():
-        if state.config.features.secret_scanning == "enabled":
-            items += _secret_items(world, request, state, True)
-    chunk, headers = page_slice(request, items)
-    return ok(chunk, headers=headers)
+    view = orgviews.view(
+        world, "secret_scanning", request.query, _by_number_desc("secret_scanning", request)
+    )
+    entries, headers = page_slice(request, view)
+    hide = request.param("hide_secret") == "true"
+    body = orgviews.render(
+        entries, lambda state, alert: secret_json(world, state, alert, True, hide)
+    )
+    return ok(body, headers=headers)
 
 
 # --- pull requests ----------------------------------------------------------------------------

@@ -148,6 +148,10 @@ class World:
         self.action_repos: dict[str, Path] = {}
         self.next_id = 100
         self.advisories = self._load_advisories()
+        # bumped whenever an alert appears or changes: organisation listings (orgviews) are
+        # kept between pages and rebuilt only after a change
+        self.alert_generation = 0
+        self.org_views: dict[Any, Any] = {}
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -356,9 +360,14 @@ class World:
                 )
                 state.analyzed["secret_scanning"] = signature
 
+    def alerts_changed(self) -> None:
+        with self.lock:
+            self.alert_generation += 1
+
     def _reconcile(
         self, state: RepoState, kind: str, findings: dict[tuple[Any, ...], Any], stay_open: bool
     ) -> None:
+        self.alerts_changed()
         now = time.time()
         registry = state.alerts[kind]
         for identity, finding in findings.items():
