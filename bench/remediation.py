@@ -1,66 +1,80 @@
-"""Remediation overhead: a full auto_merge run over many pip repositories, trivial verification.
+"""Remediation cost: `agentd run` in auto_merge over N pip repositories (one vulnerable pin
+each, so one unit each), at the benchmark's latency, as a child process.
 
-Reports the wall time per remediation unit outside verification (the time agentd itself
-spends: discovery, worktrees, updater, git, PR and merge calls, reports).
+Two verification modes:
+- `local`: a trivial verification command on this host, required check `ci` already green;
+  agentd merges through the REST API.
+- `ci` (`verification: ci`): no command here; the repository's own CI reports `ci` a while
+  after each push, `merge_via: github_auto_merge`, and GitHub (the simulator) merges when the
+  check turns green — counted after the run, with no later agentd run. When this agentd does
+  not know the mode yet (the profile or the simulator refuses it), the case is reported as
+  not measured, with the reason.
+
+The figure that matters is agentd's own time per unit: wall time minus the verification
+commands' and the updater tools' time (both from the run's own records), divided by units.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agentd.engine.run import RunOptions, execute_run
-from agentd.github.auth import Token, TokenKind
+from agentd.errors import AgentdError
 from agentd.profile import load_profile
-from agentd.settings import Settings
 from agentd.simulator import Simulator
+from agentd.simulator.scenario import ScenarioError
+from bench import measure
 
-TOKEN = "ghp_" + "r" * 36
+OWNER = "bench-org"
+CI_AFTER_MS = 3000  # the repository's CI finishes this long after a push
 
 
-def scenario(repos: int) -> dict[str, Any]:
-    green = {
-        "checks": [{"name": "ci", "outcome": "success"}],
-        "protection": {"required_checks": ["ci"]},
-    }
+def scenario(repos: int, mode: str) -> dict[str, Any]:
+    base: dict[str, Any] = {"protection": {"required_checks": ["ci"]}}
+    if mode == "ci":
+        base |= {"ci": {"checks": ["ci"], "after_ms": CI_AFTER_MS}, "allow_auto_merge": True}
+    else:
+        base |= {"checks": [{"name": "ci", "outcome": "success"}]}
     return {
-        "owner": {"login": "bench-org", "type": "org"},
-        "rate_limit": {"limit": 1_000_000},
+        "owner": {"login": OWNER, "type": "org"},
+        "rate_limit": {"limit": 10_000_000},
         "repositories": [
-            {"name": f"svc-{i:03d}", "files": {"requirements.txt": "requests==2.25.0\n"}, **green}
+            {"name": f"svc-{i:04d}", "files": {"requirements.txt": "requests==2.25.0\n"}, **base}
             for i in range(repos)
         ],
     }
 
 
-def profile(sim: Simulator) -> dict[str, Any]:
+def profile(sim: Simulator, mode: str) -> dict[str, Any]:
     clones = sim.workdir / "clones"
-    target = {
-        "target_id": "root",
-        "path": ".",
-        "ecosystems": ["pip"],
-        "verification_commands": [f"{sys.executable} -c pass"],
+    target: dict[str, Any] = {"target_id": "root", "path": ".", "ecosystems": ["pip"]}
+    if mode == "ci":
+        target["verification"] = "ci"
+    else:
+        target["verification_commands"] = [f"{sys.executable} -c pass"]
+    defaults: dict[str, Any] = {
+        "mutation_mode": "auto_merge",
+        "auto_merge": {
+            "ecosystem_rules": {
+                "pip": {"allow_lockfile_only": True, "forbid_manifest_changes": True}
+            }
+        },
     }
+    if mode == "ci":
+        defaults["merge_via"] = "github_auto_merge"
     return {
         "profile": {
             "profile_id": "bench",
-            "owner": "bench-org",
+            "owner": OWNER,
             "owner_type": "org",
             "runtime": {"local_clone_root": str(clones), "max_parallel_repos": 4},
-            "budget": {"max_new_prs": 1000, "max_merges": 1000},
-            "defaults": {
-                "mutation_mode": "auto_merge",
-                "auto_merge": {
-                    "ecosystem_rules": {
-                        "pip": {"allow_lockfile_only": True, "forbid_manifest_changes": True}
-                    }
-                },
-            },
+            "budget": {"max_new_prs": 100_000, "max_merges": 100_000},
+            "defaults": defaults,
         },
         "repositories": [
             {"repo": r.name, "local_path": str(clones / r.name), "targets": [target]}
@@ -69,33 +83,72 @@ def profile(sim: Simulator) -> dict[str, Any]:
     }
 
 
-@dataclass
-class RemediationResult:
-    repos: int
-    units: int
-    merged: int
-    seconds: float
-    verification_seconds: float
+def tool_seconds(stderr: str) -> float:
+    """The updater tools' time, from the run's debug log (one record per tool command)."""
+    total = 0.0
+    for line in stderr.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "tool" in record and "duration_seconds" in record:
+            total += float(record["duration_seconds"])
+    return total
 
-    @property
-    def overhead_per_unit(self) -> float:
-        return (self.seconds - self.verification_seconds) / max(1, self.units)
 
-
-def run(workdir: Path, repos: int) -> RemediationResult:
-    with Simulator(scenario(repos), workdir / "sim") as sim:
+def run(workdir: Path, repos: int, mode: str, latency_ms: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"repos": repos, "mode": mode, "latency_ms": latency_ms}
+    try:
+        sim = Simulator(scenario(repos, mode), workdir / "sim")
+    except ScenarioError as exc:
+        return {**result, "unavailable": f"the simulator has no repository CI yet ({exc})"[:300]}
+    with sim:
         path = workdir / "profile.yaml"
-        path.write_text(yaml.safe_dump(profile(sim)))
-        settings = Settings(api_url=sim.api_url, git_url=sim.git_url, state_dir=workdir / "state")
-        started = time.perf_counter()
-        summary = execute_run(
-            load_profile(path),
-            settings,
-            RunOptions(),
-            environ={},
-            token=Token(TokenKind.CLASSIC_PAT, TOKEN),
+        path.write_text(yaml.safe_dump(profile(sim, mode), sort_keys=False), encoding="utf-8")
+        try:
+            load_profile(path)
+        except AgentdError as exc:
+            return {**result, "unavailable": f"this agentd refuses the profile ({exc})"[:300]}
+        sim.admin.set_latency(latency_ms)
+        home = workdir / "home"
+        home.mkdir(exist_ok=True)
+        args = ["run", "--profile", str(path), "--json", "-v"]
+        sample = measure.agentd(sim, f"remediation {mode}", args, workdir / "state", home)
+        try:
+            summary = json.loads(sample.stdout)
+        except ValueError:
+            return {**result, "failed": sample.stderr[-2000:], **sample.figures()}
+        units = summary.get("units", [])
+        if mode == "ci":
+            time.sleep(CI_AFTER_MS / 1000 + 1)  # the last CI runs finish; nobody runs agentd
+        merged_on_github = sum(
+            1 for r in sim.scenario.repositories for p in sim.admin.pulls(r.name) if p["merged"]
         )
-        elapsed = time.perf_counter() - started
-    verification = sum(float(c["duration_seconds"]) for u in summary.units for c in u.verification)
-    merged = sum(1 for u in summary.units if u.outcome.value == "merged")
-    return RemediationResult(repos, len(summary.units), merged, elapsed, verification)
+    verification = sum(
+        float(c.get("duration_seconds", 0)) for u in units for c in u.get("verification") or []
+    )
+    tools = tool_seconds(sample.stderr)
+    merged = sum(1 for u in units if u.get("outcome") == "merged")
+    count = max(1, len(units))
+    return {
+        **result,
+        **sample.figures(),
+        "units": len(units),
+        "merged_by_agentd": merged,
+        "merged_on_github": merged_on_github,
+        "outcomes": _outcomes(units),
+        "verification_seconds": round(verification, 2),
+        "updater_tool_seconds": round(tools, 2),
+        "overhead_per_unit_seconds": round((sample.seconds - verification - tools) / count, 3),
+        "requests_per_unit": round(sample.requests / count, 1),
+    }
+
+
+def _outcomes(units: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for unit in units:
+        key = unit.get("outcome", "?") + (
+            f"/{unit['reason_code']}" if unit.get("reason_code") else ""
+        )
+        counts[key] = counts.get(key, 0) + 1
+    return counts
