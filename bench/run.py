@@ -67,6 +67,11 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def command(argv: list[str]) -> str:
+    settings = [f"{k}={os.environ[k]}" for k in sorted(os.environ) if k.startswith("BENCH_")]
+    return " ".join([*settings, "python bench/run.py", *argv])
+
+
 def gh_version() -> str:
     gh = shutil.which("gh")
     if gh is None:
@@ -82,7 +87,7 @@ def main(argv: list[str]) -> int:
         "machine": f"{platform.machine()} {platform.system()}, Python {platform.python_version()}",
         "cores": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d"),
-        "command": "python bench/run.py " + " ".join(argv) if argv else "make bench",
+        "command": command(argv),
         "latency_ms": args.latency_ms,
         "gh_version": gh_version(),
         "scale": [],

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import TOKEN
+from support import require_tool
 
 from agentd.simulator import Simulator, api
 from agentd.simulator.server import Handler
@@ -155,3 +157,30 @@ def test_organisation_pages_follow_every_change(org: tuple[Simulator, httpx.Clie
         for a in walk(http, "/orgs/acme-org/dependabot/alerts?per_page=100")[0]
     }
     assert ("r05", "fixed") in every and ("r03", "dismissed") in every
+
+
+def test_real_gh_reaches_the_simulator_through_github_localhost(
+    org: tuple[Simulator, httpx.Client], tmp_path: Path
+) -> None:
+    """The benchmark's peer: `gh api --paginate` with GH_HOST=github.localhost speaks plain
+    HTTP to api.github.localhost through HTTP_PROXY, which is the simulator's own loopback
+    port (it accepts absolute-form request targets and links pages to the Host asked for)."""
+    require_tool("gh")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench import measure
+
+    sim, _ = org
+    sim.admin.reset()
+    env = {**measure.gh_env(sim, tmp_path), "GH_TOKEN": TOKEN}
+    path = "/repos/acme-org/r00/dependabot/alerts?state=open&per_page=1"
+    result = subprocess.run(
+        ["gh", "api", "--paginate", path, "--jq", ".[].number"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    numbers = sorted(int(n) for n in result.stdout.split())
+    assert numbers == [a["number"] for a in sim.admin.alerts("r00", "dependabot")]
+    logged = sim.admin.requests()
+    assert len(logged) == len(numbers)  # one page per alert, every one through the simulator
+    assert {r.headers.get("Host") for r in logged} == {"api.github.localhost"}
+    assert all(r.status == 200 for r in logged)
