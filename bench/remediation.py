@@ -28,7 +28,7 @@ from agentd.errors import AgentdError
 from agentd.profile import load_profile
 from agentd.simulator import Simulator
 from agentd.simulator.scenario import ScenarioError
-from bench import measure
+from bench import measure, scale
 
 OWNER = "bench-org"
 CI_AFTER_MS = 3000  # the repository's CI finishes this long after a push
@@ -109,6 +109,7 @@ def run(workdir: Path, repos: int, mode: str, latency_ms: int) -> dict[str, Any]
             load_profile(path)
         except AgentdError as exc:
             return {**result, "unavailable": f"this agentd refuses the profile ({exc})"[:300]}
+        scale.prewarm(sim)
         sim.admin.set_latency(latency_ms)
         home = workdir / "home"
         home.mkdir(exist_ok=True)
