@@ -48,6 +48,7 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    encoded: bytes | None = None  # `body` as sent, once something had to encode it
 
 
 class HttpError(Exception):

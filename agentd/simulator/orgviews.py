@@ -37,6 +37,14 @@ def _content(kind: str, state: RepoState) -> Hashable:
     """What `World.refresh` compares to decide whether this class needs re-analysis."""
     if kind == "secret_scanning":
         return tuple(sorted(gitstore.refs(state.path).values()))
+    # the loose ref read directly (every page asks, for every repository), else the full lookup
+    try:
+        with open(f"{state.path}/refs/heads/{state.config.default_branch}", "rb") as ref:
+            sha = ref.read(64).strip()
+    except OSError:
+        sha = b""
+    if len(sha) == 40:
+        return sha
     return gitstore.branch_sha(state.path, state.config.default_branch)
 
 

@@ -106,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        payload = encode(response.body)
+        payload = response.encoded if response.encoded is not None else encode(response.body)
         self.send_response(response.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
@@ -286,7 +286,8 @@ class Handler(BaseHTTPRequestHandler):
         self, request: Request, response: Response, bucket: Any, scopes: dict[str, str]
     ) -> Response:
         if request.method == "GET" and response.status == 200:
-            etag = etag_of(encode(response.body) + response.headers.get("Link", "").encode())
+            response.encoded = encode(response.body)  # sent as is: large pages encode once
+            etag = etag_of(response.encoded + response.headers.get("Link", "").encode())
             response.headers["ETag"] = etag
             response.headers["Last-Modified"] = time.strftime(
                 "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(0)
