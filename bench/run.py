@@ -10,7 +10,7 @@ bench/results/latest.json and, on a full run, to the scale section of docs/perfo
 Sizes (environment or arguments):
   BENCH_QUICK=1 / --quick     10x10 and 30x10, 10 units per mode, no docs written (< 2 min)
   BENCH_CASES / --cases       e.g. "50x10,200x10,1000x10,1000x100" (the full run's default)
-  BENCH_UNITS / --units       remediation units per mode (full: 200)
+  BENCH_UNITS / --units       remediation units per mode (full: 200; 0: no remediation)
   BENCH_LATENCY_MS / --latency-ms   (default 100)
   --no-upstream               skip the upstream loop (no gh needed)
   --write / --no-write        write docs/performance.md (default: on a full run only)
@@ -54,14 +54,16 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=env.get("BENCH_QUICK") == "1")
     parser.add_argument("--cases", default=env.get("BENCH_CASES"))
-    parser.add_argument("--units", type=int, default=int(env.get("BENCH_UNITS") or 0) or None)
+    units = env.get("BENCH_UNITS")
+    parser.add_argument("--units", type=int, default=int(units) if units else None)
     parser.add_argument("--latency-ms", type=int, default=int(env.get("BENCH_LATENCY_MS") or 100))
     parser.add_argument("--no-upstream", action="store_true")
     parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
     args.cases = parse_cases(args.cases or (QUICK_CASES if args.quick else FULL_CASES))
-    args.units = args.units or (10 if args.quick else 200)
+    if args.units is None:
+        args.units = 10 if args.quick else 200
     if args.write is None:
         args.write = not args.quick
     return args
@@ -103,7 +105,7 @@ def main(argv: list[str]) -> int:
             figures = scale.run(workdir, case, args.latency_ms, with_upstream=upstream)
             results["scale"].append(figures)
             print(summary_line(figures), flush=True)
-        for mode in ("local", "ci"):
+        for mode in ("local", "ci") if args.units > 0 else ():
             workdir = Path(tmp) / f"remediation-{mode}"
             workdir.mkdir()
             figures = remediation.run(workdir, args.units, mode, args.latency_ms)
