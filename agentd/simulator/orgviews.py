@@ -69,10 +69,10 @@ def view(
     """
     key = (kind, tuple(sorted((k, v) for k, v in query.items() if k not in PAGING)))
     views: dict[Hashable, tuple[Hashable, list[Entry]]] = world.org_views
+    cached = views.get(key)  # (signature, entries) is stored as one tuple: no lock to read it
+    if cached is not None and cached[0] == signature(world, kind):
+        return cached[1]
     with world.lock:
-        cached = views.get(key)
-        if cached is not None and cached[0] == signature(world, kind):
-            return cached[1]
         enabled = [s for s in world.repos.values() if _FEATURE[kind](s) == "enabled"]
         for state in enabled:
             world.refresh(state)
