@@ -18,21 +18,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from agentd import ecosystems
 from agentd.ecosystems._shared.interface import PackageBump
-from agentd.ecosystems._shared.tooling import UpdateRefused
+from agentd.ecosystems._shared.tooling import UpdateRefused, parse_or_refuse
 from agentd.vocabulary import ReasonCode
 
 
 def locked_versions(lockfile: Path, display: str, name: str) -> set[str]:
-    try:
-        dependencies = ecosystems.parse_dependency_file(display, lockfile.read_bytes())
-    except (OSError, ecosystems.DepfileError) as exc:
-        raise UpdateRefused(
-            ReasonCode.VERIFICATION_FAILED, f"cannot read {display}: {exc}"
-        ) from None
     wanted = canonicalize_name(name)
-    return {d.version for d in dependencies if canonicalize_name(d.name) == wanted}
+    found = parse_or_refuse(lockfile, display)
+    return {d.version for d in found if canonicalize_name(d.name) == wanted}
 
 
 def require_locked(lockfile: Path, display: str, bumps: list[PackageBump]) -> None:

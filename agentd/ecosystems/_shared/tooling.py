@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentd import ecosystems
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
+from agentd.ecosystems._shared.model import Dependency
 from agentd.ecosystems._shared.toolerrors import unreachable_registry
 from agentd.errors import UnitError
 from agentd.log import get_logger
@@ -218,6 +220,27 @@ class FileGuard:
             notes=notes,
             tool_output=output,
         )
+
+
+def read_or_refuse(path: Path, display: str) -> str:
+    """A file the update reads; unreadable (or not UTF-8), it refuses the update."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UpdateRefused(
+            ReasonCode.VERIFICATION_FAILED, f"cannot read {display}: {exc}"
+        ) from None
+
+
+def parse_or_refuse(path: Path, display: str) -> list[Dependency]:
+    """What a dependency file the update reads pins; unreadable or malformed, it refuses
+    the update."""
+    try:
+        return ecosystems.parse_dependency_file(display, path.read_bytes())
+    except (OSError, ecosystems.DepfileError) as exc:
+        raise UpdateRefused(
+            ReasonCode.VERIFICATION_FAILED, f"cannot read {display}: {exc}"
+        ) from None
 
 
 def project_dir(context: UpdateContext, dependency_file: str) -> Path:

@@ -15,7 +15,6 @@ import os
 import re
 from pathlib import Path
 
-from agentd import ecosystems
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
 from agentd.ecosystems._shared.repo_config import check_cargo
 from agentd.ecosystems._shared.tooling import (
@@ -24,6 +23,7 @@ from agentd.ecosystems._shared.tooling import (
     UpdateRefused,
     find_executable,
     guarded_update,
+    parse_or_refuse,
 )
 from agentd.vocabulary import ReasonCode
 
@@ -46,13 +46,7 @@ def _rustup_home(env: dict[str, str]) -> dict[str, str]:
 
 
 def locked_versions(lockfile: Path, display: str, name: str) -> set[str]:
-    try:
-        found = ecosystems.parse_dependency_file(display, lockfile.read_bytes())
-    except (OSError, ecosystems.DepfileError) as exc:
-        raise UpdateRefused(
-            ReasonCode.VERIFICATION_FAILED, f"cannot read {display}: {exc}"
-        ) from None
-    return {d.version for d in found if d.name == name}
+    return {d.version for d in parse_or_refuse(lockfile, display) if d.name == name}
 
 
 def member_manifests(directory: Path) -> list[Path]:

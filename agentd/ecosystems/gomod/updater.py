@@ -20,13 +20,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentd import ecosystems
 from agentd.ecosystems._shared.interface import PackageBump, UpdateContext, UpdateResult
 from agentd.ecosystems._shared.tooling import (
     FileGuard,
     ToolRunner,
     UpdateRefused,
     guarded_update,
+    parse_or_refuse,
 )
 from agentd.vocabulary import ReasonCode
 
@@ -106,14 +106,8 @@ class GoModUpdater:
 
 
 def _required(gomod: Path, display: str) -> dict[str, set[str]]:
-    try:
-        found = ecosystems.parse_dependency_file(display, gomod.read_bytes())
-    except (OSError, ecosystems.DepfileError) as exc:
-        raise UpdateRefused(
-            ReasonCode.VERIFICATION_FAILED, f"cannot read {display}: {exc}"
-        ) from None
     versions: dict[str, set[str]] = {}
-    for dependency in found:
+    for dependency in parse_or_refuse(gomod, display):
         versions.setdefault(dependency.name, set()).add(dependency.version)
     return versions
 

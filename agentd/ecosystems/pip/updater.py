@@ -45,6 +45,7 @@ from agentd.ecosystems._shared.tooling import (
     UpdateRefused,
     bumps_by_file,
     find_executable,
+    read_or_refuse,
 )
 from agentd.ecosystems.pip import compiled
 from agentd.redaction import redact
@@ -281,12 +282,7 @@ class _PipUpdate:
     def file(self, manifest: str, bumps: list[PackageBump], client: httpx.Client) -> None:
         path = self.context.file(manifest)
         self.guard.add(path)
-        try:
-            original = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UpdateRefused(
-                ReasonCode.VERIFICATION_FAILED, f"cannot read {manifest}: {exc}"
-            ) from None
+        original = read_or_refuse(path, manifest)
         try:
             plan = compiled.compile_plan(self.context, manifest, original)
             if plan is not None:

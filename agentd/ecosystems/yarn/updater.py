@@ -69,6 +69,7 @@ from agentd.ecosystems._shared.tooling import (
     bumps_by_file,
     find_executable,
     guarded_update,
+    read_or_refuse,
 )
 from agentd.ecosystems.yarn.lockgraph import LockEntry, LockGraph
 from agentd.vocabulary import ReasonCode
@@ -111,12 +112,7 @@ def _open_project(context: UpdateContext, display: str) -> _Project:
     root = lockfile.parent / "package.json"
     if not root.is_file():
         raise UpdateRefused(ReasonCode.VERIFICATION_FAILED, f"no package.json next to {display}")
-    try:
-        text = lockfile.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UpdateRefused(
-            ReasonCode.VERIFICATION_FAILED, f"cannot read {display}: {exc}"
-        ) from None
+    text = read_or_refuse(lockfile, display)
     project = _Project(lockfile.parent, lockfile, display, root, bool(_BERRY_MARKER.search(text)))
     if project.berry:
         for workspace in _berry_workspaces(display, text):
