@@ -104,10 +104,14 @@ def is_fully_pinned(text: str) -> bool:
     return True
 
 
+def _requirement_of(name: str) -> str:
+    """A requirement line's start naming `name`: the name, any extras, then spaces."""
+    return rf"\s*{_name_pattern(name)}\s*(\[[^\]]*\])?\s*"
+
+
 def _find_pin(lines: list[LogicalLine], name: str) -> tuple[LogicalLine, re.Match[str]] | None:
     pattern = re.compile(
-        rf"^(?P<lead>\s*{_name_pattern(name)}\s*(\[[^\]]*\])?\s*===?\s*)(?P<version>[^\s;#\\]+)",
-        re.IGNORECASE,
+        rf"^(?P<lead>{_requirement_of(name)}===?\s*)(?P<version>[^\s;#\\]+)", re.IGNORECASE
     )
     for line in lines:
         match = pattern.match(line.lines[0])
@@ -119,7 +123,7 @@ def _find_pin(lines: list[LogicalLine], name: str) -> tuple[LogicalLine, re.Matc
 def _not_pinned(lines: list[LogicalLine], name: str, manifest: str) -> UpdateRefused:
     """Why a bump has no `==` pin to move: the requirement is gone, or it is a range that
     only a manifest change (an exact pin) would let agentd update."""
-    pattern = re.compile(rf"^\s*{_name_pattern(name)}\s*(\[[^\]]*\])?\s*($|[<>=!~;@#\\])", re.I)
+    pattern = re.compile(rf"^{_requirement_of(name)}($|[<>=!~;@#\\])", re.IGNORECASE)
     for line in lines:
         if pattern.match(line.lines[0]):
             requirement = line.lines[0].split("#", 1)[0].strip()
