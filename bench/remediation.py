@@ -12,11 +12,15 @@ Two verification modes:
 
 The figure that matters is agentd's own time per unit: wall time minus the verification
 commands' and the updater tools' time (both from the run's own records), divided by units.
+Requests are counted twice: all of the run's, and the units' own — all less discovery's
+reads (the token, the owner, the repository listing, the organisation's streams and
+configurations, per-repository coverage probes), which the scale rows measure on their own.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,6 +35,11 @@ from agentd.simulator.scenario import ScenarioError
 from bench import measure, scale
 
 OWNER = "bench-org"
+# GETs only discovery makes (a unit's own alert re-read, `…/dependabot/alerts`, is not here).
+DISCOVERY = re.compile(
+    r"^/(user|rate_limit|users/[^/]+|orgs/.*|repos/[^/]+/[^/]+"
+    r"|repos/[^/]+/[^/]+/(code|secret)-scanning/alerts)\?"
+)
 CI_AFTER_MS = 3000  # the repository's CI finishes this long after a push
 
 
@@ -142,7 +151,13 @@ def run(workdir: Path, repos: int, mode: str, latency_ms: int) -> dict[str, Any]
         "updater_tool_seconds": round(tools, 2),
         "overhead_per_unit_seconds": round((sample.seconds - verification - tools) / count, 3),
         "requests_per_unit": round(sample.requests / count, 1),
+        "discovery_requests": discovery_requests(sample.reads),
     }
+
+
+def discovery_requests(reads: list[str]) -> int:
+    """How many of the run's requests were discovery's (see the module docstring)."""
+    return sum(1 for read in reads if DISCOVERY.match(read))
 
 
 def _outcomes(units: list[dict[str, Any]]) -> dict[str, int]:

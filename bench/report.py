@@ -135,9 +135,13 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
     merged = (local or {}).get("merged_by_agentd", 0)
     add(
         "auto_merge at 100 ms: ≤ 8 requests per merged unit",
-        local is not None and merged > 0,
-        lambda: f"{local['requests'] / merged:.1f} requests per merged unit",
-        lambda: local["requests"] / merged <= 8,
+        local is not None and merged > 0 and "discovery_requests" in local,
+        lambda: (
+            f"{_own_requests(local) / merged:.2f} requests per merged unit (the run's "
+            f"{local['requests']:,} less discovery's {local['discovery_requests']:,}, over "
+            f"{merged} merged units; {local['requests'] / merged:.2f} counting discovery's)"
+        ),
+        lambda: _own_requests(local) / merged <= 8,
     )
     add(
         "auto_merge at 100 ms: ≤ 0.3 s of agentd time per merged unit outside verification and updater tools",
@@ -165,6 +169,11 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         Verdict("two shards on one PostgreSQL store: every repository once, one report", "", None)
     )
     return out
+
+
+def _own_requests(run: dict[str, Any]) -> int:
+    """The units' own requests: the run's less discovery's (measured in the scale rows)."""
+    return int(run["requests"]) - int(run.get("discovery_requests", 0))
 
 
 def _agentd_seconds(run: dict[str, Any]) -> float:
@@ -279,7 +288,7 @@ def _remediation_lines(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Remediation (`agentd run`, auto_merge)",
         "",
-        "| verification | units | outcomes | merged on GitHub | wall | verification | updater tools | agentd per unit | requests per unit | peak RSS |",
+        "| verification | units | outcomes | merged on GitHub | wall | verification | updater tools | agentd per unit | requests per unit: own / with discovery's | peak RSS |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     notes = []
@@ -294,7 +303,8 @@ def _remediation_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {mode} | {run['units']} | {outcomes} | {run['merged_on_github']} | {run['seconds']:.1f} s | "
             f"{run['verification_seconds']:.1f} s | {run['updater_tool_seconds']:.1f} s | "
-            f"{_agentd_seconds(run) / max(1, run['units']):.3f} s | {run['requests_per_unit']} | "
+            f"{_agentd_seconds(run) / max(1, run['units']):.3f} s | "
+            f"{_own_requests(run) / max(1, run['units']):.2f} / {run['requests_per_unit']} | "
             f"{run['peak_rss_mb']:.0f} MB |"
         )
     return lines + (["", *notes] if notes else [])

@@ -54,6 +54,7 @@ def good() -> dict[str, Any]:
         "updater_tool_seconds": 10.0,
         "requests": 1400,
         "requests_per_unit": 7.0,
+        "discovery_requests": 12,
         "peak_rss_mb": 90.0,
         "overhead_per_unit_seconds": 0.2,
     }
@@ -106,6 +107,18 @@ def test_figures_that_miss_thresholds_say_so() -> None:
     assert "150 of 200 merged on GitHub" in text
     assert "570 requests" in text and "1430 MB" in text
     assert "every unit merged." not in text and "all merged" not in text
+
+
+def test_requests_per_merged_unit_are_the_units_own_and_both_figures_are_shown() -> None:
+    results = copy.deepcopy(good())
+    results["remediation"]["local"]["requests"] = 1613  # 8.065 per unit with discovery's 13
+    results["remediation"]["local"]["discovery_requests"] = 13
+    text = report.render(results)
+    assert verdict_of(results, "auto_merge at 100 ms: ≤ 8 requests") == "met"
+    assert "8.00 requests per merged unit (the run's 1,613 less discovery's 13" in text
+    assert "8.06 counting discovery's" in text
+    results["remediation"]["local"]["discovery_requests"] = 12
+    assert verdict_of(results, "auto_merge at 100 ms: ≤ 8 requests") == "NOT met"
 
 
 def test_a_slower_than_linear_run_is_not_linear() -> None:

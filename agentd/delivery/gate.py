@@ -32,6 +32,7 @@ from agentd.errors import UnitError
 from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubHTTPError
 from agentd.github.models import (
+    Branch,
     BranchProtection,
     BranchRule,
     PullCommit,
@@ -104,23 +105,30 @@ class BaseRules:
         return any(r.last_push for r in self.reviews)
 
 
-def read_base_rules(api: GitHubAPI, repo: str, base: str) -> BaseRules:
-    """Every requirement of `base` this token can read (see the module docstring)."""
-    branch = api.branch(repo, base)
+def read_base_rules(api: GitHubAPI, repo: str, base: str, admin: bool | None = None) -> BaseRules:
+    """Every requirement of `base` this token can read (see the module docstring).
+
+    `admin`: whether the run's repository listing says the token's account administers the
+    repository. An admin reads classic protection directly (no branch read: the protection
+    is the whole of it); a non-admin reads only the branch's summary, since GitHub answers
+    the protection endpoint with 404 to anyone else. None: not known, try both."""
     rules = _RulesBuilder()
-    if branch.classic_protection():
+    if admin is True:
         protection, why = _classic_protection(api, repo, base)
         if protection is not None:
             rules.add_classic(protection)
-        elif why:
-            summary = branch.summary_checks()
-            if summary is None:
-                raise ProtectionUnreadableError(
-                    f"branch protection of {base} cannot be read ({why}) and the branch's "
-                    "protection summary shows no required checks"
-                )
-            rules.checks |= summary
-            rules.reviews_unreadable = why
+        elif why:  # an admin refused after all (a token's scope): as for a non-admin
+            _add_summary(rules, api.branch(repo, base), base, why)
+    else:
+        branch = api.branch(repo, base)
+        if branch.classic_protection():
+            protection, why = (
+                (None, _NOT_ADMIN) if admin is False else (_classic_protection(api, repo, base))
+            )
+            if protection is not None:
+                rules.add_classic(protection)
+            elif why:
+                _add_summary(rules, branch, base, why)
     try:
         branch_rules = api.branch_rules(repo, base)
     except GitHubHTTPError as exc:
@@ -134,6 +142,22 @@ def read_base_rules(api: GitHubAPI, repo: str, base: str) -> BaseRules:
     return rules.build()
 
 
+_NOT_ADMIN = "the token's account is not an admin of the repository; reading it needs admin"
+
+
+def _add_summary(rules: _RulesBuilder, branch: Branch, base: str, why: str) -> None:
+    """Classic protection that cannot be read: the required checks of the branch's
+    protection summary, and its reviews unknown."""
+    summary = branch.summary_checks()
+    if summary is None:
+        raise ProtectionUnreadableError(
+            f"branch protection of {base} cannot be read ({why}) and the branch's "
+            "protection summary shows no required checks"
+        )
+    rules.checks |= summary
+    rules.reviews_unreadable = why
+
+
 class BaseRulesCache:
     """What each base requires, read once per repository and base in a run: the branch, its
     classic protection and its rules. Nothing about a head is kept here: the required
@@ -144,7 +168,7 @@ class BaseRulesCache:
         self._reading: dict[tuple[str, str], threading.Lock] = {}
         self._known: dict[tuple[str, str], BaseRules | str] = {}  # str: why unreadable
 
-    def read(self, api: GitHubAPI, repo: str, base: str) -> BaseRules:
+    def read(self, api: GitHubAPI, repo: str, base: str, admin: bool | None = None) -> BaseRules:
         """`read_base_rules`, once per (repo, base); an unreadable base stays unreadable for
         the run, a transient failure is not remembered."""
         key = (repo, base)
@@ -154,7 +178,7 @@ class BaseRulesCache:
             known = self._known.get(key)
             if known is None:
                 try:
-                    known = read_base_rules(api, repo, base)
+                    known = read_base_rules(api, repo, base, admin)
                 except ProtectionUnreadableError as exc:
                     known = exc.message
                 with self._lock:

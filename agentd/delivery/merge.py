@@ -93,14 +93,24 @@ def _identity_problem(request: MergeRequest, pull: PullRequest) -> str | None:
 class MergeOutcome:
     result: UnitResult
     reevaluate: bool = False  # the head moved under us: look again in the next iteration
+    # GitHub merges the PR itself (auto-merge enabled, or enqueued): nothing for agentd to
+    # check again in this run
+    handed_to_github: bool = False
 
     @property
     def merged(self) -> bool:
         return self.result.outcome is Outcome.MERGED
 
 
-def merge_if_allowed(ctx: RunContext, request: MergeRequest) -> MergeOutcome:
-    result = _gate_and_merge(ctx, request)
+def merge_if_allowed(
+    ctx: RunContext, request: MergeRequest, created: PullRequest | None = None
+) -> MergeOutcome:
+    """The review gate, then the merge. `created`: the PR as GitHub answered agentd's create
+    call in this very pass; it stands in for reading the PR again (unless only GitHub's
+    `mergeable_state` can settle an unreadable review requirement), and it has no reviews:
+    none can predate the PR, and one submitted in the moment since is as unseen as one
+    submitted just after a read."""
+    result = _gate_and_merge(ctx, request, created)
     outcome = result if isinstance(result, MergeOutcome) else MergeOutcome(result)
     reason = outcome.result.reason or outcome.result.remaining_blocker
     log.debug(
@@ -129,7 +139,9 @@ class _Gate:
     reviews: str
 
 
-def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | MergeOutcome:
+def _gate_and_merge(
+    ctx: RunContext, request: MergeRequest, created: PullRequest | None
+) -> UnitResult | MergeOutcome:
     if not ctx.policy.allows(MutationKind.MERGE):
         return UnitResult.opened_pr(
             detail=f"mutation mode {ctx.policy.mode.value}: a person merges"
@@ -138,7 +150,7 @@ def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | Merg
         return UnitResult.opened_pr(request.hold.reason, request.hold.detail)
     if not request.verification_passed:
         return UnitResult.blocked(ReasonCode.VERIFICATION_FAILED, "verification did not pass")
-    gate = _review_gate(ctx, request)
+    gate = _review_gate(ctx, request, created)
     if not isinstance(gate, _Gate):
         return gate
     if gate.checks.state is ChecksState.PENDING:
@@ -150,10 +162,12 @@ def _gate_and_merge(ctx: RunContext, request: MergeRequest) -> UnitResult | Merg
     return _merge(ctx, request, gate)
 
 
-def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult | MergeOutcome:
+def _review_gate(
+    ctx: RunContext, request: MergeRequest, created: PullRequest | None
+) -> _Gate | UnitResult | MergeOutcome:
     """Everything SPEC §10 requires, in order; a _Gate when only pending checks (or
     nothing) stand between the PR and its merge."""
-    pull = ctx.api.pull(request.repo, request.number)
+    pull = created if created is not None else ctx.api.pull(request.repo, request.number)
     problem = _identity_problem(request, pull)
     if problem:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, problem)
@@ -162,8 +176,9 @@ def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult |
             f"the head moved to {pull.head.sha[:12]} after agentd pushed or verified "
             f"{request.head_sha[:12]}; re-evaluated, never merged unverified"
         )
+    repository = _repository(ctx, request.repo)
     try:
-        rules = ctx.base_rules.read(ctx.api, request.repo, request.base)
+        rules = ctx.base_rules.read(ctx.api, request.repo, request.base, _admin(repository))
     except ProtectionUnreadableError as exc:
         return exc.unit_result()
     if request.verified_on_github and not rules.checks:
@@ -184,7 +199,15 @@ def _review_gate(ctx: RunContext, request: MergeRequest) -> _Gate | UnitResult |
     early = _checks_outcome(ctx, checks)
     if early is not None:
         return early
-    return _pull_gate(ctx, request, pull, rules, checks)
+    github_merges = checks.state is ChecksState.PENDING or rules.merge_queue is not None
+    if created is not None and rules.reviews_unreadable and not github_merges:
+        # Only GitHub's verdict on the PR stands in for the review requirement agentd
+        # cannot read, and the create call's answer does not carry it yet.
+        pull = ctx.api.pull(request.repo, request.number)
+        if pull.head.sha != request.head_sha:
+            return _moved(f"the head moved to {pull.head.sha[:12]} before the merge")
+    facts = _PullFacts(pull, created is not None, repository)
+    return _pull_gate(ctx, facts, request, rules, checks)
 
 
 def _checks_outcome(ctx: RunContext, checks: ChecksVerdict) -> UnitResult | None:
@@ -197,18 +220,27 @@ def _checks_outcome(ctx: RunContext, checks: ChecksVerdict) -> UnitResult | None
     return None
 
 
+@dataclass(frozen=True)
+class _PullFacts:
+    pull: PullRequest
+    created: bool  # created by agentd in this pass: no review exists yet
+    repository: Repository | None
+
+
 def _pull_gate(
     ctx: RunContext,
+    facts: _PullFacts,
     request: MergeRequest,
-    pull: PullRequest,
     rules: BaseRules,
     checks: ChecksVerdict,
 ) -> _Gate | UnitResult:
+    pull, repository = facts.pull, facts.repository
     patterns = ctx.profile.profile.verification.secret_redaction_patterns
     problems = diff_problems(_files(ctx, request, pull), request.expected_files, patterns)
     if problems:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, "; ".join(problems))
-    if rules.reviews_unreadable and pull.mergeable is None:
+    github_merges = checks.state is ChecksState.PENDING or rules.merge_queue is not None
+    if rules.reviews_unreadable and pull.mergeable is None and not github_merges:
         # Only GitHub's own verdict (mergeable_state) can stand in for the unreadable
         # review requirement; agentd does not sleep on it: the next pass looks again.
         return UnitResult.opened_pr(
@@ -217,8 +249,7 @@ def _pull_gate(
             "only its verdict can tell whether a review is outstanding; agentd never merges "
             "blind, the next pass looks again",
         )
-    repository = _repository(ctx, request.repo)
-    reviews = _reviews(ctx, request, pull, rules, checks, repository)
+    reviews = _reviews(ctx, request, facts, rules, github_merges)
     if not reviews.ok:
         return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, reviews.detail)
     if pull.mergeable is False:
@@ -246,37 +277,37 @@ def _files(ctx: RunContext, request: MergeRequest, pull: PullRequest) -> list[Pu
 
 
 def _reviews(
-    ctx: RunContext,
-    request: MergeRequest,
-    pull: PullRequest,
-    rules: BaseRules,
-    checks: ChecksVerdict,
-    repository: Repository | None,
+    ctx: RunContext, request: MergeRequest, facts: _PullFacts, rules: BaseRules, github_merges: bool
 ) -> ReviewVerdict:
     """The PR's reviews against the base's requirements; approvals by the PR's author or
     by agentd's own account never count."""
+    reviews = () if facts.created else ctx.api.reviews(request.repo, request.number)
     return evaluate_reviews(
         rules,
-        ctx.api.reviews(request.repo, request.number),
+        reviews,
         head_sha=request.head_sha,
         excluded=(request.author, ctx.login()),
-        token_is_admin=repository is None or _is_admin(repository),
-        mergeable_state=pull.mergeable_state,
-        github_merges=checks.state is ChecksState.PENDING or rules.merge_queue is not None,
+        token_is_admin=_admin(facts.repository) is not False,
+        mergeable_state=facts.pull.mergeable_state,
+        github_merges=github_merges,
     )
 
 
 def _repository(ctx: RunContext, repo: str) -> Repository | None:
-    """The repository's permissions and merge settings; None when unreadable (then the
-    gate assumes the token could bypass and that any method may be refused)."""
+    """The repository as the run's listing shows it (its permissions; merge settings only
+    when it had to be read on its own); None when unreadable (then the gate assumes the
+    token could bypass, and a merge method GitHub refuses falls back to the next)."""
     try:
-        return ctx.api.repository(repo)
-    except GitHubHTTPError:
+        return ctx.api.listed_repository(repo)
+    except GitHubError:
         return None
 
 
-def _is_admin(repository: Repository) -> bool:
-    return repository.permissions is None or repository.permissions.admin
+def _admin(repository: Repository | None) -> bool | None:
+    """Whether the token's account administers the repository; None when not shown."""
+    if repository is None or repository.permissions is None:
+        return None
+    return repository.permissions.admin
 
 
 def _signature_problem(
@@ -329,31 +360,40 @@ def _enable_auto_merge(
     """Everything but pending checks passed: GitHub merges the pinned head when they pass."""
     pending = gate.checks.detail
     if gate.pull.auto_merge is not None:
-        return UnitResult.opened_pr(
+        result = UnitResult.opened_pr(
             ReasonCode.CHECKS_PENDING,
             f"auto-merge enabled ({gate.pull.auto_merge.merge_method or 'GitHub'}); {pending}",
         )
-    method = gate.rules.merge_queue or (gate.methods[0] if gate.methods else "")
-    if not gate.pull.node_id or not method:
+        return MergeOutcome(result, handed_to_github=True)
+    methods = [gate.rules.merge_queue] if gate.rules.merge_queue else gate.methods
+    if not gate.pull.node_id or not methods:
         return UnitResult.opened_pr(
             ReasonCode.CHECKS_PENDING, f"{pending}; auto-merge not enabled (no PR node id)"
         )
     if not ctx.budget.take_merge():
         return _budget_spent(ctx)
-    try:
-        ctx.api.enable_auto_merge(gate.pull.node_id, method, request.head_sha)
-    except GitHubError as exc:
+    refused: list[str] = []
+    for method in methods:
+        try:
+            ctx.api.enable_auto_merge(gate.pull.node_id, method, request.head_sha)
+        except GitHubError as exc:
+            if _method_refused(_message(exc)) and method != methods[-1]:
+                refused.append(f"{method}: {_message(exc)}")
+                continue
+            result = UnitResult.opened_pr(
+                ReasonCode.CHECKS_PENDING,
+                f"{pending}; auto-merge could not be enabled ({_message(exc)}); a later run "
+                "merges once the checks are green",
+            )
+            return MergeOutcome(result, reevaluate=_head_moved(exc))
+        fallback = f" (after GitHub refused {'; '.join(refused)})" if refused else ""
         result = UnitResult.opened_pr(
             ReasonCode.CHECKS_PENDING,
-            f"{pending}; auto-merge could not be enabled ({_message(exc)}); a later run "
-            "merges once the checks are green",
+            f"auto-merge enabled ({method}{fallback}, pinned to {request.head_sha[:12]}): "
+            f"GitHub merges when the checks pass; {pending}; {gate.reviews}",
         )
-        return MergeOutcome(result, reevaluate=_head_moved(exc))
-    return UnitResult.opened_pr(
-        ReasonCode.CHECKS_PENDING,
-        f"auto-merge enabled ({method}, pinned to {request.head_sha[:12]}): GitHub merges "
-        f"when the checks pass; {pending}; {gate.reviews}",
-    )
+        return MergeOutcome(result, handed_to_github=True)
+    raise AssertionError("unreachable")  # pragma: no cover - the last method returns
 
 
 def _enqueue(ctx: RunContext, request: MergeRequest, gate: _Gate) -> UnitResult | MergeOutcome:

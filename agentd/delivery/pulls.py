@@ -8,7 +8,10 @@ second one.
 The open PRs of a repository are listed once per run (`OpenPulls`): the unit's lookup,
 adoption of native PRs and reconcile all read that one listing, which agentd keeps current
 with what it does itself (create, update, merge, close). Only a surprise — a create that
-finds the PR already there — lists the repository again.
+finds the PR already there — lists the repository again. A repository whose
+`open_issues_count` (open issues and PRs together, from the run's repository listing) is 0
+has no open PR to list. Should that count lag behind GitHub, the compare-and-set still
+holds: the push finds the branch and the create's 422 "already exists" lists again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentd.github.api import GitHubAPI
-from agentd.github.client import GitHubHTTPError, TransientError
+from agentd.github.client import GitHubError, GitHubHTTPError, TransientError
 from agentd.github.models import PullRequest
 from agentd.log import get_logger
 from agentd.stamp import Stamp, StampError, parse_stamp, same_visible_content
@@ -44,6 +47,7 @@ class OpenPulls:
         self._lock = threading.Lock()
         self._listed: dict[str, dict[int, PullRequest]] = {}
         self._listing: dict[str, threading.Lock] = {}
+        self._surprised: set[str] = set()  # forgotten once: only a real listing will do
 
     def of(self, repo: str) -> list[PullRequest]:
         """The repository's open PRs, oldest first (listed on first use in this run)."""
@@ -53,11 +57,24 @@ class OpenPulls:
             with self._lock:
                 known = self._listed.get(repo)
             if known is None:
-                known = {p.number: p for p in self.api.pulls(repo)}
+                known = {} if self._none_open(repo) else {p.number: p for p in self.api.pulls(repo)}
                 with self._lock:
                     self._listed[repo] = known
         with self._lock:
             return sorted(known.values(), key=lambda p: p.number)
+
+    def _none_open(self, repo: str) -> bool:
+        """Whether the run's repository listing says the repository has no open issue or PR
+        at all (then there is nothing to list). Not after a surprise: the count is as old as
+        the run's listing."""
+        with self._lock:
+            if repo in self._surprised:
+                return False
+        try:
+            count = self.api.listed_repository(repo).open_issues_count
+        except GitHubError:
+            return False
+        return count == 0
 
     def put(self, repo: str, pull: PullRequest) -> None:
         """A PR as GitHub just answered agentd (created, updated): kept if open."""
@@ -81,6 +98,7 @@ class OpenPulls:
         """The listing may be out of date (GitHub surprised agentd): list again on next use."""
         with self._lock:
             self._listed.pop(repo, None)
+            self._surprised.add(repo)
 
 
 def find_open_pr(pulls: OpenPulls, repo: str, branch: str, author: str) -> PullRequest | None:

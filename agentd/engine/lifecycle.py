@@ -11,7 +11,8 @@
       verification (none here for a `verification: ci` target: the base's required checks on
       GitHub verify the pushed head) → nothing it wrote reaches the commit (tamper check)
       alerts re-read → commit of the captured tree → publish (lease on agentd's last push)
-      → alerts re-read → review gate → merge pinned to the sha agentd pushed or verified
+      → alerts re-read (unless read moments ago: `ALERTS_FRESH_SECONDS`) → review gate →
+      merge pinned to the sha agentd pushed or verified
     one final record, built from what happened
 
 A unit whose inputs (its alerts, the base commit) did not change since an earlier iteration
@@ -26,6 +27,7 @@ promotion for the whole run and propagates.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -86,9 +88,26 @@ class _Facts:
     pr_source: PRSource | None = None
     pull: PullRequest | None = None
     opened: bool = False
+    created: PullRequest | None = None  # the PR as GitHub answered its creation in this pass
     start_sha: str | None = None  # the base commit, fetched before the unit starts
     gate: MergeRequest | None = None  # what the review gate was asked (PR read fresh)
     reevaluate: bool = False  # what the gate saw needs the whole unit again
+    alerts_read: _AlertsRead | None = None  # the unit's alerts as re-read before publish
+
+
+# The alerts re-read before publish also stand for the re-read before the merge when the
+# merge follows within this many seconds in the same pass (the push and the PR's creation
+# in between): one read at most this old precedes both. Any later pass reads them again.
+ALERTS_FRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _AlertsRead:
+    still_open: list[int]  # which of the unit's alerts GitHub reported open
+    at: float  # time.monotonic() of the read
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.at <= ALERTS_FRESH_SECONDS
 
 
 def run_unit(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> UnitOutcome:
@@ -476,7 +495,9 @@ def _commit_and_deliver(
     hold: Hold | None,
 ) -> UnitResult:
     assert ws.captured is not None  # noqa: S101 - captured before verification
-    if unit.alert_numbers and not _still_open(ctx, plugin, unit):
+    if unit.alert_numbers:
+        facts.alerts_read = _AlertsRead(_still_open(ctx, plugin, unit), time.monotonic())
+    if facts.alerts_read is not None and not facts.alerts_read.still_open:
         raise UnitError.skipped(
             ReasonCode.SUPERSEDED,
             "every alert of this unit was fixed or dismissed while agentd worked on it",
@@ -514,6 +535,8 @@ def _commit_and_deliver(
     if published.edited:
         return UnitResult.opened_pr(ReasonCode.POLICY_BLOCKED, published.edited)
     facts.opened = published.created or published.pushed
+    if published.created:
+        facts.created = published.pull
     target = _Merge(
         published.pull,
         published.branch,
@@ -566,17 +589,27 @@ def _deliver(
         target_id=unit.target_id,
         verified_on_github=unit.target is not None and verified_on_github(ctx, unit.target),
     )
-    facts.gate = request  # what a later pass re-checks when nothing else changed
-    merge = _gate(ctx, plugin, unit, request)
+    merge = _gate(ctx, plugin, unit, request, facts.created, facts.alerts_read)
+    # what a later pass re-checks when nothing else changed; nothing when GitHub merges it
+    facts.gate = None if merge.handed_to_github else request
     facts.reevaluate = merge.reevaluate
     facts.opened = facts.opened or merge.reevaluate
     return merge.result
 
 
-def _gate(ctx: RunContext, plugin: AlertPlugin, unit: Unit, request: MergeRequest) -> MergeOutcome:
-    """The alerts re-read, then the review gate and the merge pinned to `request.head_sha`."""
+def _gate(
+    ctx: RunContext,
+    plugin: AlertPlugin,
+    unit: Unit,
+    request: MergeRequest,
+    created: PullRequest | None = None,
+    alerts_read: _AlertsRead | None = None,
+) -> MergeOutcome:
+    """The alerts re-read (or read moments ago in this pass), then the review gate and the
+    merge pinned to `request.head_sha`."""
     if request.hold is None and ctx.policy.allows(MutationKind.MERGE):
-        still = _still_open(ctx, plugin, unit)
+        fresh = alerts_read is not None and alerts_read.fresh()
+        still = alerts_read.still_open if fresh and alerts_read else _still_open(ctx, plugin, unit)
         if set(still) != set(unit.alert_numbers):
             gone = sorted(set(unit.alert_numbers) - set(still))
             # the next iteration plans again with the alerts as they are
@@ -587,7 +620,7 @@ def _gate(ctx: RunContext, plugin: AlertPlugin, unit: Unit, request: MergeReques
                 ),
                 reevaluate=True,
             )
-    return merge_if_allowed(ctx, request)
+    return merge_if_allowed(ctx, request, created)
 
 
 def build_record(unit: Unit, facts: _Facts, result: UnitResult) -> UnitRecord:

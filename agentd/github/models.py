@@ -67,6 +67,8 @@ class Repository(Model):
     html_url: str = ""
     permissions: Permissions | None = None
     security_and_analysis: SecurityAndAnalysis | None = None
+    # Open issues and pull requests together (GitHub counts both); 0 means no open PR.
+    open_issues_count: int | None = None
     # The repository's merge settings (None when GitHub does not show them to this token).
     allow_merge_commit: bool | None = None
     allow_squash_merge: bool | None = None

@@ -123,11 +123,16 @@ def full_repo_json(world: World, state: RepoState) -> dict[str, Any]:
         default_branch=state.config.default_branch, archived=state.config.archived,
         permissions=state.config.permissions.model_dump(), security=security_and_analysis(state),
         delete_branch_on_merge=state.config.delete_branch_on_merge, merge_methods=list(state.config.allowed_merge_methods),
-        allow_auto_merge=state.config.allow_auto_merge,
+        allow_auto_merge=state.config.allow_auto_merge, open_issues=open_issues(state),
     )  # fmt: skip
     if not _security_visible(world, state):
         del body["security_and_analysis"]
     return body
+
+
+def open_issues(state: RepoState) -> int:
+    """GitHub's `open_issues_count`: open issues and open pull requests together."""
+    return state.config.open_issues + sum(1 for p in state.pulls.values() if p.state == "open")
 
 
 # The merge settings are shown by `GET /repos/{owner}/{repo}` only, never in a listing.

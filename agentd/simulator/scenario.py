@@ -229,6 +229,8 @@ class Repository(Strict):
     delete_branch_on_merge: bool = False
     allowed_merge_methods: list[MergeMethod] = Field(default_factory=_all_merge_methods)
     allow_auto_merge: bool = False  # the repository setting "Allow auto-merge" (off by default)
+    # Open issues (not modelled beyond their count): part of `open_issues_count`, with open PRs.
+    open_issues: int = Field(default=0, ge=0)
     verified_commits: bool = False  # every commit counts as signed by a registered key
     secrets: dict[str, SecretSettings] = Field(default_factory=dict)
     dependabot_prs: list[DependabotPR] = Field(default_factory=list)

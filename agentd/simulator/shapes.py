@@ -90,7 +90,7 @@ def simple_repo(
 def full_repo(
     api: str, owner: dict[str, Any], name: str, rid: int, *, private: bool, default_branch: str,
     archived: bool, permissions: dict[str, bool], security: dict[str, Any], delete_branch_on_merge: bool,
-    merge_methods: list[str], allow_auto_merge: bool = False,
+    merge_methods: list[str], allow_auto_merge: bool = False, open_issues: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     full = f"{owner['login']}/{name}"
     return {
@@ -98,13 +98,13 @@ def full_repo(
         "git_url": f"git://github.com/{full}.git", "ssh_url": f"git@github.com:{full}.git",
         "clone_url": f"{WEB}/{full}.git", "svn_url": f"{WEB}/{full}", "mirror_url": None, "homepage": None,
         "language": None, "forks_count": 0, "stargazers_count": 0, "watchers_count": 0, "size": 1,
-        "default_branch": default_branch, "open_issues_count": 0, "has_issues": True, "has_downloads": True, "has_projects": False,
+        "default_branch": default_branch, "open_issues_count": open_issues, "has_issues": True, "has_downloads": True, "has_projects": False,
         "has_wiki": False, "has_pages": False, "has_discussions": False, "archived": archived, "disabled": False,
         "visibility": "private" if private else "public", "pushed_at": iso(1_700_000_000), "created_at": iso(1_600_000_000),
         "updated_at": iso(1_700_000_000), "permissions": permissions, "allow_rebase_merge": "rebase" in merge_methods,
         "allow_squash_merge": "squash" in merge_methods, "allow_merge_commit": "merge" in merge_methods, "allow_auto_merge": allow_auto_merge,
         "delete_branch_on_merge": delete_branch_on_merge, "subscribers_count": 0, "network_count": 0,
-        "license": None, "forks": 0, "open_issues": 0, "watchers": 0, "security_and_analysis": security,
+        "license": None, "forks": 0, "open_issues": open_issues, "watchers": 0, "security_and_analysis": security,
     }  # fmt: skip
 
 

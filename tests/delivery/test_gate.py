@@ -268,7 +268,7 @@ def test_a_bases_rules_are_read_once_per_run_and_a_transient_fault_is_not_kept(
     ]
     reads: list[tuple[str, str]] = []
 
-    def read(api: Any, repo: str, base: str) -> BaseRules:
+    def read(api: Any, repo: str, base: str, admin: bool | None = None) -> BaseRules:
         reads.append((repo, base))
         answer = answers.pop(0)
         if isinstance(answer, Exception):

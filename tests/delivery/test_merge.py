@@ -146,8 +146,9 @@ def test_a_non_admin_merges_a_classically_protected_base_from_the_summary(harnes
     h = harness(protection={"required_checks": ["ci"]})
     result = h.merge()
     assert outcome(result) == ("merged", None), result.result.detail
-    [protection] = h.requests("GET", "/branches/main/protection")
-    assert protection.status == 404
+    # The listing says the token is no admin: GitHub would answer 404, so agentd does not ask.
+    assert h.requests("GET", "/branches/main/protection") == []
+    assert h.requests("GET", "/branches/main")  # its protection summary instead
     assert "required checks green: ci" in result.result.detail
 
 
@@ -192,10 +193,16 @@ def test_no_allowed_merge_method_is_blocked_with_why(harness: Any) -> None:
                 permissions={"admin": True})  # fmt: skip
     result = h.merge()
     assert outcome(result) == ("blocked", "branch_protection_block")
+    # No listing shows the merge settings: GitHub's refusals tell, and nothing merged.
     assert result.result.detail == (
-        "no merge method is allowed: the repository allows merge; linear history forbids "
-        "merge commits"
+        "GitHub refused every allowed merge method: squash: Squash merges are not allowed on "
+        "this repository.; rebase: Rebase merges are not allowed on this repository."
     )
+    assert [json.loads(r.body)["merge_method"] for r in h.requests("PUT", "/merge")] == [
+        "squash",
+        "rebase",
+    ]
+    assert not h.merged()
 
 
 def test_unverified_commits_on_a_signature_base_are_blocked(harness: Any) -> None:
@@ -237,6 +244,25 @@ def test_auto_merge_is_enabled_pinned_and_github_merges(harness: Any) -> None:
     assert len(h.requests("POST", "/graphql")) == 1
     h.sim.admin.set_check("api", "ci", "success")
     assert h.merged() and h.requests("PUT", "/merge") == []
+
+
+def test_auto_merge_falls_back_to_a_method_the_repository_allows(harness: Any) -> None:
+    """No listing shows the merge settings: GitHub's refusal of a method tells, and the
+    next method is tried; the handover to GitHub is said."""
+    h = harness(
+        merge_via="github_auto_merge", checks=PENDING, allow_auto_merge=True,
+        allowed_merge_methods=["rebase"], protection={"required_checks": ["ci"]},
+    )  # fmt: skip
+    result = h.merge()
+    assert outcome(result) == ("opened_pr", "checks_pending") and result.handed_to_github
+    assert result.result.detail.startswith(
+        "auto-merge enabled (rebase (after GitHub refused squash: Pull request Merge method "
+        "squash is not allowed on this repository)"
+    ), result.result.detail
+    sent = [json.loads(r.body)["variables"]["method"] for r in h.requests("POST", "/graphql")]
+    assert sent == ["SQUASH", "REBASE"]
+    h.sim.admin.set_check("api", "ci", "success")
+    assert h.merged()
 
 
 def test_auto_merge_refused_by_github_stays_opened_pr(harness: Any) -> None:

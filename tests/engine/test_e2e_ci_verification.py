@@ -91,6 +91,9 @@ def test_ci_mode_opens_the_pr_unverified_here_and_github_merges_when_ci_is_green
         assert_not_verified_here(unit)
         [pull] = env.sim.admin.pulls("api")
         assert not pull["merged"] and merges(env) == ["auto-merge"]
+        # GitHub merges it now: the run's later iteration does not check its gate again.
+        reads = [r.path for r in env.sim.admin.requests() if r.method == "GET"]
+        assert sum(p.endswith("/check-runs") for p in reads) == 1, reads
         assert "not run: verification: ci" in pull["body"]
         assert check_runs(env, pull["head_sha"])["test"]["status"] == "queued"
 

@@ -185,7 +185,9 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Delivery:
             pull_json(7, kwargs["branch"]), kwargs["branch"], "3" * 40, True, True, False
         )
 
-    def merge(ctx: RunContext, request: MergeRequest) -> MergeOutcome:
+    def merge(
+        ctx: RunContext, request: MergeRequest, created: PullRequest | None = None
+    ) -> MergeOutcome:
         if seen.crash == "merge":
             raise KeyError("bug in merge")
         seen.merges.append(request)
@@ -268,9 +270,8 @@ def test_a_verified_change_is_committed_published_and_merged(
     outcome = run(ctx, plugin := FakePlugin())
     record = outcome.record
     assert record.outcome is Outcome.MERGED and outcome.merged and outcome.opened
-    assert plugin.calls == [
-        "propose", "apply", "recheck", "hold", "open_alerts", "describe", "open_alerts"
-    ]  # fmt: skip
+    # The alerts read just before publish stand for the merge moments later.
+    assert plugin.calls == ["propose", "apply", "recheck", "hold", "open_alerts", "describe"]
     [published] = delivery.published
     assert published["committed_fix"].strip() == "fixed" and published["message"].startswith(
         "fix: it"
@@ -282,6 +283,17 @@ def test_a_verified_change_is_committed_published_and_merged(
     assert record.unit_pass is UnitPass.MERGE and record.pr_source is PRSource.AGENT_MANAGED
     assert record.pr_number == 7 and record.verification_provenance is Provenance.OBSERVED
     assert record.changes == ["fix.txt changed"] and record.alert_numbers == [3]
+
+
+def test_alerts_read_longer_ago_are_read_again_before_the_merge(
+    world: dict[str, Any], delivery: Delivery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "ALERTS_FRESH_SECONDS", -1.0)  # every read is stale
+    outcome = run(context(world), plugin := FakePlugin())
+    assert outcome.record.outcome is Outcome.MERGED
+    assert plugin.calls == [
+        "propose", "apply", "recheck", "hold", "open_alerts", "describe", "open_alerts"
+    ]  # fmt: skip
 
 
 def test_a_settled_unit_is_recorded_without_a_workspace(

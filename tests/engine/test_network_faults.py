@@ -71,7 +71,7 @@ def test_primary_exhaustion_mid_run_stops_promotion(tmp_path: Path) -> None:
             "min_rate_limit_remaining": 0
         }  # let GitHub's own 403 stop it
         env.profile_path.write_text(yaml.safe_dump(profile))
-        env.sim.admin.set_rate_limit(TOKEN, used=0, limit=45)
+        env.sim.admin.set_rate_limit(TOKEN, used=0, limit=30)
         result, summary = env.run()
         assert result.returncode == 75, result.stderr[-2000:]
         assert summary["stopped"] == "rate_limited"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -154,6 +155,9 @@ def test_repositories_are_reconciled_in_parallel(tmp_path: Path) -> None:
     listed: list[str] = []
 
     class Listing:
+        def listed_repository(self, repo: str) -> Any:
+            return SimpleNamespace(open_issues_count=None)  # the listing does not say
+
         def pulls(self, repo: str, **_: Any) -> list[Any]:
             listed.append(repo)
             both_listing.wait()
@@ -193,6 +197,9 @@ def test_an_orphan_merged_since_the_runs_listing_is_left_alone(tmp_path: Path) -
     mutations: list[str] = []
 
     class GitHub:
+        def listed_repository(self, repo: str) -> Any:
+            return SimpleNamespace(open_issues_count=1)
+
         def pulls(self, repo: str, **_: Any) -> list[PullRequest]:
             return [PullRequest.model_validate(listed)]
 

@@ -411,6 +411,7 @@ def agentd_scenario() -> dict[str, Any]:
                 "files": {"requirements.txt": "requests==2.25.0\n"},
                 "checks": [{"name": "ci", "outcome": "pending"}],
                 "protection": {"required_checks": ["ci"]},
+                "permissions": {"admin": True},  # reads classic protection itself
             },
             {
                 "name": "locked",
