@@ -5,7 +5,10 @@ The organisation's code-scanning alert stream lists only repositories with open 
 repository absent from it is either set up with zero open alerts, or not set up at all
 ("no analysis", disabled), and neither the stream nor the repository listing tells which.
 A repository attached (status `attached` or `enforced`) to a configuration whose
-`code_scanning_default_setup` is `enabled` is set up: GitHub runs default setup there.
+`code_scanning_default_setup` is `enabled` is set up: GitHub runs default setup there. (Until
+default setup's first analysis lands, or where it finds no supported language, a probe would
+say "no analysis"; the configuration is taken as the organisation's intent, and an alert,
+once there, is in the stream whatever this module says.)
 
 Reading the configurations needs an organisation owner or security manager (classic token:
 `read:org`; fine-grained: the organisation's "Administration" permission, read). Any other
