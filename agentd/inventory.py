@@ -4,9 +4,10 @@ Repository metadata comes from one listing of the owner's repositories per run
 (`GitHubAPI.repositories`), never from one read per repository. For an organisation, open
 alerts of each class come from one paginated organisation stream; a repository absent from
 a stream is settled by the listing's `security_and_analysis` where that is conclusive, else
-by a remembered probe answer (`agentd.coverage_memory`), else probed on its own, so that
-"disabled", "no analysis" and "zero alerts" are told apart — coverage is never reported as
-zero alerts. For a user, every repository's alerts are read on its own. Independent reads
+(code scanning) by the organisation's code security configurations
+(`agentd.code_security`), else by a remembered probe answer (`agentd.coverage_memory`),
+else probed on its own, so that "disabled", "no analysis" and "zero alerts" are told
+apart — coverage is never reported as zero alerts. For a user, every repository's alerts are read on its own. Independent reads
 run concurrently.
 
 A rate-limit stop aborts the whole inventory: agentd never acts on (or presents) a partial
@@ -25,6 +26,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
+from agentd.code_security import default_setup_repositories
 from agentd.coverage_memory import CoverageMemory
 from agentd.github.api import GitHubAPI
 from agentd.github.client import GitHubError, GitHubHTTPError
@@ -230,12 +232,31 @@ class _Coverage:
             listed = _from_listing(repo.metadata, alert_class, stream is not None)
             if listed is not None:
                 return listed
+        if (
+            stream is not None
+            and (configured := self._default_setup(repo, alert_class)) is not None
+        ):
+            if self.memory is not None:
+                self.memory.forget(self.api.owner, repo.name, alert_class)
+            return configured
         if stream is None or self.memory is None:
             return None
         remembered = self.memory.recall(self.api.owner, repo.name, alert_class)
         if remembered is None:
             return None
         return ClassInventory(Coverage(remembered.coverage), detail=remembered.detail)
+
+    def _default_setup(self, repo: RepoInventory, alert_class: AlertClass) -> ClassInventory | None:
+        """Code scanning on through a configuration's default setup, and the repository
+        absent from the stream: enabled with no open alerts. An archived repository is
+        probed (no configuration runs an analysis there)."""
+        archived = repo.metadata is not None and repo.metadata.archived
+        if alert_class is AlertClass.CODE_SCANNING and not archived:
+            setups = default_setup_repositories(self.api)
+            found = setups.get(repo.name.lower()) if setups is not None else None
+            if found is not None:
+                return ClassInventory(Coverage.ENABLED, detail=found.detail)
+        return None
 
     def probed(self, name: str, alert_class: AlertClass) -> ClassInventory:
         entry = _read_repo_class(self.api, name, alert_class)

@@ -49,13 +49,16 @@ def scenario(repos: int, mode: str) -> dict[str, Any]:
         base |= {"ci": {"checks": ["ci"], "after_ms": CI_AFTER_MS}, "allow_auto_merge": True}
     else:
         base |= {"checks": [{"name": "ci", "outcome": "success"}]}
+    names = [f"svc-{i:04d}" for i in range(repos)]
     return {
         "owner": {"login": OWNER, "type": "org"},
         "rate_limit": {"limit": 10_000_000},
         "repositories": [
-            {"name": f"svc-{i:04d}", "files": {"requirements.txt": "requests==2.25.0\n"}, **base}
-            for i in range(repos)
+            {"name": name, "files": {"requirements.txt": "requests==2.25.0\n"}, **base}
+            for name in names
         ],
+        # code scanning on through default setup, as in a GHAS organisation: no probe each
+        "code_security_configurations": [scale.default_setup_configuration(names)],
     }
 
 

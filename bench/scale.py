@@ -2,8 +2,9 @@
 
 One organisation of N repositories with A Dependabot alerts each (synthetic advisories for
 packages pinned in requirements.txt, the real advisories' size), a workflow with code-scanning
-findings in every fifth repository and code scanning disabled in every seventh. Against one
-simulator, in one run:
+findings in every fifth repository and code scanning disabled in every seventh (private, no
+licence); the others scan through one organisation configuration with default setup. Against
+one simulator, in one run:
 
 - the upstream report-only loop (`../shared/compat/upstream-scripts/run_report_only.py`,
   `gh api --paginate` per repository and alert class) with the real `gh`;
@@ -88,11 +89,23 @@ def scenario(case: Case, advisories: Path) -> dict[str, Any]:
             files[".github/workflows/ci.yml"] = WORKFLOW
         features = {"code_scanning": "disabled"} if index % 7 == 3 else {}
         repositories.append({"name": f"repo-{index:04d}", "files": files, "features": features})
+    scanned = [r["name"] for r in repositories if not r["features"]]
     return {
         "owner": {"login": OWNER, "type": "org"},
         "rate_limit": {"limit": 10_000_000},
         "advisory_dir": str(advisories),
         "repositories": repositories,
+        "code_security_configurations": [default_setup_configuration(scanned)],
+    }
+
+
+def default_setup_configuration(repositories: list[str]) -> dict[str, Any]:
+    """How a GHAS organisation turns code scanning on today: one organisation configuration
+    with default setup, attached to the repositories that scan."""
+    return {
+        "name": "org default setup",
+        "code_scanning_default_setup": "enabled",
+        "repositories": dict.fromkeys(repositories, "attached"),
     }
 
 

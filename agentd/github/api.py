@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -32,8 +32,10 @@ from agentd.github.models import (
     CheckRun,
     CodeScanningAlert,
     CodeScanningRule,
+    CodeSecurityConfiguration,
     CombinedStatus,
     Comment,
+    ConfigurationRepository,
     DependabotAlert,
     Dependency,
     GitRef,
@@ -55,6 +57,7 @@ from agentd.log import get_logger
 from agentd.redaction import redact
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 # The token's own repositories and those it collaborates on; filtered to the profile's owner.
 USER_AFFILIATION = "owner,collaborator"
 STATUS_PAGES = 10  # 1,000 commit statuses on one sha is beyond any real repository
@@ -237,6 +240,17 @@ class GitHubAPI:
         self._listing: RepoListing | None = None
         self._full: dict[str, Repository] = {}
         self._listing_lock = threading.Lock()
+        self._memo: dict[str, Any] = {}
+        self._memo_lock = threading.Lock()
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()`, the first time `key` is asked for on this GitHubAPI (once per run);
+        the remembered answer afterwards. An exception (a rate-limit stop) is not remembered."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            result: T = self._memo[key]
+            return result
 
     def _repo(self, repo: str) -> str:
         return f"/repos/{_q(self.owner)}/{_q(repo)}"
@@ -341,6 +355,24 @@ class GitHubAPI:
                 return False
             raise
         return True
+
+    # --- code security configurations (organisation owners and security managers) ---------
+
+    def code_security_configurations(self) -> Iterator[CodeSecurityConfiguration]:
+        """The organisation's configurations, its own and GitHub's global ones."""
+        path = f"/orgs/{_q(self.owner)}/code-security/configurations"
+        items = self.client.paginate(path, {"target_type": "all"})
+        yield from _valid(items, CodeSecurityConfiguration, "code security configuration")
+
+    def configuration_repositories(
+        self, configuration_id: int, statuses: Sequence[str]
+    ) -> Iterator[ConfigurationRepository]:
+        """The repositories attached to a configuration with one of `statuses`."""
+        path = (
+            f"/orgs/{_q(self.owner)}/code-security/configurations/{configuration_id}/repositories"
+        )
+        items = self.client.paginate(path, {"status": ",".join(statuses)})
+        yield from _valid(items, ConfigurationRepository, "configuration repository")
 
     # --- alerts ---------------------------------------------------------------------------
 

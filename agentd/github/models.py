@@ -92,6 +92,22 @@ class RepositoryRef(Model):
     full_name: str = ""
 
 
+class CodeSecurityConfiguration(Model):
+    """An organisation's code security configuration (only what coverage needs)."""
+
+    id: int
+    name: str
+    target_type: str = "organization"
+    code_scanning_default_setup: str | None = None  # enabled | disabled | not_set
+
+
+class ConfigurationRepository(Model):
+    """A repository a configuration is associated with, and its attachment status."""
+
+    status: str
+    repository: RepositoryRef
+
+
 class Package(Model):
     ecosystem: str
     name: str

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from agentd.simulator import ci, gitdata, gitstore, orgviews, protection, shapes
 from agentd.simulator.analysis import CodeFinding, DependencyFinding, SecretFinding
 from agentd.simulator.http import HttpError, Request, Response, cursor_slice, page_slice
+from agentd.simulator.scenario import CodeSecurityConfiguration
 from agentd.simulator.world import Alert, Pull, RepoState, World
 
 Handler = Callable[[World, Request, dict[str, str]], Response]
@@ -685,6 +686,84 @@ def org_secrets(world: World, request: Request, params: dict[str, str]) -> Respo
         entries, lambda state, alert: secret_json(world, state, alert, True, hide)
     )
     return ok(body, headers=headers)
+
+
+# --- code security configurations -----------------------------------------------------------
+
+DOC_CONFIGURATIONS = "/code-security/configurations"
+# GitHub's answer to an organisation member who is neither an owner nor a security manager
+# (the endpoints document only "403 Forbidden"; this is its usual role refusal).
+NOT_SECURITY_MANAGER = "Must have admin rights to Repository."
+
+
+def _security_manager_or_403(world: World, params: dict[str, str], doc: str) -> None:
+    _org_or_404(world, params)
+    if not world.scenario.viewer.security_manager:  # organisation owners or security managers
+        raise HttpError(403, shapes.error(NOT_SECURITY_MANAGER, f"{DOC_CONFIGURATIONS}{doc}", 403))
+
+
+def configuration_json(world: World, configuration: CodeSecurityConfiguration) -> dict[str, Any]:
+    org = world.scenario.owner.login
+    url = f"{world.api_url}/orgs/{org}/code-security/configurations/{configuration.id}"
+    stamp = shapes.iso(0)
+    return {
+        "id": configuration.id, "name": configuration.name, "target_type": configuration.target_type,
+        "description": configuration.description, "advanced_security": "enabled",
+        "dependency_graph": "enabled", "dependency_graph_autosubmit_action": "not_set",
+        "dependency_graph_autosubmit_action_options": {"labeled_runners": False},
+        "dependabot_alerts": "enabled", "dependabot_security_updates": "not_set",
+        "code_scanning_default_setup": configuration.code_scanning_default_setup,
+        "code_scanning_default_setup_options": {"runner_type": "not_set", "runner_label": None},
+        "code_scanning_delegated_alert_dismissal": "not_set", "secret_scanning": "enabled",
+        "secret_scanning_push_protection": "enabled", "secret_scanning_delegated_bypass": "disabled",
+        "secret_scanning_validity_checks": "disabled", "secret_scanning_non_provider_patterns": "disabled",
+        "secret_scanning_generic_secrets": "disabled", "private_vulnerability_reporting": "enabled",
+        "enforcement": configuration.enforcement, "url": url,
+        "html_url": f"{shapes.WEB}/organizations/{org}/settings/security_products/configurations/edit/{configuration.id}",
+        "created_at": stamp, "updated_at": stamp,
+    }  # fmt: skip
+
+
+@route("GET", "/orgs/{org}/code-security/configurations")
+def org_configurations(world: World, request: Request, params: dict[str, str]) -> Response:
+    """The organisation's configurations (`target_type`: `global` for GitHub's only, else all),
+    cursor-paginated (`before`/`after`, 30 per page by default, 100 at most)."""
+    doc = "#get-code-security-configurations-for-an-organization"
+    _security_manager_or_403(world, params, doc)
+    global_only = request.param("target_type") == "global"
+    items = [
+        configuration_json(world, c)
+        for c in world.scenario.code_security_configurations
+        if not global_only or c.target_type == "global"
+    ]
+    chunk, headers = cursor_slice(request, items)
+    return ok(chunk, headers=headers)
+
+
+@route("GET", "/orgs/{org}/code-security/configurations/{configuration_id}/repositories")
+def configuration_repositories(world: World, request: Request, params: dict[str, str]) -> Response:
+    """The repositories a configuration is attached to, with their attachment status,
+    filtered by `status` (a comma list; `all` by default), cursor-paginated."""
+    doc = "#get-repositories-associated-with-a-code-security-configuration"
+    _security_manager_or_403(world, params, doc)
+    configuration = next(
+        (
+            c
+            for c in world.scenario.code_security_configurations
+            if str(c.id) == params["configuration_id"]
+        ),
+        None,
+    )
+    if configuration is None:
+        raise not_found(f"{DOC_CONFIGURATIONS}{doc}")
+    wanted = _csv(request, "status") or {"all"}
+    items = [
+        {"status": status, "repository": simple_repo_json(world, world.repos[name])}
+        for name, status in configuration.repositories.items()
+        if "all" in wanted or status in wanted
+    ]
+    chunk, headers = cursor_slice(request, items)
+    return ok(chunk, headers=headers)
 
 
 # --- pull requests ----------------------------------------------------------------------------

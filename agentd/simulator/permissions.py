@@ -42,6 +42,11 @@ NEEDS: dict[tuple[str, str], Need] = {
         ("secret_scanning_alerts", "read"),
     ),
     ("GET", "/orgs/{org}/secret-scanning/alerts"): (("secret_scanning_alerts", "read"),),
+    # an organisation permission, not a repository one: "Administration" (organization)
+    ("GET", "/orgs/{org}/code-security/configurations"): (("organization_administration", "read"),),
+    ("GET", "/orgs/{org}/code-security/configurations/{configuration_id}/repositories"): (
+        ("organization_administration", "read"),
+    ),
     ("GET", f"{_R}/pulls"): (("pull_requests", "read"),),
     ("POST", f"{_R}/pulls"): (("pull_requests", "write"),),
     ("GET", f"{_R}/pulls/{{number}}"): (("pull_requests", "read"),),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Strict(BaseModel):
@@ -245,6 +245,36 @@ class ActionRepository(Strict):
     tags: dict[str, ActionTag] = Field(default_factory=dict)
 
 
+Enablement = Literal["enabled", "disabled", "not_set"]
+AttachmentStatus = Literal[
+    "attached", "attaching", "detached", "removed", "enforced", "failed", "updating",
+    "removed_by_enterprise",
+]  # fmt: skip
+# The statuses under which a configuration's settings are in force on a repository.
+APPLIED = frozenset({"attached", "enforced"})
+FIRST_CONFIGURATION_ID = 17
+
+
+class CodeSecurityConfiguration(Strict):
+    """One of the organisation's code security configurations and the repositories it is
+    attached to (name → attachment status). Attached or enforced with
+    `code_scanning_default_setup: enabled`, a repository's code scanning is on, with an
+    analysis, whatever its own `features.code_scanning` says: default setup ran there."""
+
+    id: int | None = None  # None: numbered in order from FIRST_CONFIGURATION_ID
+    name: str
+    target_type: Literal["global", "organization", "enterprise"] = "organization"
+    description: str | None = None
+    code_scanning_default_setup: Enablement = "enabled"
+    enforcement: Literal["enforced", "unenforced"] = "unenforced"
+    repositories: dict[str, AttachmentStatus] = Field(default_factory=dict)
+
+    def applies_default_setup(self, repo: str) -> bool:
+        return (
+            self.code_scanning_default_setup == "enabled" and self.repositories.get(repo) in APPLIED
+        )
+
+
 class Scenario(Strict):
     owner: Owner
     viewer: Viewer = Field(default_factory=Viewer)
@@ -254,6 +284,33 @@ class Scenario(Strict):
     extra_advisory_dirs: list[str] = Field(default_factory=list)
     repositories: list[Repository] = Field(default_factory=list)
     action_repositories: list[ActionRepository] = Field(default_factory=list)
+    code_security_configurations: list[CodeSecurityConfiguration] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _apply_configurations(self) -> Scenario:
+        """Number the configurations, check what they attach to, and turn code scanning on
+        where one applies default setup (a repository has at most one configuration)."""
+        names = {repo.name for repo in self.repositories}
+        attached_to: dict[str, str] = {}
+        for index, configuration in enumerate(self.code_security_configurations):
+            if configuration.id is None:
+                configuration.id = FIRST_CONFIGURATION_ID + index
+            for repo in configuration.repositories:
+                if repo not in names:
+                    raise ValueError(
+                        f"configuration {configuration.name!r}: no repository {repo!r}"
+                    )
+                if repo in attached_to:
+                    raise ValueError(
+                        f"repository {repo!r} is attached to both {attached_to[repo]!r} and "
+                        f"{configuration.name!r}: GitHub attaches one configuration at most"
+                    )
+                attached_to[repo] = configuration.name
+        for repository in self.repositories:
+            configurations = self.code_security_configurations
+            if any(c.applies_default_setup(repository.name) for c in configurations):
+                repository.features.code_scanning = "enabled"
+        return self
 
 
 class ScenarioError(ValueError):

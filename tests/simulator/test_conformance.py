@@ -429,6 +429,7 @@ def agentd_scenario() -> dict[str, Any]:
         "action_repositories": [
             {"repo": "third-party-org/setup-thing", "tags": {"v1": {"annotated": True}}}
         ],
+        "code_security_configurations": [{"name": "org", "repositories": {"native": "attached"}}],
     }  # fmt: skip
 
 
@@ -489,8 +490,13 @@ def sweep_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedReques
     """Every route, directly, with its successes and its refusals."""
     from conftest import TOKEN, sample_scenario
 
+    scenario = sample_scenario()
+    scenario["code_security_configurations"] = [
+        {"name": "GitHub recommended", "target_type": "global", "description": "Suggested"},
+        {"name": "org", "repositories": {"api": "attached", "docs": "enforced", "web": "failed"}},
+    ]
     with (
-        Simulator(sample_scenario(), tmp_path_factory.mktemp("sweep") / "sim") as sim,
+        Simulator(scenario, tmp_path_factory.mktemp("sweep") / "sim") as sim,
         httpx.Client(
             base_url=sim.api_url,
             headers={"Authorization": f"Bearer {TOKEN}", "X-GitHub-Api-Version": "2022-11-28"},
@@ -521,6 +527,15 @@ def sweep_traffic(tmp_path_factory: pytest.TempPathFactory) -> list[LoggedReques
         ):  # fmt: skip
             get(path)
         get(f"{repo}/dependabot/alerts", page="2")
+        configurations = "/orgs/acme-org/code-security/configurations"
+        first = http.get(configurations, params={"per_page": "1"})
+        get(configurations, target_type="global")
+        get(configurations, target_type="nope")
+        http.get(first.links["next"]["url"])
+        get(f"{configurations}/18/repositories", status="attached,enforced", per_page="1")
+        get(f"{configurations}/18/repositories")
+        get(f"{configurations}/18/repositories", status="nope")
+        get(f"{configurations}/999/repositories")
         get(f"{repo}/dependabot/alerts", state="open,fixed", sort="updated", per_page="1")
         for kind in ("dependabot", "code-scanning", "secret-scanning"):
             alerts = get(f"{repo}/{kind}/alerts", state="open")
@@ -699,6 +714,8 @@ def test_agentd_uses_the_endpoints_this_file_claims(agentd_traffic: list[LoggedR
         "GET /repos/{owner}/{repo}/git/tags/{sha}",
         "GET /user",
         "GET /users/{user}",
+        "GET /orgs/{org}/code-security/configurations",
+        "GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories",
     ):
         assert needed in used, (needed, sorted(used))
 
