@@ -18,6 +18,7 @@ GitHub's refusals (405) are mapped: reviews and merge queues → `opened_pr`, si
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -291,6 +292,21 @@ def _reviews(
         mergeable_state=facts.pull.mergeable_state,
         github_merges=github_merges,
     )
+
+
+def read_base_rules_ahead(ctx: RunContext, repo: str, base: str) -> None:
+    """Start reading what `base` requires in the background, while the unit verifies and
+    publishes: the gate's own read then waits for this one (`BaseRulesCache`) instead of
+    asking GitHub again. Whatever fails here is the gate's to meet again: an unreadable base
+    is remembered by the cache, anything else (a transient fault, a rate-limit stop) is not."""
+
+    def read() -> None:
+        try:
+            ctx.base_rules.read(ctx.api, repo, base, _admin(_repository(ctx, repo)))
+        except Exception as exc:  # the gate reads again and meets it itself
+            log.debug("base rules read ahead failed", extra={"repo": repo, "why": str(exc)})
+
+    threading.Thread(target=read, name=f"base-rules-{repo}", daemon=True).start()
 
 
 def _repository(ctx: RunContext, repo: str) -> Repository | None:

@@ -33,7 +33,12 @@ from dataclasses import dataclass, field, replace
 
 from agentd.alerts.interface import AlertPlugin, Change, Hold, Proposal, Unit
 from agentd.audit import unit_key
-from agentd.delivery.merge import MergeOutcome, MergeRequest, merge_if_allowed
+from agentd.delivery.merge import (
+    MergeOutcome,
+    MergeRequest,
+    merge_if_allowed,
+    read_base_rules_ahead,
+)
 from agentd.delivery.publish import publish, restamp
 from agentd.delivery.pulls import find_unit_pr, from_the_repository_itself, valid_stamp
 from agentd.engine.context import RunContext, Workspace
@@ -241,6 +246,8 @@ def _lifecycle(ctx: RunContext, plugin: AlertPlugin, unit: Unit, facts: _Facts) 
                 "hold": hold.detail if hold else None,
             },
         )
+        if plugin.may_merge and hold is None and ctx.policy.allows(MutationKind.MERGE):
+            read_base_rules_ahead(ctx, unit.repo.repo, unit.base)  # while verification runs
         adopted = _adopt_existing(ctx, plugin, unit, proposal, ws, change, hold, facts)
         if adopted is not None:
             return adopted

@@ -285,3 +285,39 @@ def test_a_bases_rules_are_read_once_per_run_and_a_transient_fault_is_not_kept(
         with pytest.raises(ProtectionUnreadableError, match="403 Forbidden"):
             cache.read(None, "web", "main")  # type: ignore[arg-type]
     assert reads == [("api", "main"), ("api", "main"), ("web", "main")]
+
+
+def test_a_bases_rules_read_ahead_are_the_gates_and_a_failed_one_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The unit starts reading its base's rules while it verifies; the gate then takes that
+    answer (one read), and a read ahead that failed leaves the gate to read for itself."""
+    import threading
+    from types import SimpleNamespace
+
+    from agentd.delivery import merge
+
+    answers: list[Any] = [BaseRules(checks=frozenset({"ci"})), TransientError("502")]
+    reads: list[tuple[str, bool | None]] = []
+    done = threading.Event()
+
+    def read(api: Any, repo: str, base: str, admin: bool | None = None) -> BaseRules:
+        reads.append((repo, admin))
+        answer = answers.pop(0)
+        done.set()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(gate, "read_base_rules", read)
+    listed = SimpleNamespace(permissions=SimpleNamespace(admin=False))
+    api = SimpleNamespace(listed_repository=lambda repo: listed)
+    ctx: Any = SimpleNamespace(api=api, base_rules=gate.BaseRulesCache())
+    for repo in ("api", "web"):
+        done.clear()
+        merge.read_base_rules_ahead(ctx, repo, "main")
+        assert done.wait(5)
+    assert ctx.base_rules.read(api, "api", "main").checks == {"ci"}  # no second read
+    answers.append(BaseRules(checks=frozenset({"lint"})))
+    assert ctx.base_rules.read(api, "web", "main").checks == {"lint"}  # read again
+    assert reads == [("api", False), ("web", False), ("web", None)]

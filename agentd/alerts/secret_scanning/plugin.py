@@ -73,7 +73,8 @@ class SecretScanningPlugin(AlertPlugin):
     def plan(
         self, ctx: RunContext, repo: Repository, alerts: ClassInventory, base: str, default: str
     ) -> list[Unit]:
-        reader = _base_reader(ctx, repo, base)
+        # The base is fetched only when there is an alert to triage against it.
+        reader = _base_reader(ctx, repo, base) if alerts.alerts else None
         units = []
         for listed in sorted(alerts.alerts, key=lambda a: a.number):
             if ctx.stop.requested:

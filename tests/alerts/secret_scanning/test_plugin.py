@@ -69,3 +69,16 @@ def test_a_passing_target_gets_a_cleanup_pr_that_is_never_merged(tmp_path: Path)
         assert (unit["outcome"], unit["remaining_blocker"]) == ("opened_pr", "policy_blocked")
         [pull] = env.sim.admin.pulls("api")
         assert pull["state"] == "open" and not pull["merged"] and AWS not in pull["body"]
+
+
+def test_a_repository_without_secret_alerts_is_not_fetched(tmp_path: Path) -> None:
+    """Triage reads the base branch, so the base is fetched for a repository with secret
+    alerts only: a run over a fleet with none makes no git request for them."""
+    quiet = {
+        "owner": {"login": "acme-org", "type": "org"},
+        "repositories": [{"name": "api", "files": {"README.md": "x\n"}}],
+    }
+    with e2e(tmp_path, quiet, [{"repo": "api", "targets": [target()]}]) as env:
+        result, _ = env.run()
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [g.service for g in env.sim.admin.git_requests() if g.repo == "api"] == []
