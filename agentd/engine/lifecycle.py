@@ -98,6 +98,7 @@ class _Facts:
     gate: MergeRequest | None = None  # what the review gate was asked (PR read fresh)
     reevaluate: bool = False  # what the gate saw needs the whole unit again
     alerts_read: _AlertsRead | None = None  # the unit's alerts as re-read before publish
+    handed_to_github: bool = False  # auto-merge enabled: GitHub merges the PR
 
 
 # The alerts re-read before publish also stand for the re-read before the merge when the
@@ -117,6 +118,9 @@ class _AlertsRead:
 
 def run_unit(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> UnitOutcome:
     """Take one unit through its lifecycle; never raises for the unit's own failure."""
+    handed = ctx.memory.handed_to_github(unit.key, frozenset(unit.alert_numbers))
+    if handed is not None:
+        return UnitOutcome(handed.record)
     inputs = _inputs(ctx, unit)
     earlier = ctx.memory.unchanged(unit.key, inputs) if inputs is not None else None
     if earlier is not None:
@@ -150,7 +154,8 @@ def run_unit(ctx: RunContext, plugin: AlertPlugin, unit: Unit) -> UnitOutcome:
         merged=result.outcome is Outcome.MERGED,
     )
     if inputs is not None:
-        _remember(ctx, unit.key, Attempt(inputs, outcome.record, facts.gate), facts.reevaluate)
+        attempt = Attempt(inputs, outcome.record, facts.gate, facts.handed_to_github)
+        _remember(ctx, unit.key, attempt, facts.reevaluate)
     return outcome
 
 
@@ -598,6 +603,7 @@ def _deliver(
     )
     merge = _gate(ctx, plugin, unit, request, facts.created, facts.alerts_read)
     # what a later pass re-checks when nothing else changed; nothing when GitHub merges it
+    facts.handed_to_github = merge.handed_to_github
     facts.gate = None if merge.handed_to_github else request
     facts.reevaluate = merge.reevaluate
     facts.opened = facts.opened or merge.reevaluate

@@ -34,6 +34,9 @@ class Attempt:
     inputs: UnitInputs
     record: UnitRecord
     gate: MergeRequest | None = None  # the PR waits at the review gate: re-check only that
+    # GitHub merges the PR itself (auto-merge enabled): nothing left for this run to do, even
+    # if the base moved meanwhile (GitHub's own rules decide what that means for the merge)
+    handed_to_github: bool = False
 
 
 class RunMemory:
@@ -54,6 +57,15 @@ class RunMemory:
         with self._lock:
             attempt = self._attempts.get(key)
         return attempt if attempt is not None and attempt.inputs == inputs else None
+
+    def handed_to_github(self, key: str, alerts: frozenset[int]) -> Attempt | None:
+        """The unit's attempt in this run that handed its PR to GitHub's auto-merge, if its
+        alerts are still these: its record stands, nothing (not even the base) is read."""
+        with self._lock:
+            attempt = self._attempts.get(key)
+        if attempt is None or not attempt.handed_to_github:
+            return None
+        return attempt if attempt.inputs.alert_numbers == alerts else None
 
     def remember(self, key: str, attempt: Attempt) -> None:
         with self._lock:

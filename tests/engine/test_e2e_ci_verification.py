@@ -94,6 +94,10 @@ def test_ci_mode_opens_the_pr_unverified_here_and_github_merges_when_ci_is_green
         # GitHub merges it now: the run's later iteration does not check its gate again.
         reads = [r.path for r in env.sim.admin.requests() if r.method == "GET"]
         assert sum(p.endswith("/check-runs") for p in reads) == 1, reads
+        # …nor fetch its base again: once for the unit's work, and the ls-remote of its
+        # branch before the push (git's protocol v2 lists refs through upload-pack too)
+        fetches = [g for g in env.sim.admin.git_requests() if g.endpoint == "git-upload-pack"]
+        assert len(fetches) == 2, fetches
         assert "not run: verification: ci" in pull["body"]
         assert check_runs(env, pull["head_sha"])["test"]["status"] == "queued"
 
