@@ -48,11 +48,11 @@ def _advance(world: World, state: RepoState, pull: Pull) -> None:
 
 
 def ready(world: World, state: RepoState, pull: Pull, head: str, method: str) -> bool:
-    """Nothing blocks the merge of `head` by GitHub's own machinery."""
-    if world.conflicts(state, pull):
-        return False
+    """Nothing blocks the merge of `head` by GitHub's own machinery. The requirements are
+    looked at first: a conflict needs a trial merge, which is worth making only for a PR
+    whose checks and reviews no longer hold it (`advance` runs on every request)."""
     needs = protection.requirements(world, state, pull, head, method, rest=False)
-    return needs.message() is None
+    return needs.message() is None and not world.conflicts(state, pull)
 
 
 def _merge(world: World, state: RepoState, pull: Pull, method: str, head: str) -> None:
