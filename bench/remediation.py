@@ -155,7 +155,24 @@ def run(workdir: Path, repos: int, mode: str, latency_ms: int) -> dict[str, Any]
         "overhead_per_unit_seconds": round((sample.seconds - verification - tools) / count, 3),
         "requests_per_unit": round(sample.requests / count, 1),
         "discovery_requests": discovery_requests(sample.reads),
+        "units_started_twice": started_twice(sample.stderr),
     }
+
+
+def started_twice(stderr: str) -> int:
+    """How many units the run took through their lifecycle more than once (the debug log's
+    "unit started", once per lifecycle; a later pass that only re-checks a gate or keeps a
+    record logs no such line)."""
+    starts: dict[str, int] = {}
+    for line in stderr.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("msg") == "unit started":
+            key = str(record.get("remediation_key"))
+            starts[key] = starts.get(key, 0) + 1
+    return sum(1 for n in starts.values() if n > 1)
 
 
 def discovery_requests(reads: list[str]) -> int:

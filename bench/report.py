@@ -162,13 +162,47 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         lambda: f"{ci['merged_on_github']} of {ci['repos']} merged on GitHub",
         lambda: ci["merged_on_github"] == ci["repos"],
     )
-    out.append(
-        Verdict("a unit whose inputs did not change is not processed twice in a run", "", None)
+    runs = [r for r in (local, ci) if r is not None and "units_started_twice" in r]
+    add(
+        "a unit whose inputs did not change is not processed twice in a run",
+        bool(runs),
+        lambda: "; ".join(
+            f"{r['mode']}: {r['units_started_twice']} of {r['units']} units taken through "
+            "their lifecycle twice"
+            for r in runs
+        ),
+        lambda: all(r["units_started_twice"] == 0 for r in runs),
     )
-    out.append(
-        Verdict("two shards on one PostgreSQL store: every repository once, one report", "", None)
+    sharded = results.get("shards")
+    add(
+        "two shards on one PostgreSQL store: every repository once, one report",
+        bool(sharded) and "combined_units" in sharded,
+        lambda: _shards_measured(sharded),
+        lambda: _shards_ok(sharded),
     )
     return out
+
+
+def _shards_measured(s: dict[str, Any]) -> str:
+    return (
+        f"{s['repos']} repositories, shards {s['shard_repositories'][0]} + "
+        f"{s['shard_repositories'][1]}, {'at the same time' if s['overlapped'] else 'NOT overlapping'}; "
+        f"{s['handled_by_both']} handled by both, {s['handled_by_neither']} by neither, "
+        f"{s['repositories_with_duplicate_prs']} with a duplicate PR; one report of "
+        f"{s['combined_runs']} runs, {s['combined_repositories']} repositories"
+    )
+
+
+def _shards_ok(s: dict[str, Any]) -> bool:
+    return (
+        s["exit_codes"] == [0, 0]
+        and s["overlapped"]
+        and s["handled_by_both"] == 0
+        and s["handled_by_neither"] == 0
+        and s["repositories_with_duplicate_prs"] == 0
+        and s["combined_runs"] == 2
+        and s["combined_repositories"] == s["repos"]
+    )
 
 
 def _own_requests(run: dict[str, Any]) -> int:

@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import remediation, report, scale
+from bench import remediation, report, scale, shards
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_CASES = "50x10,200x10,1000x10,1000x100"
@@ -111,6 +111,11 @@ def main(argv: list[str]) -> int:
             figures = remediation.run(workdir, args.units, mode, args.latency_ms)
             results["remediation"][mode] = figures
             print(remediation_line(figures), flush=True)
+        if args.units > 0:
+            workdir = Path(tmp) / "shards"
+            workdir.mkdir()
+            results["shards"] = shards.run(workdir, args.units, args.latency_ms)
+            print(f"shards: {results['shards']}", flush=True)
     results["seconds"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2), encoding="utf-8")

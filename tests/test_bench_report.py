@@ -55,10 +55,12 @@ def good() -> dict[str, Any]:
         "requests": 1400,
         "requests_per_unit": 7.0,
         "discovery_requests": 12,
+        "mode": "local",
+        "units_started_twice": 0,
         "peak_rss_mb": 90.0,
         "overhead_per_unit_seconds": 0.2,
     }
-    ci = {**remediation, "outcomes": {"opened_pr": 200}, "merged_by_agentd": 0}
+    ci = {**remediation, "outcomes": {"opened_pr": 200}, "merged_by_agentd": 0, "mode": "ci"}
     ci["verification_seconds"] = 0.0
     ci["seconds"] = 50.0
     return {
@@ -69,6 +71,13 @@ def good() -> dict[str, Any]:
         "seconds": 600,
         "scale": [case(200, 10, 1.0, 40), case(1000, 100, 40.0, 1100)],
         "remediation": {"local": remediation, "ci": ci},
+        "shards": {
+            "repos": 200, "exit_codes": [0, 0], "shard_repositories": [98, 102],
+            "handled_by_both": 0, "handled_by_neither": 0, "overlapped": True,
+            "repositories_with_duplicate_prs": 0, "repositories_without_pr": 0,
+            "combined_runs": 2, "combined_units": 200, "combined_repositories": 200,
+            "report_exit_code": 0,
+        },  # fmt: skip
     }
 
 
@@ -82,9 +91,9 @@ def test_figures_that_meet_every_threshold_read_met() -> None:
     results = good()
     judged = {v.threshold: v for v in report.verdicts(results)}
     measurable = [v for v in judged.values() if v.met is not None]
-    assert len(measurable) == 12 and all(v.met for v in measurable), measurable
+    assert len(measurable) == 14 and all(v.met for v in measurable), measurable
     assert verdict_of(results, "cold discovery, 200 repositories") == "met"
-    assert "12 of 14 thresholds met, 0 not met, 2 not measured" in report.render(results)
+    assert "14 of 14 thresholds met, 0 not met, 0 not measured" in report.render(results)
 
 
 def test_figures_that_miss_thresholds_say_so() -> None:
@@ -119,6 +128,17 @@ def test_requests_per_merged_unit_are_the_units_own_and_both_figures_are_shown()
     assert "8.06 counting discovery's" in text
     results["remediation"]["local"]["discovery_requests"] = 12
     assert verdict_of(results, "auto_merge at 100 ms: ≤ 8 requests") == "NOT met"
+
+
+def test_a_unit_done_twice_or_a_shard_overlap_is_not_met() -> None:
+    results = copy.deepcopy(good())
+    results["remediation"]["ci"]["units_started_twice"] = 3
+    results["shards"]["repositories_with_duplicate_prs"] = 1
+    text = report.render(results)
+    assert verdict_of(results, "a unit whose inputs did not change") == "NOT met"
+    assert "ci: 3 of 200 units taken through their lifecycle twice" in text
+    assert verdict_of(results, "two shards on one PostgreSQL store") == "NOT met"
+    assert "1 with a duplicate PR" in text
 
 
 def test_a_slower_than_linear_run_is_not_linear() -> None:
