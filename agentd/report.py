@@ -290,4 +290,8 @@ def render_summary(summary: RunSummary) -> str:
     """The report a person wants to read: what merged, what waits and why, what to do."""
     from agentd.render import render_table  # noqa: PLC0415 - render imports this module
 
-    return render_table(summary.to_json())
+    # The table names no alert one by one: the units go without their alerts' states, so a
+    # run of 100,000 alerts is not held twice to print it.
+    data = summary.frame_json()
+    data["units"] = [summary.unit_json(u) | {"alerts": []} for u in summary.units]
+    return render_table(data)

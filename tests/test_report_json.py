@@ -13,7 +13,8 @@ import pytest
 from pg import fresh_database  # noqa: F401 - the pg_url fixture
 
 from agentd.redaction import MASK, REDACTOR, redact
-from agentd.report import AlertRow, RunSummary, UnitRecord, write_run_report
+from agentd.render import render_table
+from agentd.report import AlertRow, RunSummary, UnitRecord, render_summary, write_run_report
 from agentd.report_json import write_summary
 from agentd.store import open_store
 from agentd.vocabulary import AlertClass, AlertState, ReasonCode, UnitResult
@@ -171,3 +172,8 @@ def test_recording_a_run_holds_at_most_two_copies_of_its_stored_text(tmp_path: P
         (size,) = db.execute("SELECT length(summary_json) FROM runs").fetchone()
     assert size > 3_000_000
     assert peak < 2.5 * size, f"peak {peak:,} bytes for {size:,} bytes stored"
+
+
+def test_the_table_is_the_one_the_whole_tree_gives() -> None:
+    run = summary(3)
+    assert render_summary(run) == render_table(run.to_json())
