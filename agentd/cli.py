@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentd import __version__
 from agentd.envfile import load_env_file, log_env_file
@@ -18,10 +18,14 @@ from agentd.lock import LockState, break_lock, inspect_lock, shard_lock_path
 from agentd.log import configure_logging, get_logger
 from agentd.profile import LoadedProfile, ProfileContractError, load_profile
 from agentd.redaction import REDACTOR, redact
+from agentd.report_json import write_summary
 from agentd.settings import Settings, load_settings, resolve_profile_path
 from agentd.shard import Shard
 from agentd.shutdown import STOP, install_flag_handlers
 from agentd.vocabulary import AutomationMode, MutationMode
+
+if TYPE_CHECKING:
+    from agentd.report import RunSummary
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 log = get_logger("cli")
@@ -266,10 +270,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             summary = execute_run(loaded, settings, options, progress=ProgressLog())
         except ContendedRunError as exc:
             if args.json:  # the summary says so too (lock_contended, lock_holder); exit 75
-                _print(json.dumps(exc.summary.to_json(), indent=2))
+                _print_summary(exc.summary)
             raise
         if args.json:
-            _print(json.dumps(summary.to_json(), indent=2))
+            _print_summary(summary)
         else:
             _print(render_summary(summary))
             _print(f"\nrun {summary.run_id}: {run_headline(summary)}")
@@ -278,6 +282,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if summary.rate_limited:
         return ExitCode.TEMPFAIL
     return ExitCode.UNITS_FAILED if summary.has_failures else ExitCode.OK
+
+
+def _print_summary(summary: RunSummary) -> None:
+    """The summary's JSON (redacted), written a unit at a time: never whole in memory."""
+    write_summary(summary, sys.stdout)
+    sys.stdout.write("\n")
 
 
 def _shard(args: argparse.Namespace) -> Shard | None:

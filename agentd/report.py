@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TextIO
 
 from agentd import __version__, faults, upstream_report
-from agentd.redaction import redact
+from agentd.report_json import write_summary, write_unit_lines
 from agentd.runid import new_run_id
 from agentd.verify import annotate_private_home
 from agentd.vocabulary import (
@@ -32,6 +34,41 @@ from agentd.vocabulary import (
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class AlertRow(NamedTuple):
+    """An `AlertState` in an eighth of its memory, with the same JSON."""
+
+    number: int
+    package: str
+    advisory_id: str
+    fixed: bool
+    reason: ReasonCode | None
+    detail: str
+
+    @classmethod
+    def of(cls, state: AlertState | AlertRow) -> AlertRow:
+        if isinstance(state, AlertRow):
+            return state
+        return cls(
+            state.number,
+            state.package,
+            state.advisory_id,
+            state.fixed,
+            state.reason,
+            state.detail,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """`AlertState.model_dump(mode="json")`."""
+        return {
+            "number": self.number,
+            "package": self.package,
+            "advisory_id": self.advisory_id,
+            "fixed": self.fixed,
+            "reason": self.reason.value if self.reason is not None else None,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -59,9 +96,14 @@ class UnitRecord:
     verification_provenance: Provenance = Provenance.NOT_RUN
     verification: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    alert_states: list[AlertState] = field(default_factory=list)
+    # Kept as `AlertRow`s (given as `AlertState`s too): a run holds one per alert until its
+    # report is written, 100,000 at fleet scale (issue 17).
+    alert_states: Sequence[AlertState | AlertRow] = ()
     # A later attempt in the same run that did not replace this (merged) record.
     later: UnitRecord | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.alert_states = tuple(AlertRow.of(a) for a in self.alert_states)
 
     @property
     def outcome(self) -> Outcome:
@@ -100,7 +142,7 @@ class UnitRecord:
             "verification": [_annotated(command) for command in self.verification],
             "notes": self.notes,
             # per alert: fixed by this unit's change, or open with its reason
-            "alerts": [a.model_dump(mode="json") for a in self.alert_states],
+            "alerts": [AlertRow.of(a).to_json() for a in self.alert_states],
             "secret_type": self.secret_type,
         }
         return data
@@ -173,26 +215,42 @@ class RunSummary:
         return {**upstream, **unit.to_json()}
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in {"units", "repository_modes"}}
+        """The whole summary as one tree (it shares the summary's lists: read it, do not
+        change it). Reports are written from `frame_json` a unit at a time (`report_json`)."""
+        return self.frame_json() | {"units": [self.unit_json(u) for u in self.units]}
+
+    def frame_json(self) -> dict[str, Any]:
+        """The summary's fields around its units, in their order; `units` is left empty."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_FIELDS}
         data.update(
             upstream_report.summary_fields(
                 self.repositories_by_mode, self.open_alerts_by_class, self.warnings
             )
         )
-        data["units"] = [self.unit_json(u) for u in self.units]
+        data["units"] = []
         data["outcomes"] = self.outcome_counts()
         data["reasons"] = self.reason_counts()
         return data
 
 
-def _write_atomic(path: Path, text: str) -> None:
+_NOT_FIELDS = frozenset({"units", "repository_modes"})
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[TextIO]:
+    """A file written whole or not at all: what is written goes to a temporary file that
+    replaces `path` only when the block ends without an error."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
@@ -209,10 +267,12 @@ def write_run_report(state_dir: Path, summary: RunSummary) -> Path:
     summary.run_id = summary.run_id or new_run_id()
     jsonl = directory / f"{summary.run_id}.jsonl"
     summary.report_path = str(jsonl)
-    lines = [redact(json.dumps(summary.unit_json(u), sort_keys=True)) for u in summary.units]
     faults.point("before_report_write")
-    _write_atomic(jsonl, "".join(f"{line}\n" for line in lines))
-    _write_atomic(directory / "latest.json", redact(json.dumps(summary.to_json(), indent=2)) + "\n")
+    with _atomic(jsonl) as handle:
+        write_unit_lines(summary, handle)
+    with _atomic(directory / "latest.json") as handle:
+        write_summary(summary, handle)
+        handle.write("\n")
     faults.point("after_report_write")
     return jsonl
 
@@ -230,4 +290,8 @@ def render_summary(summary: RunSummary) -> str:
     """The report a person wants to read: what merged, what waits and why, what to do."""
     from agentd.render import render_table  # noqa: PLC0415 - render imports this module
 
-    return render_table(summary.to_json())
+    # The table names no alert one by one: the units go without their alerts' states, so a
+    # run of 100,000 alerts is not held twice to print it.
+    data = summary.frame_json()
+    data["units"] = [summary.unit_json(u) | {"alerts": []} for u in summary.units]
+    return render_table(data)

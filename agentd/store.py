@@ -11,9 +11,10 @@ can reach the database.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ from typing import Any, Protocol
 
 from agentd.errors import UnreachableError
 from agentd.profile import Profile
-from agentd.redaction import redact
 from agentd.report import RunSummary
+from agentd.report_json import stored_summary
 from agentd.runid import legacy_run_id, new_run_id
 from agentd.settings import Settings
 from agentd.vocabulary import ReasonCode
@@ -187,14 +188,16 @@ class SqlStore:
     def _execute(self, db: Any, query: str, args: tuple[Any, ...] = ()) -> Any:
         return db.execute(self._sql(query), args)
 
-    def _execute_many(self, db: Any, query: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            db.cursor().executemany(self._sql(query), rows)
+    def _execute_many(self, db: Any, query: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        rows = iter(rows)
+        first = next(rows, None)  # executemany with no rows is an error for some drivers
+        if first is not None:
+            db.cursor().executemany(self._sql(query), itertools.chain([first], rows))
 
     def record(self, summary: RunSummary) -> str:
         """Store a finished run; return its run id."""
         summary.run_id = summary.run_id or new_run_id()
-        data = json.loads(redact(json.dumps(summary.to_json())))
+        stored = stored_summary(summary)
         with self._connect() as db:
             row = int(
                 self._execute(
@@ -206,7 +209,7 @@ class SqlStore:
                     (
                         summary.run_id, summary.profile_id, summary.generated_at,
                         summary.finished_at, summary.mutation_mode, int(summary.dry_run),
-                        summary.stopped, summary.report_path, json.dumps(data),
+                        summary.stopped, summary.report_path, stored.text,
                         int(summary.lock_recovery is not None), summary.rate_limit.get("remaining"),
                         summary.shard,
                     ),
@@ -217,14 +220,14 @@ class SqlStore:
                 "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class,"
                 " outcome, reason_code, remaining_blocker, pr_url, record_json)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+                (
                     (
                         row, u["repository"], u["target_id"], u["remediation_key"],
                         u["alert_class"], u["outcome"], u["reason_code"], u["remaining_blocker"],
-                        u["pr_url"], json.dumps(u),
+                        u["pr_url"], text,
                     )
-                    for u in data["units"]
-                ],
+                    for u, text in stored.records()
+                ),
             )  # fmt: skip
             classes = set(summary.open_alerts_at_start) | set(summary.open_alerts_by_class)
             self._execute_many(

@@ -13,6 +13,8 @@ Sizes (environment or arguments):
   BENCH_UNITS / --units       remediation units per mode (full: 200; 0: no remediation)
   BENCH_LATENCY_MS / --latency-ms   (default 100)
   --no-upstream               skip the upstream loop (no gh needed)
+  --report-only-run           measure only `agentd run --mutation-mode report_only` per size
+                              (no upstream loop, no discovery; e.g. for its peak RSS)
   --write / --no-write        write docs/performance.md (default: on a full run only)
 The full run takes about 1.5 hours on 2 shared cores (measured: the 1,000 x 100 case alone,
 without the upstream loop, 27 min, 9 of them materialising the organisation).
@@ -58,6 +60,7 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--units", type=int, default=int(units) if units else None)
     parser.add_argument("--latency-ms", type=int, default=int(env.get("BENCH_LATENCY_MS") or 100))
     parser.add_argument("--no-upstream", action="store_true")
+    parser.add_argument("--report-only-run", action="store_true")
     parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
@@ -95,14 +98,20 @@ def main(argv: list[str]) -> int:
         "scale": [],
         "remediation": {},
     }
-    upstream = not args.no_upstream and shutil.which("gh") is not None
+    upstream = not (args.no_upstream or args.report_only_run) and shutil.which("gh") is not None
     if not upstream:
         print("bench: the upstream loop is skipped (--no-upstream or no gh on PATH)", flush=True)
     with tempfile.TemporaryDirectory(prefix="agentd-bench-") as tmp:
         for case in args.cases:
             workdir = Path(tmp) / f"scale-{case.repos}x{case.alerts}"
             workdir.mkdir()
-            figures = scale.run(workdir, case, args.latency_ms, with_upstream=upstream)
+            figures = scale.run(
+                workdir,
+                case,
+                args.latency_ms,
+                with_upstream=upstream,
+                with_discover=not args.report_only_run,
+            )
             results["scale"].append(figures)
             print(summary_line(figures), flush=True)
         for mode in ("local", "ci") if args.units > 0 else ():

@@ -154,7 +154,13 @@ def _upstream_units(sample: measure.Sample | None) -> int | None:
         return None
 
 
-def run(workdir: Path, case: Case, latency_ms: int, with_upstream: bool = True) -> dict[str, Any]:
+def run(
+    workdir: Path,
+    case: Case,
+    latency_ms: int,
+    with_upstream: bool = True,
+    with_discover: bool = True,
+) -> dict[str, Any]:
     advisories = workdir / "advisories"
     write_advisories(advisories, case.alerts)
     with Simulator(scenario(case, advisories), workdir / "sim") as sim:
@@ -169,16 +175,17 @@ def run(workdir: Path, case: Case, latency_ms: int, with_upstream: bool = True) 
             argv = [sys.executable, str(upstream_script()), "--profile", str(path)]
             argv += ["--output-root", str(workdir / "upstream-out")]
             samples["upstream"] = measure.run(sim, "upstream", argv, measure.gh_env(sim, home))
-        state = workdir / "state-discover"
-        args = ["discover", "--profile", str(path), "--json"]
-        samples["discover_cold"] = measure.agentd(sim, "discover cold", args, state, home)
-        samples["discover_warm"] = measure.agentd(sim, "discover warm", args, state, home)
+        if with_discover:
+            state = workdir / "state-discover"
+            args = ["discover", "--profile", str(path), "--json"]
+            samples["discover_cold"] = measure.agentd(sim, "discover cold", args, state, home)
+            samples["discover_warm"] = measure.agentd(sim, "discover warm", args, state, home)
         run_args = ["run", "--profile", str(path), "--mutation-mode", "report_only", "--json"]
         samples["report_only"] = measure.agentd(
             sim, "report_only", run_args, workdir / "state-run", home
         )
-    cold, report = samples["discover_cold"], samples["report_only"]
-    discovered = set(cold.reads)
+    cold, report = samples.get("discover_cold"), samples["report_only"]
+    discovered = set(cold.reads) if cold else set()
     result: dict[str, Any] = {
         "repos": case.repos,
         "alerts_per_repo": case.alerts,
