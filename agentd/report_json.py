@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from agentd.redaction import redact
 
@@ -90,15 +91,32 @@ class StoredUnit:
 
 @dataclass(frozen=True)
 class StoredSummary:
-    """The summary's redacted compact text (`summary_json`) and where each unit's record is
-    in it (`record_json`): the units' text is held once, in the summary's."""
+    """The summary's redacted compact text (`summary_json`), spooled to an unnamed private
+    file rather than held in memory, and where each unit's record is in it (`record_json`).
+    The text is ASCII (JSON escapes the rest), so its characters are its bytes."""
 
-    text: str
+    spool: BinaryIO
+    size: int
     units: list[StoredUnit]
+
+    @property
+    def text(self) -> str:
+        """The whole text, for a store that cannot take it in pieces."""
+        self.spool.seek(0)
+        return self.spool.read().decode("ascii")
+
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        self.spool.seek(0)
+        while chunk := self.spool.read(size):
+            yield chunk
 
     def records(self) -> Iterator[tuple[dict[str, Any], str]]:
         for unit in self.units:
-            yield unit.columns, self.text[unit.start : unit.end]
+            self.spool.seek(unit.start)
+            yield unit.columns, self.spool.read(unit.end - unit.start).decode("ascii")
+
+    def close(self) -> None:
+        self.spool.close()
 
 
 def stored_summary(summary: RunSummary) -> StoredSummary:
@@ -118,16 +136,21 @@ def stored_summary(summary: RunSummary) -> StoredSummary:
         REMAINING: (_normalised(entry) for entry in summary.remaining_open_alerts),
         UNITS: records(),
     }
-    pieces: list[str] = []
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the StoredSummary owns and closes it
     places: list[tuple[int, int]] = []
     size = 0
-    for key, piece in _pieces(frame, lists, None, _as_is):
-        if key == UNITS:
-            places.append((size, size + len(piece)))
-        pieces.append(piece)
-        size += len(piece)
+    try:
+        for key, piece in _pieces(frame, lists, None, _as_is):
+            data = piece.encode("ascii")
+            if key == UNITS:
+                places.append((size, size + len(data)))
+            spool.write(data)
+            size += len(data)
+    except BaseException:
+        spool.close()
+        raise
     units = [StoredUnit(c, start, end) for c, (start, end) in zip(columns, places, strict=True)]
-    return StoredSummary("".join(pieces), units)
+    return StoredSummary(spool, size, units)
 
 
 def _as_is(text: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from agentd.errors import UnreachableError
 from agentd.profile import Profile
 from agentd.report import RunSummary
-from agentd.report_json import stored_summary
+from agentd.report_json import StoredSummary, stored_summary
 from agentd.runid import legacy_run_id, new_run_id
 from agentd.settings import Settings
 from agentd.vocabulary import ReasonCode
@@ -107,6 +107,12 @@ def _v4(db: sqlite3.Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
 _SELECT = "SELECT id, run_id, profile_id, generated_at, finished_at, summary_json FROM runs"
+# `{value}`: how the backend passes `summary_json` (a placeholder, or a reserved blob)
+_INSERT_RUN = (
+    "INSERT INTO runs (run_id, profile_id, generated_at, finished_at, mutation_mode, dry_run,"
+    " stopped, report_path, summary_json, lock_recovered, rate_limit_remaining, shard)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, {value}, ?, ?, ?) RETURNING id"
+)
 
 
 @dataclass(frozen=True)
@@ -194,27 +200,39 @@ class SqlStore:
         if first is not None:
             db.cursor().executemany(self._sql(query), itertools.chain([first], rows))
 
+    def _summary_value(self, stored: StoredSummary) -> tuple[str, Any]:
+        """The `summary_json` value's SQL and its argument (the whole text, by default)."""
+        return "?", stored.text
+
+    def _fill_summary(self, db: Any, row: int, stored: StoredSummary) -> None:
+        """Write `summary_json` after the row's insert, where `_summary_value` reserved it."""
+
     def record(self, summary: RunSummary) -> str:
         """Store a finished run; return its run id."""
         summary.run_id = summary.run_id or new_run_id()
         stored = stored_summary(summary)
+        try:
+            return self._record(summary, stored)
+        finally:
+            stored.close()
+
+    def _record(self, summary: RunSummary, stored: StoredSummary) -> str:
+        value_sql, value = self._summary_value(stored)
         with self._connect() as db:
             row = int(
                 self._execute(
                     db,
-                    "INSERT INTO runs (run_id, profile_id, generated_at, finished_at, mutation_mode,"
-                    " dry_run, stopped, report_path, summary_json, lock_recovered,"
-                    " rate_limit_remaining, shard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " RETURNING id",
+                    _INSERT_RUN.replace("{value}", value_sql),
                     (
                         summary.run_id, summary.profile_id, summary.generated_at,
                         summary.finished_at, summary.mutation_mode, int(summary.dry_run),
-                        summary.stopped, summary.report_path, stored.text,
+                        summary.stopped, summary.report_path, value,
                         int(summary.lock_recovery is not None), summary.rate_limit.get("remaining"),
                         summary.shard,
                     ),
                 ).fetchone()[0]
             )  # fmt: skip
+            self._fill_summary(db, row, stored)
             self._execute_many(
                 db,
                 "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class,"
@@ -391,6 +409,17 @@ class RunStore(SqlStore):
     @property
     def where(self) -> str:
         return str(self.path)
+
+    def _summary_value(self, stored: StoredSummary) -> tuple[str, Any]:
+        # Reserved as a blob of the text's size and written in pieces (incremental blob
+        # I/O): the text of a run of 100,000 alerts (tens of MB) is never held whole, by
+        # Python or by SQLite. Readers parse it as they parse text (json.loads takes bytes).
+        return "zeroblob(?)", stored.size
+
+    def _fill_summary(self, db: Any, row: int, stored: StoredSummary) -> None:
+        with db.blobopen("runs", "summary_json", row) as blob:
+            for chunk in stored.chunks():
+                blob.write(chunk)
 
     @property
     def schema_version(self) -> int:

@@ -72,12 +72,19 @@ def good() -> dict[str, Any]:
         "scale": [case(200, 10, 1.0, 40), case(1000, 100, 40.0, 1100)],
         "remediation": {"local": remediation, "ci": ci},
         "shards": {
-            "repos": 200, "exit_codes": [0, 0], "shard_repositories": [98, 102],
-            "handled_by_both": 0, "handled_by_neither": 0, "overlapped": True,
-            "repositories_with_duplicate_prs": 0, "repositories_without_pr": 0,
-            "combined_runs": 2, "combined_units": 200, "combined_repositories": 200,
+            "repos": 200,
+            "exit_codes": [0, 0],
+            "shard_repositories": [98, 102],
+            "handled_by_both": 0,
+            "handled_by_neither": 0,
+            "overlapped": True,
+            "repositories_with_duplicate_prs": 0,
+            "repositories_without_pr": 0,
+            "combined_runs": 2,
+            "combined_units": 200,
+            "combined_repositories": 200,
             "report_exit_code": 0,
-        },  # fmt: skip
+        },
     }
 
 

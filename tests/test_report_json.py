@@ -111,7 +111,8 @@ def test_the_store_keeps_what_the_parse_and_encode_round_trip_gave(
             "SELECT repository, target_id, remediation_key, alert_class, outcome, reason_code,"
             " remaining_blocker, pr_url, record_json FROM units ORDER BY id"
         ).fetchall()
-    assert text == json.dumps(before)
+    # SQLite keeps the text as a blob written in pieces; its bytes are the same text.
+    assert text == json.dumps(before).encode("ascii")
     assert rows == [
         (
             u["repository"], u["target_id"], u["remediation_key"], u["alert_class"],
@@ -119,7 +120,7 @@ def test_the_store_keeps_what_the_parse_and_encode_round_trip_gave(
         )
         for u in before["units"]
     ]  # fmt: skip
-    assert SECRET not in text and MASK in text
+    assert SECRET.encode() not in text and MASK.encode() in text
     stored = store.run(run.run_id)
     assert stored is not None and stored.summary == before
 
@@ -159,7 +160,9 @@ def test_writing_the_reports_never_holds_the_whole_run_in_memory(tmp_path: Path)
     assert peak < size / 4, f"peak {peak:,} bytes for a {size:,}-byte latest.json"
 
 
-def test_recording_a_run_holds_at_most_two_copies_of_its_stored_text(tmp_path: Path) -> None:
+def test_recording_a_run_never_holds_its_stored_text_whole(tmp_path: Path) -> None:
+    """The summary's text is spooled and written into SQLite in pieces (incremental blob
+    I/O): Python's peak stays below one copy of it (it held two)."""
     run = summary(units=120, alerts=100)
     store = open_store(tmp_path, None)
     tracemalloc.start()
@@ -171,7 +174,7 @@ def test_recording_a_run_holds_at_most_two_copies_of_its_stored_text(tmp_path: P
     with sqlite3.connect(tmp_path / "agentd.db") as db:
         (size,) = db.execute("SELECT length(summary_json) FROM runs").fetchone()
     assert size > 3_000_000
-    assert peak < 2.5 * size, f"peak {peak:,} bytes for {size:,} bytes stored"
+    assert peak < size, f"peak {peak:,} bytes for {size:,} bytes stored"
 
 
 def test_the_table_is_the_one_the_whole_tree_gives() -> None:
