@@ -65,36 +65,41 @@ PER_UNIT = ("POST /pulls", "POST /issues/{n}/labels", "GET /commits/{sha}/check-
             "PUT /pulls/{n}/merge")  # fmt: skip
 
 
-def test_a_merged_unit_costs_at_most_eight_requests_and_shared_reads_happen_once(
-    tmp_path: Path,
-) -> None:
-    """An admin token: classic protection is read directly (no branch read); the PR agentd
-    just created is neither read back nor asked for reviews (none can exist yet); the
-    repository has no open issue or PR (`open_issues_count` 0), so there is nothing to list."""
+def two_merged_units(tmp_path: Path, **repo: Any) -> tuple[Counter[str], int]:
+    """Two units of one repository through the real CLI, both merged: the requests the units
+    made by route, and their alert re-reads."""
     with e2e(
         tmp_path,
-        scenario(protection={"required_checks": ["ci"]}, permissions=ADMIN),
+        scenario(protection={"required_checks": ["ci"]}, **repo),
         [{"repo": "api", "targets": [target("a"), target("b")]}],
     ) as env:
         result, summary = env.run()
         assert result.returncode == 0, result.stderr[-3000:]
         units = env.units(summary, alert_class="dependabot")
         assert sorted(u["outcome"] for u in units) == ["merged", "merged"], units
-        counts = unit_requests(env)
-        # Once per repository and run, whatever the units, iterations and reconcile do.
-        assert counts["GET /branches/main/protection"] == 1, counts
-        assert counts["GET /rules/branches/main"] == 1, counts
-        for route in ("GET /pulls", "GET /branches/main", "GET /pulls/{n}",
-                      "GET /pulls/{n}/reviews", "GET /pulls/{n}/files",
-                      "GET /commits/{sha}/status"):  # fmt: skip
-            assert counts[route] == 0, (route, counts)
-        for route in PER_UNIT:
-            assert counts[route] == 2, (route, counts)
-        alert_rereads = _alert_rereads(env)
-        assert alert_rereads == 2, alert_rereads  # one per unit: before publish, and merge
-        shared = 2  # the protection, the rules
-        per_unit = (sum(counts.values()) - shared + alert_rereads) / 2
-        assert per_unit <= 6, (per_unit, counts, alert_rereads)
+        return unit_requests(env), _alert_rereads(env)
+
+
+def test_a_merged_unit_costs_at_most_eight_requests_and_shared_reads_happen_once(
+    tmp_path: Path,
+) -> None:
+    """An admin token: classic protection is read directly (no branch read); the PR agentd
+    just created is neither read back nor asked for reviews (none can exist yet); the
+    repository has no open issue or PR (`open_issues_count` 0), so there is nothing to list."""
+    counts, alert_rereads = two_merged_units(tmp_path, permissions=ADMIN)
+    # Once per repository and run, whatever the units, iterations and reconcile do.
+    assert counts["GET /branches/main/protection"] == 1, counts
+    assert counts["GET /rules/branches/main"] == 1, counts
+    for route in ("GET /pulls", "GET /branches/main", "GET /pulls/{n}",
+                  "GET /pulls/{n}/reviews", "GET /pulls/{n}/files",
+                  "GET /commits/{sha}/status"):  # fmt: skip
+        assert counts[route] == 0, (route, counts)
+    for route in PER_UNIT:
+        assert counts[route] == 2, (route, counts)
+    assert alert_rereads == 2, alert_rereads  # one per unit: before publish, and merge
+    shared = 2  # the protection, the rules
+    per_unit = (sum(counts.values()) - shared + alert_rereads) / 2
+    assert per_unit <= 6, (per_unit, counts, alert_rereads)
 
 
 def test_a_non_admin_token_reads_the_summary_and_githubs_verdict_once_per_unit(
@@ -103,38 +108,21 @@ def test_a_non_admin_token_reads_the_summary_and_githubs_verdict_once_per_unit(
     """Not an admin (the listing says so): the branch's protection summary instead of the
     protection GitHub would refuse, and — the review requirement being unreadable — the PR
     once for GitHub's `mergeable_state`; still no reviews read for a PR created moments ago."""
-    with e2e(
-        tmp_path,
-        scenario(protection={"required_checks": ["ci"]}),
-        [{"repo": "api", "targets": [target("a"), target("b")]}],
-    ) as env:
-        result, summary = env.run()
-        assert result.returncode == 0, result.stderr[-3000:]
-        units = env.units(summary, alert_class="dependabot")
-        assert sorted(u["outcome"] for u in units) == ["merged", "merged"], units
-        counts = unit_requests(env)
-        assert counts["GET /branches/main"] == 1, counts
-        assert counts["GET /rules/branches/main"] == 1, counts
-        assert counts["GET /pulls/{n}"] == 2, counts
-        for route in ("GET /pulls", "GET /branches/main/protection", "GET /pulls/{n}/reviews"):
-            assert counts[route] == 0, (route, counts)
-        for route in PER_UNIT:
-            assert counts[route] == 2, (route, counts)
-        per_unit = (sum(counts.values()) - 2 + _alert_rereads(env)) / 2
-        assert per_unit <= 7, (per_unit, counts)
+    counts, alert_rereads = two_merged_units(tmp_path)
+    assert counts["GET /branches/main"] == 1, counts
+    assert counts["GET /rules/branches/main"] == 1, counts
+    assert counts["GET /pulls/{n}"] == 2, counts
+    for route in ("GET /pulls", "GET /branches/main/protection", "GET /pulls/{n}/reviews"):
+        assert counts[route] == 0, (route, counts)
+    for route in PER_UNIT:
+        assert counts[route] == 2, (route, counts)
+    per_unit = (sum(counts.values()) - 2 + alert_rereads) / 2
+    assert per_unit <= 7, (per_unit, counts)
 
 
 def test_a_repository_with_open_issues_or_prs_is_listed_once(tmp_path: Path) -> None:
-    with e2e(
-        tmp_path,
-        scenario(protection={"required_checks": ["ci"]}, permissions=ADMIN, open_issues=3),
-        [{"repo": "api", "targets": [target("a"), target("b")]}],
-    ) as env:
-        result, summary = env.run()
-        assert result.returncode == 0, result.stderr[-3000:]
-        units = env.units(summary, alert_class="dependabot")
-        assert sorted(u["outcome"] for u in units) == ["merged", "merged"], units
-        assert unit_requests(env)["GET /pulls"] == 1
+    counts, _ = two_merged_units(tmp_path, permissions=ADMIN, open_issues=3)
+    assert counts["GET /pulls"] == 1, counts
 
 
 def _alert_rereads(env: E2E) -> int:
