@@ -105,7 +105,48 @@ def _v4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN shard TEXT")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
+_RUN_COLUMNS = (
+    "id, run_id, profile_id, generated_at, finished_at, mutation_mode, dry_run, stopped,"
+    " report_path, lock_recovered, rate_limit_remaining, shard, summary_json"
+)
+
+
+def _v5(db: sqlite3.Connection) -> None:
+    """`summary_json` moves to the end of the row: only there does SQLite reserve a
+    zero-filled blob without building it in memory (a run's summary is then written into it
+    in pieces). The table is rebuilt with its rows, ids and indexes, with foreign keys off
+    (SQLite's own recipe): the units' references keep naming `runs`, and nothing cascades.
+    Its own transaction, version included, so a crash leaves v4 or v5, never half of it."""
+    db.commit()  # foreign_keys can change only outside a transaction
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        db.execute("BEGIN")
+        db.execute("ALTER TABLE runs RENAME TO runs_v4")
+        db.execute(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT,"
+            " profile_id TEXT NOT NULL, generated_at TEXT NOT NULL, finished_at TEXT NOT NULL,"
+            " mutation_mode TEXT NOT NULL, dry_run INTEGER NOT NULL, stopped TEXT,"
+            " report_path TEXT, lock_recovered INTEGER NOT NULL DEFAULT 0,"
+            " rate_limit_remaining INTEGER, shard TEXT, summary_json TEXT NOT NULL)"
+        )
+        db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) SELECT {_RUN_COLUMNS} FROM runs_v4")  # noqa: S608 - constant
+        db.execute("DROP TABLE runs_v4")
+        db.execute("CREATE INDEX runs_profile ON runs (profile_id, id)")
+        db.execute("CREATE UNIQUE INDEX runs_run_id ON runs (run_id)")
+        if db.execute("PRAGMA foreign_key_check").fetchall():
+            raise sqlite3.IntegrityError("units refer to runs the rebuilt table lacks")
+        db.execute("PRAGMA user_version = 5")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.execute("PRAGMA legacy_alter_table = OFF")
+        db.execute("PRAGMA foreign_keys = ON")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)
 _SELECT = "SELECT id, run_id, profile_id, generated_at, finished_at, summary_json FROM runs"
 # `{value}`: how the backend passes `summary_json` (a placeholder, or a reserved blob)
 _INSERT_RUN = (

@@ -181,3 +181,46 @@ def test_runs_recorded_before_run_ids_stay_readable(tmp_path: Path) -> None:
     assert store.run("1") == oldest  # the integer `report --run` took before
     assert store.run(oldest.id) == oldest and store.run("20261201") == newest
     assert store.run("2026") is None  # matches both: ambiguous, never a guess
+
+
+def test_the_v5_migration_keeps_every_run_and_unit_and_puts_the_summary_last(
+    tmp_path: Path,
+) -> None:
+    """v5 rebuilds `runs` so that `summary_json` is the row's last column (where SQLite can
+    reserve a blob without building it): rows, ids and the units that refer to them stay,
+    and deleting a run still deletes its units."""
+    db = sqlite3.connect(tmp_path / "agentd.db")
+    db.execute("PRAGMA foreign_keys=ON")
+    for migration in MIGRATIONS[:4]:
+        migration(db)
+    db.execute("PRAGMA user_version = 4")
+    for n in (1, 2):
+        db.execute(
+            "INSERT INTO runs (run_id, profile_id, generated_at, finished_at, mutation_mode,"
+            " dry_run, summary_json, shard) VALUES (?, 'p', ?, ?, 'report_only', 0, ?, '1/2')",
+            (f"run-{n}", f"2026-12-0{n}", f"2026-12-0{n}", json.dumps({"n": n})),
+        )
+        db.execute(
+            "INSERT INTO units (run_id, repository, target_id, remediation_key, alert_class,"
+            " outcome, record_json) VALUES (?, 'api', 'root', ?, 'dependabot', 'merged', '{}')",
+            (n, f"k{n}"),
+        )
+    db.commit()
+    db.close()
+    store = RunStore(tmp_path)
+    assert store.schema_version == len(MIGRATIONS) == 5
+    assert [r.summary["n"] for r in store.runs("p")] == [2, 1]
+    with sqlite3.connect(tmp_path / "agentd.db") as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+        assert columns[-1] == "summary_json" and "shard" in columns
+        assert db.execute("SELECT run_id, shard FROM runs ORDER BY id").fetchall() == [
+            ("run-1", "1/2"),
+            ("run-2", "1/2"),
+        ]
+        assert db.execute("SELECT run_id FROM units ORDER BY id").fetchall() == [(1,), (2,)]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        db.execute("DELETE FROM runs WHERE id = 1")
+        assert db.execute("SELECT run_id FROM units").fetchall() == [(2,)]
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(runs)")}
+        assert {"runs_profile", "runs_run_id"} <= indexes
