@@ -200,6 +200,7 @@ def _review_gate(
     early = _checks_outcome(ctx, checks)
     if early is not None:
         return early
+    # GitHub's own machinery merges: auto-merge while checks are pending, or the queue
     github_merges = checks.state is ChecksState.PENDING or rules.merge_queue is not None
     if created is not None and rules.reviews_unreadable and not github_merges:
         # Only GitHub's verdict on the PR stands in for the review requirement agentd
@@ -207,7 +208,7 @@ def _review_gate(
         pull = ctx.api.pull(request.repo, request.number)
         if pull.head.sha != request.head_sha:
             return _moved(f"the head moved to {pull.head.sha[:12]} before the merge")
-    facts = _PullFacts(pull, created is not None, repository)
+    facts = _PullFacts(pull, created is not None, repository, github_merges)
     return _pull_gate(ctx, facts, request, rules, checks)
 
 
@@ -226,6 +227,7 @@ class _PullFacts:
     pull: PullRequest
     created: bool  # created by agentd in this pass: no review exists yet
     repository: Repository | None
+    github_merges: bool  # auto-merge or the merge queue merges, not agentd's REST call
 
 
 def _pull_gate(
@@ -240,8 +242,7 @@ def _pull_gate(
     problems = diff_problems(_files(ctx, request, pull), request.expected_files, patterns)
     if problems:
         return UnitResult.blocked(ReasonCode.POLICY_BLOCKED, "; ".join(problems))
-    github_merges = checks.state is ChecksState.PENDING or rules.merge_queue is not None
-    if rules.reviews_unreadable and pull.mergeable is None and not github_merges:
+    if rules.reviews_unreadable and pull.mergeable is None and not facts.github_merges:
         # Only GitHub's own verdict (mergeable_state) can stand in for the unreadable
         # review requirement; agentd does not sleep on it: the next pass looks again.
         return UnitResult.opened_pr(
@@ -250,7 +251,7 @@ def _pull_gate(
             "only its verdict can tell whether a review is outstanding; agentd never merges "
             "blind, the next pass looks again",
         )
-    reviews = _reviews(ctx, request, facts, rules, github_merges)
+    reviews = _reviews(ctx, request, facts, rules)
     if not reviews.ok:
         return UnitResult.opened_pr(ReasonCode.BRANCH_PROTECTION_BLOCK, reviews.detail)
     if pull.mergeable is False:
@@ -278,7 +279,7 @@ def _files(ctx: RunContext, request: MergeRequest, pull: PullRequest) -> list[Pu
 
 
 def _reviews(
-    ctx: RunContext, request: MergeRequest, facts: _PullFacts, rules: BaseRules, github_merges: bool
+    ctx: RunContext, request: MergeRequest, facts: _PullFacts, rules: BaseRules
 ) -> ReviewVerdict:
     """The PR's reviews against the base's requirements; approvals by the PR's author or
     by agentd's own account never count."""
@@ -290,7 +291,7 @@ def _reviews(
         excluded=(request.author, ctx.login()),
         token_is_admin=_admin(facts.repository) is not False,
         mergeable_state=facts.pull.mergeable_state,
-        github_merges=github_merges,
+        github_merges=facts.github_merges,
     )
 
 

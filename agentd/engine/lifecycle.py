@@ -602,9 +602,8 @@ def _deliver(
         verified_on_github=unit.target is not None and verified_on_github(ctx, unit.target),
     )
     merge = _gate(ctx, plugin, unit, request, facts.created, facts.alerts_read)
-    # what a later pass re-checks when nothing else changed; nothing when GitHub merges it
-    facts.handed_to_github = merge.handed_to_github
-    facts.gate = None if merge.handed_to_github else request
+    facts.gate = request  # what a later pass re-checks when nothing else changed
+    facts.handed_to_github = merge.handed_to_github  # …unless GitHub merges it
     facts.reevaluate = merge.reevaluate
     facts.opened = facts.opened or merge.reevaluate
     return merge.result
@@ -621,8 +620,10 @@ def _gate(
     """The alerts re-read (or read moments ago in this pass), then the review gate and the
     merge pinned to `request.head_sha`."""
     if request.hold is None and ctx.policy.allows(MutationKind.MERGE):
-        fresh = alerts_read is not None and alerts_read.fresh()
-        still = alerts_read.still_open if fresh and alerts_read else _still_open(ctx, plugin, unit)
+        if alerts_read is not None and alerts_read.fresh():
+            still = alerts_read.still_open
+        else:
+            still = _still_open(ctx, plugin, unit)
         if set(still) != set(unit.alert_numbers):
             gone = sorted(set(unit.alert_numbers) - set(still))
             # the next iteration plans again with the alerts as they are
