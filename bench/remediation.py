@@ -23,6 +23,8 @@ import json
 import re
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from agentd.simulator import Simulator
 from agentd.simulator.scenario import ScenarioError
 from bench import measure, scale
 
-OWNER = "bench-org"
+OWNER = scale.OWNER
 # GETs only discovery makes (a unit's own alert re-read, `…/dependabot/alerts`, is not here).
 DISCOVERY = re.compile(
     r"^/(user|rate_limit|users/[^/]+|orgs/.*|repos/[^/]+/[^/]+"
@@ -63,7 +65,6 @@ def scenario(repos: int, mode: str) -> dict[str, Any]:
 
 
 def profile(sim: Simulator, mode: str) -> dict[str, Any]:
-    clones = sim.workdir / "clones"
     target: dict[str, Any] = {"target_id": "root", "path": ".", "ecosystems": ["pip"]}
     if mode == "ci":
         target["verification"] = "ci"
@@ -79,33 +80,28 @@ def profile(sim: Simulator, mode: str) -> dict[str, Any]:
     }
     if mode == "ci":
         defaults["merge_via"] = "github_auto_merge"
-    return {
-        "profile": {
-            "profile_id": "bench",
-            "owner": OWNER,
-            "owner_type": "org",
-            "runtime": {"local_clone_root": str(clones), "max_parallel_repos": 4},
-            "budget": {"max_new_prs": 100_000, "max_merges": 100_000},
-            "defaults": defaults,
-        },
-        "repositories": [
-            {"repo": r.name, "local_path": str(clones / r.name), "targets": [target]}
-            for r in sim.scenario.repositories
-        ],
-    }
+    budget = {"max_new_prs": 100_000, "max_merges": 100_000}
+    return scale.fleet_profile(sim, target, defaults, budget=budget)
 
 
-def tool_seconds(stderr: str) -> float:
-    """The updater tools' time, from the run's debug log (one record per tool command)."""
-    total = 0.0
+def log_records(stderr: str) -> Iterator[dict[str, Any]]:
+    """The run's JSON log records (other lines skipped)."""
     for line in stderr.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and "tool" in record and "duration_seconds" in record:
-            total += float(record["duration_seconds"])
-    return total
+        if isinstance(record, dict):
+            yield record
+
+
+def tool_seconds(stderr: str) -> float:
+    """The updater tools' time, from the run's debug log (one record per tool command)."""
+    return sum(
+        (float(r["duration_seconds"]) for r in log_records(stderr)
+         if "tool" in r and "duration_seconds" in r),
+        0.0,
+    )  # fmt: skip
 
 
 def run(workdir: Path, repos: int, mode: str, latency_ms: int) -> dict[str, Any]:
@@ -163,15 +159,9 @@ def started_twice(stderr: str) -> int:
     """How many units the run took through their lifecycle more than once (the debug log's
     "unit started", once per lifecycle; a later pass that only re-checks a gate or keeps a
     record logs no such line)."""
-    starts: dict[str, int] = {}
-    for line in stderr.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("msg") == "unit started":
-            key = str(record.get("remediation_key"))
-            starts[key] = starts.get(key, 0) + 1
+    starts = Counter(
+        str(r.get("remediation_key")) for r in log_records(stderr) if r.get("msg") == "unit started"
+    )
     return sum(1 for n in starts.values() if n > 1)
 
 

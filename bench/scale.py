@@ -110,7 +110,6 @@ def default_setup_configuration(repositories: list[str]) -> dict[str, Any]:
 
 
 def profile(sim: Simulator, mode: str = "report_only") -> dict[str, Any]:
-    clones = sim.workdir / "clones"
     target = {
         "target_id": "root",
         "path": ".",
@@ -118,13 +117,24 @@ def profile(sim: Simulator, mode: str = "report_only") -> dict[str, Any]:
         "alert_classes": CLASSES,  # the upstream loop reads the classes its targets name
         "verification_commands": [f"{sys.executable} -c pass"],
     }
+    return fleet_profile(sim, target, {"mutation_mode": mode})
+
+
+def fleet_profile(
+    sim: Simulator, target: dict[str, Any], defaults: dict[str, Any], **settings: Any
+) -> dict[str, Any]:
+    """The benchmark's profile: every repository of the simulator with `target`, cloned
+    under the simulator's workdir, the default parallelism; `settings` (e.g. a budget) are
+    further profile settings."""
+    clones = sim.workdir / "clones"
     return {
         "profile": {
             "profile_id": "bench",
             "owner": OWNER,
             "owner_type": "org",
             "runtime": {"local_clone_root": str(clones), "max_parallel_repos": 4},
-            "defaults": {"mutation_mode": mode},
+            **settings,
+            "defaults": defaults,
         },
         "repositories": [
             {"repo": r.name, "local_path": str(clones / r.name), "targets": [target]}
