@@ -176,13 +176,3 @@ def _columns(record: dict[str, Any]) -> dict[str, Any]:
 def _normalised(data: dict[str, Any]) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(redact(json.dumps(data)))
     return parsed
-
-
-def _frame(data: dict[str, Any], indent: int | None) -> tuple[str, str]:
-    """The text before and after the units' list in the summary's encoding."""
-    marker = f"units-{secrets.token_hex(16)}"  # no value of the run can contain it
-    text = json.dumps(data | {UNITS: marker}, indent=indent)
-    head, found, tail = text.partition(json.dumps(marker))
-    if not found:
-        raise AssertionError("the units' marker is missing from the summary's text")
-    return head, tail
